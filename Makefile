@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   - quick end-to-end reproduction (creates .venv if missing)
+#   make test   - the test suite (creates .venv if missing)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip >/dev/null
+	$(PY) -m pip install -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/wirelessrl reproduce d2d --scale quick -o runs/demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_simulators.py
+	$(PY) benchmarks/bench_solvers.py
+
+clean:
+	rm -rf $(VENV) .numba_cache runs

@@ -1,0 +1,162 @@
+"""Array files with provenance: HDF5 (default) or MATLAB, written atomically, checksummed.
+
+Every file holds named arrays and a metadata dict (``kind``, ``config``, ``seed``,
+``version``, ...) and a SHA-256 checksum of its arrays. Files are written under a temporary
+name in the destination folder and renamed into place, so an interrupted write never
+leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulators.validation import ConfigError
+from wirelessrl import __version__
+
+FORMATS = ("h5", "mat")
+
+
+def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in sorted name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def ensure_writable(path: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse early (before any work) to replace an existing file unless asked."""
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success only."""
+    final = Path(path)
+    ensure_writable(final, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def provenance(kind: str, config: Mapping[str, Any], seed: int | None, **extra: Any) -> dict:
+    """The metadata every file carries."""
+    return {
+        "kind": kind,
+        "config": dict(config),
+        "seed": seed,
+        "version": __version__,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }
+
+
+def infer_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    if fmt is None:
+        fmt = "mat" if str(path).endswith(".mat") else "h5"
+    if fmt not in FORMATS:
+        raise ConfigError(f"format={fmt!r} is invalid; expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def write_arrays(
+    path: str | os.PathLike,
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, Any],
+    fmt: str | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``arrays`` and ``meta`` (JSON-serializable) atomically; return the path."""
+    fmt = infer_format(path, fmt)
+    meta = {
+        **meta,
+        "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
+        "checksum_sha256": arrays_checksum(arrays),
+    }
+    meta_json = json.dumps(meta, sort_keys=True)
+    with atomic_path(path, overwrite) as tmp:
+        if fmt == "h5":
+            import h5py
+
+            with h5py.File(tmp, "w") as f:
+                for name, a in arrays.items():
+                    f.create_dataset(name, data=a)
+                f.attrs["meta_json"] = meta_json
+                for key in ("kind", "seed", "version"):
+                    if meta.get(key) is not None:
+                        f.attrs[key] = meta[key]
+                f.attrs["config_json"] = json.dumps(meta.get("config", {}), sort_keys=True)
+        else:
+            from scipy.io import savemat
+
+            savemat(tmp, {**arrays, "meta_json": meta_json}, do_compression=True)
+            # scipy adds the .mat suffix only when missing; the temp name keeps .part
+    return Path(path)
+
+
+def read_arrays(
+    path: str | os.PathLike, kind: str | None = None, verify: bool = True
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by :func:`write_arrays`; check its kind and checksum."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"file {str(p)!r} does not exist")
+    try:
+        if infer_format(p) == "h5":
+            import h5py
+
+            with h5py.File(p, "r") as f:
+                meta = json.loads(f.attrs["meta_json"])
+                arrays = {name: f[name][()] for name in f.keys()}
+        else:
+            from scipy.io import loadmat
+
+            raw = loadmat(p, squeeze_me=False)
+            meta = json.loads(str(np.asarray(raw.pop("meta_json")).ravel()[0]))
+            arrays = {k: v for k, v in raw.items() if not k.startswith("__")}
+            arrays = _restore_mat_shapes(arrays, meta)
+    except ConfigError:
+        raise
+    except Exception as exc:  # h5py/scipy raise many types for corrupt or foreign files
+        raise ConfigError(
+            f"file {str(p)!r} is not a readable wirelessrl data file ({type(exc).__name__})"
+        ) from None
+    if kind is not None and meta.get("kind") != kind:
+        raise ConfigError(
+            f"file {str(p)!r} holds kind={meta.get('kind')!r}; expected kind={kind!r}"
+        )
+    if verify and arrays_checksum(arrays) != meta.get("checksum_sha256"):
+        raise ConfigError(
+            f"file {str(p)!r} failed its checksum: its arrays no longer match what was written"
+        )
+    return arrays, meta
+
+
+def _restore_mat_shapes(arrays: dict, meta: dict) -> dict:
+    shapes = meta.get("shapes", {})
+    out = {}
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if name in shapes:
+            a = a.reshape(shapes[name])
+        out[name] = a
+    return out
