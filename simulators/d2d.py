@@ -56,8 +56,8 @@ class D2DConfig:
     Example
     -------
     >>> cfg = D2DConfig.from_preset("paper", n_links=20)
-    >>> cfg.noise_w
-    5e-12
+    >>> f"{cfg.noise_w:.3g} W"
+    '5e-12 W'
     """
 
     n_links: int = 10

@@ -98,3 +98,22 @@ def test_loading_missing_or_foreign_files(tmp_path):
         f.attrs["meta_json"] = '{"kind": "something-else"}'
     with pytest.raises(ConfigError, match="kind='something-else'"):
         load_d2d(tmp_path / "other.h5")
+
+
+def test_cli_simulate_miso_shares_the_system_across_files(runner, tmp_path):
+    from simulators.miso import MisoConfig, make_system
+    from wirelessrl.datasets import load_miso
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.mat"
+    for seed, out in ((1, a), (2, b)):
+        result = runner.invoke(main, ["simulate", "miso", "--n", "30", "--seed", str(seed),
+                                      "--system-seed", "4", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    system = make_system(MisoConfig.from_preset("paper"), 4)
+    first, second = load_miso(a, system), load_miso(b, system)
+    assert first.y.shape == (30, 3, 4) and second.h.shape == (30, 3, 16)
+    assert not (first.y == second.y).all()
+    with pytest.raises(ConfigError, match="system_seed"):
+        load_miso(a, make_system(MisoConfig.from_preset("paper"), 5))
+    with pytest.raises(ConfigError, match="kind='miso-samples'"):
+        load_d2d(a)

@@ -41,3 +41,19 @@ def simulate_d2d(preset, n, seed, overrides, output, fmt, overwrite) -> None:
     config = D2DConfig.from_preset(preset, **_fields(overrides))
     path = simulate_d2d_file(config, n, seed, output, fmt, overwrite, progress=n >= 100_000)
     click.echo(f"wrote {n} {preset} layouts (seed {seed}) to {path}")
+
+
+@simulate.command("miso")
+@_common
+@click.option("--system-seed", type=int, default=0, show_default=True,
+              help="Seed of the pilots and sensing vectors (shared by one experiment's files).")
+def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, system_seed) -> None:
+    """MISO users, channels and pilot observations (3 BSs, 4x4 arrays)."""
+    from simulators.miso import MisoConfig
+    from wirelessrl.datasets import simulate_miso_file
+
+    config = MisoConfig.from_preset(preset, **_fields(overrides))
+    path = simulate_miso_file(config, n, seed, system_seed, output, fmt, overwrite,
+                              progress=n >= 100_000)
+    click.echo(f"wrote {n} {preset} MISO samples (seed {seed}, system seed {system_seed}) "
+               f"to {path}")
