@@ -1,0 +1,33 @@
+"""``wirelessrl reproduce d2d|miso|mnist``: one command per experiment."""
+
+from __future__ import annotations
+
+import click
+
+from wirelessrl.cli import main
+
+
+@main.command()
+@click.argument("experiment", type=click.Choice(["d2d", "miso", "mnist"]))
+@click.option("--scale", type=click.Choice(["tiny", "quick", "paper"]), default="quick",
+              show_default=True, help="Data sizes and epochs (see the experiment's YAML).")
+@click.option("--seeds", default=None, help="Comma-separated seeds (default: the config's).")
+@click.option("-o", "--output", "run_dir", default=None,
+              help="Run directory (default: runs/<experiment>-<scale>).")
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
+              help="YAML config (default: experiments/<experiment>.yaml).")
+@click.argument("overrides", nargs=-1)
+def reproduce(experiment, scale, seeds, run_dir, config_path, overrides) -> None:
+    """Simulate, solve, train, transfer, evaluate and report, resumably.
+
+    OVERRIDES are KEY=VALUE pairs on the config, nested keys with dots, for example
+    source.epochs=50 target.lr=1e-3.
+    """
+    from wirelessrl.reproduce import get_experiment
+    from wirelessrl.reproduce.common import load_experiment_config, parse_seeds
+
+    config = load_experiment_config(experiment, scale, overrides, config_path)
+    seed_list = parse_seeds(seeds, config.get("seeds", [0]))
+    run = get_experiment(experiment)
+    report = run(config, run_dir or f"runs/{experiment}-{scale}", seed_list, click.echo)
+    click.echo(f"done: open {report}")

@@ -1,0 +1,295 @@
+"""D2D power control: sum-rate (source) -> min-rate (target) transfer, end to end.
+
+Steps per seed, each resumable (see :class:`wirelessrl.steps.StepRunner`):
+
+1. ``data``: source train/valid, target train/valid and test layouts (HDF5 files).
+2. ``baselines``: FP, WMMSE, the exact max-min optimum, full and random power on the test set.
+3. ``source/<conventional|reconstruction>``: the sum-rate networks, without and with the
+   reconstruction loss.
+4. ``target/<table>/<strategy>-lr<lr>``: every transfer strategy on the min-rate target,
+   with the paper's settings and, for the equal-budget table, a learning-rate grid chosen
+   on validation.
+5. ``report``: tables (CSV, JSON, markdown) and plots over all seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baselines import solve
+from simulators.d2d import D2DConfig
+from simulators.validation import check_choice
+from wirelessrl.datasets import load_d2d, simulate_d2d_file
+from wirelessrl.fileio import provenance, read_arrays, write_arrays
+from wirelessrl.models import HeadConfig, NetConfig
+from wirelessrl.objectives import D2DRateLoss
+from wirelessrl.reproduce.common import Echo, save_effective_config, train_config
+from wirelessrl.steps import StepRunner
+from wirelessrl.transfer import TransferTask, get_strategy, train_source, train_target
+
+SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
+INPUT_TRANSFORMS = ("standardized", "log-db")
+SOURCE_FOR = {"conventional": "conventional", "reconstruction": "reconstruction",
+              "finetune": "reconstruction", "regular": None}
+BASELINE_METHODS = {"max-min optimum": "maxmin", "FP": "fp", "WMMSE": "wmmse",
+                    "full power": "full", "random power": "random"}
+
+PAPER_FIGURES = {  # SPEC section 2, authors' models on their test set
+    "min_rate_mbps": {"max-min optimum": 9.163, "reconstruction": 6.005, "regular": 5.322,
+                      "conventional": 4.799, "full power": 4.833, "random power": 2.5},
+    "min_rate_pct": {"reconstruction": 64.1, "regular": 55.9, "conventional": 51.1,
+                     "full power": 52.0, "random power": 27.0},
+    "sum_rate_mbps": {"FP": 157.45, "source, with reconstruction": 153.96,
+                      "source, no reconstruction": 155.69, "full power": 140.12,
+                      "random power": 132.3},
+}
+
+
+def system_config(config: dict) -> D2DConfig:
+    system = config["system"]
+    return D2DConfig.from_preset(system.get("preset", "paper"), **(system.get("overrides") or {}))
+
+
+def net_config(config: dict, n_links: int) -> NetConfig:
+    model = config["model"]
+    head = HeadConfig((model["feature"][-1], *model["head"], n_links), output="sigmoid")
+    return NetConfig(
+        feature_widths=(n_links * n_links, *model["feature"]),
+        heads={"sum_rate": head, "min_rate": head},
+        decoder_widths=(model["feature"][-1], *model["decoder"], n_links * n_links),
+    )
+
+
+def make_task(config: dict, system: D2DConfig) -> TransferTask:
+    target = config["target"]
+    kind = check_choice("target.min_rate_loss", target.get("min_rate_loss", "hard"),
+                        ("hard", "softmin"))
+    temperature = target.get("softmin_temperature") if kind == "softmin" else None
+    common = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap": system.snr_gap}
+    return TransferTask(
+        net=net_config(config, system.n_links),
+        source_head="sum_rate",
+        target_head="min_rate",
+        source_loss=D2DRateLoss("sum", **common),
+        target_loss=D2DRateLoss("min", softmin_temperature=temperature, **common),
+        reconstruction_key="x",
+        alpha=float(config["source"]["alpha"]),
+        source_monitor=("sum_rate_nats", "max"),
+        target_monitor=("min_rate_nats", "max"),
+    )
+
+
+@dataclass
+class InputTransform:
+    """Per-entry standardization of the flattened gains (linear or dB), source-train stats."""
+
+    kind: str
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, kind: str, g: np.ndarray) -> InputTransform:
+        check_choice("model.input_transform", kind, INPUT_TRANSFORMS)
+        z = cls._raw(kind, g)
+        std = z.std(axis=0)
+        return cls(kind, z.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    @staticmethod
+    def _raw(kind: str, g: np.ndarray) -> np.ndarray:
+        flat = g.reshape(g.shape[0], -1)
+        return 10.0 * np.log10(flat) if kind == "log-db" else flat
+
+    def __call__(self, g: np.ndarray) -> np.ndarray:
+        return ((self._raw(self.kind, g) - self.mean) / self.std).astype(np.float32)
+
+
+def tensors(g: np.ndarray, transform: InputTransform) -> dict[str, torch.Tensor]:
+    """Batch dict of a split: network input ``x`` and gains ``g`` (float32)."""
+    return {"x": torch.from_numpy(transform(g)), "g": torch.from_numpy(g.astype(np.float32))}
+
+
+def _split_seed(seed: int, split: str) -> int:
+    return 10 * seed + SPLITS.index(split)
+
+
+class D2DExperiment:
+    """One seed of the D2D experiment under ``run_dir/seed-<seed>``."""
+
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo) -> None:
+        self.config = config
+        self.seed = seed
+        self.dir = run_dir / f"seed-{seed}"
+        self.steps = StepRunner(self.dir, echo)
+        self.echo = echo
+        self.system = system_config(config)
+        self.task = make_task(config, self.system)
+        self._data: dict | None = None
+
+    def path(self, *parts: str) -> Path:
+        return self.dir.joinpath(*parts)
+
+    # ----------------------------------------------------------------- data
+    def make_data(self) -> None:
+        cfg = {"system": self.system.to_dict(), "data": self.config["data"], "seed": self.seed}
+        outputs = [f"data/{s}.h5" for s in SPLITS]
+
+        def build():
+            for split in SPLITS:
+                n = int(self.config["data"][split])
+                simulate_d2d_file(self.system, n, _split_seed(self.seed, split),
+                                  self.path("data", f"{split}.h5"), progress=n >= 100_000)
+
+        self.steps.run("data", cfg, build, outputs)
+
+    def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        if self._data is None:
+            g = {s: load_d2d(self.path("data", f"{s}.h5")).g for s in SPLITS}
+            self.transform = InputTransform.fit(self.config["model"]["input_transform"],
+                                                g["source_train"])
+            self.test_g = g["test"]
+            self._data = {s: tensors(v, self.transform) for s, v in g.items()}
+        return self._data
+
+    # ------------------------------------------------------------ baselines
+    def solve_baselines(self) -> None:
+        cfg = {"system": self.system.to_dict(), "data": self.config["data"],
+               "baselines": self.config["baselines"], "seed": self.seed}
+
+        def build():
+            g = load_d2d(self.path("data", "test.h5")).g
+            b = self.config["baselines"]
+            options = {"fp": {"iterations": int(b["fp_iterations"])},
+                       "wmmse": {"iterations": int(b["wmmse_iterations"])},
+                       "random": {"seed": int(b["random_seed"])}}
+            arrays, info = {}, {}
+            for label, method in BASELINE_METHODS.items():
+                start = time.perf_counter()
+                res = solve(method, g, p_max_w=self.system.p_max_w, noise_w=self.system.noise_w,
+                            snr_gap_db=self.system.snr_gap_db, **options.get(method, {}))
+                seconds = time.perf_counter() - start
+                arrays[f"{method}_p_w"] = res.p_w
+                statuses, counts = np.unique(res.status, return_counts=True)
+                info[label] = {"method": method, "seconds": seconds,
+                               "stopping_rule": res.options.get("stopping_rule", ""),
+                               "status_counts": dict(zip(statuses.tolist(), counts.tolist(),
+                                                         strict=True))}
+            meta = provenance("d2d-solutions", self.system.to_dict(), self.seed, methods=info)
+            write_arrays(self.path("baselines.h5"), arrays, meta)
+
+        self.steps.run("baselines", cfg, build, ["baselines.h5"])
+
+    def baseline_powers(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays, meta = read_arrays(self.path("baselines.h5"), "d2d-solutions")
+        return ({label: arrays[f"{m}_p_w"] for label, m in BASELINE_METHODS.items()},
+                meta["methods"])
+
+    # -------------------------------------------------------------- training
+    def _step_config(self, **extra) -> dict:
+        return {"system": self.system.to_dict(), "data": self.config["data"],
+                "model": self.config["model"], "source": self.config["source"],
+                "seed": self.seed, **extra}
+
+    def train_sources(self, strategies: list[str]) -> None:
+        needed = sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})
+        for name in needed:
+            out = self.path("source", name)
+
+            def build(name=name, out=out):
+                d = self.data()
+                train_source(self.task, get_strategy(name, alpha=self.task.alpha),
+                             d["source_train"], d["source_valid"],
+                             train_config(self.config["source"], self.seed, progress=True), out)
+
+            self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
+                           [f"source/{name}/net.pt"])
+
+    def target_run_dir(self, strategy: str, lr: float) -> Path:
+        return self.path("target", f"{strategy}-lr{lr:g}")
+
+    def train_targets(self, strategies: list[str], lrs: list[float]) -> None:
+        from wirelessrl.checkpoint import load_net
+
+        for strategy in strategies:
+            for lr in lrs:
+                out = self.target_run_dir(strategy, lr)
+                target = {**self.config["target"], "lr": float(lr)}
+
+                def build(strategy=strategy, out=out, target=target):
+                    d = self.data()
+                    source = None
+                    if SOURCE_FOR[strategy]:
+                        source, _ = load_net(self.path("source", SOURCE_FOR[strategy], "net.pt"))
+                    strat = get_strategy(
+                        strategy, alpha=self.task.alpha,
+                        feature_lr_scale=target.get("finetune_feature_lr_scale")
+                        if strategy == "finetune" else None,
+                    )
+                    train_target(self.task, strat, source, d["target_train"], d["target_valid"],
+                                 train_config(target, self.seed, checkpoint_every_s=30.0), out)
+
+                rel = out.relative_to(self.dir)
+                self.steps.run(f"target/{strategy}-lr{lr:g}",
+                               self._step_config(target=target, strategy=strategy), build,
+                               [f"{rel}/net.pt"])
+
+    # ------------------------------------------------------------ evaluation
+    def net_powers(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:
+        """Test-set powers (W) of a saved network, and its inference layouts/s."""
+        from wirelessrl.checkpoint import load_net
+
+        net, _ = load_net(net_path)
+        net.eval()
+        x = self.data()["test"]["x"]
+        with torch.no_grad():
+            net(x[:8], head=head)
+            start = time.perf_counter()
+            out = net(x, head=head)["out"]
+            seconds = time.perf_counter() - start
+        return out.double().numpy() * self.system.p_max_w, len(x) / seconds
+
+    def best_lr(self, strategy: str, lrs: list[float]) -> float:
+        """The learning rate whose run reached the best validation min-rate."""
+        import json
+
+        scores = {}
+        for lr in lrs:
+            fit = json.loads((self.target_run_dir(strategy, lr) / "fit.json").read_text())
+            scores[lr] = fit["result"]["best_metric"]
+        return max(scores, key=scores.get)
+
+
+def _strategies(config: dict) -> list[str]:
+    names = list(config["strategies"])
+    for s in names:
+        check_choice("strategies", s, tuple(SOURCE_FOR))
+    return names
+
+
+def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print) -> Path:
+    """Run the D2D experiment for every seed and write the report; return ``report.md``."""
+    run_dir = Path(run_dir)
+    strategies = _strategies(config)
+    save_effective_config(run_dir, config, seeds)
+    target_lr = float(config["target"]["lr"])
+    tuned_lrs = sorted({float(v) for v in config["tuning"]["lrs"]} | {target_lr})
+    experiments = []
+    for seed in seeds:
+        echo(f"== D2D seed {seed} ==")
+        exp = D2DExperiment(config, run_dir, seed, echo)
+        exp.make_data()
+        exp.solve_baselines()
+        exp.train_sources(strategies)
+        exp.train_targets(strategies, [target_lr])
+        if config["tuning"].get("enabled", True):
+            extra = [lr for lr in tuned_lrs if lr != target_lr]
+            exp.train_targets(strategies, extra)
+        experiments.append(exp)
+    from wirelessrl.reproduce.d2d_report import write_report
+
+    return write_report(config, run_dir, experiments, strategies, target_lr, tuned_lrs, echo)
+

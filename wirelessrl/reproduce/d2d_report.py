@@ -1,0 +1,208 @@
+"""Report of the D2D experiment: tables over seeds, CSV/JSON, markdown and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wirelessrl.evaluate import MetricSummary, d2d_link_rates_mbps, d2d_table
+from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
+from wirelessrl.reproduce.common import (
+    Echo,
+    fmt_mean_std,
+    mean_std,
+    provenance_block,
+    write_csv,
+    write_json,
+)
+from wirelessrl.reproduce.d2d import PAPER_FIGURES, SOURCE_FOR, D2DExperiment
+
+SOURCE_LABELS = {"conventional": "source, no reconstruction",
+                 "reconstruction": "source, with reconstruction"}
+
+
+def _rows_to_records(seed: int, table: str, rows: list[MetricSummary], extra=None) -> list[dict]:
+    out = []
+    for r in rows:
+        rec = {"seed": seed, "table": table, **r.as_dict()}
+        rec.update((extra or {}).get(r.method, {}))
+        out.append(rec)
+    return out
+
+
+def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs) -> dict:
+    """Every table of one seed: records, per-layout rates for the CDFs, speeds."""
+    exp.data()
+    g, system = exp.test_g, exp.system
+    base_powers, base_info = exp.baseline_powers()
+    sources = sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})
+    source_powers, speeds = {}, {}
+    for name in sources:
+        p, rate = exp.net_powers(exp.path("source", name, "net.pt"), "sum_rate")
+        source_powers[SOURCE_LABELS[name]] = p
+        speeds[SOURCE_LABELS[name]] = rate
+    paper_powers = {}
+    for s in strategies:
+        paper_powers[s], speeds[s] = exp.net_powers(
+            exp.target_run_dir(s, target_lr) / "net.pt", "min_rate")
+    tuned_powers, chosen = {}, {}
+    for s in strategies:
+        lr = exp.best_lr(s, tuned_lrs)
+        chosen[s] = {"lr": lr}
+        tuned_powers[s], _ = exp.net_powers(exp.target_run_dir(s, lr) / "net.pt",
+                                            "min_rate")
+    refs = {k: base_powers[k] for k in ("FP", "max-min optimum")}
+    tables = {
+        "baselines": d2d_table(g, system, base_powers),
+        "sources": d2d_table(g, system, {**refs, **source_powers}),
+        "paper_settings": d2d_table(g, system, {**refs, **paper_powers}),
+        "equal_tuning": d2d_table(g, system, {**refs, **tuned_powers}),
+    }
+    records = []
+    for name, rows in tables.items():
+        keep = [r for r in rows if name == "baselines" or r.method not in refs]
+        records += _rows_to_records(exp.seed, name, keep,
+                                    chosen if name == "equal_tuning" else None)
+    fp_layouts_per_s = len(g) / base_info["FP"]["seconds"]
+    rates = {label: d2d_link_rates_mbps(g, p, system)
+             for label, p in {**base_powers, **{f"{k} (transfer)": v
+                                                for k, v in paper_powers.items()}}.items()}
+    return {"records": records, "rates": rates, "speeds": speeds,
+            "fp_layouts_per_s": fp_layouts_per_s, "baseline_info": base_info, "chosen": chosen}
+
+
+def _aggregate(records: list[dict], table: str, metric: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in records:
+        if r["table"] != table or r["metric"] != metric:
+            continue
+        d = out.setdefault(r["method"], {"mean": [], "pct": [], "pct_rom": [], "lr": []})
+        d["mean"].append(r["mean"])
+        d["pct"].append(r["pct_of_reference_mean_ratio"])
+        d["pct_rom"].append(r["pct_of_reference_ratio_of_means"])
+        if r.get("lr") is not None:
+            d["lr"].append(r["lr"])
+    return out
+
+
+def _md_table(agg: dict, paper_mbps: dict, paper_pct: dict, unit_ref: str, lr_col=False) -> str:
+    head = ["method", "Mbps", f"% of {unit_ref} (mean of ratios)", "% (ratio of means)"]
+    if lr_col:
+        head.append("lr chosen on validation")
+    head += ["paper Mbps", "paper %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method, d in agg.items():
+        pct = [v for v in d["pct"] if v is not None]
+        rom = [v for v in d["pct_rom"] if v is not None]
+        cells = [method, fmt_mean_std(d["mean"], 3), fmt_mean_std(pct, 1) if pct else "",
+                 fmt_mean_std(rom, 1) if rom else ""]
+        if lr_col:
+            cells.append(", ".join(f"{v:g}" for v in d["lr"]))
+        cells += [str(paper_mbps.get(method, "")), str(paper_pct.get(method, ""))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
+                 echo: Echo = print) -> Path:
+    seeds = [e.seed for e in experiments]
+    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs) for e in experiments]
+    records = [r for s in per_seed for r in s["records"]]
+    write_csv(run_dir / "results.csv", records)
+
+    fp_rule = per_seed[0]["baseline_info"]["FP"]["stopping_rule"]
+    wmmse_rule = per_seed[0]["baseline_info"]["WMMSE"]["stopping_rule"]
+    min_paper = PAPER_FIGURES["min_rate_mbps"]
+    pct_paper = PAPER_FIGURES["min_rate_pct"]
+    tables = {
+        "min_rate_baselines": _aggregate(records, "baselines", "min-rate"),
+        "min_rate_paper_settings": _aggregate(records, "paper_settings", "min-rate"),
+        "min_rate_equal_tuning": _aggregate(records, "equal_tuning", "min-rate"),
+        "sum_rate_baselines": _aggregate(records, "baselines", "sum-rate"),
+        "sum_rate_sources": _aggregate(records, "sources", "sum-rate"),
+    }
+    speeds = {k: mean_std([s["speeds"][k] for s in per_seed])[0] for k in per_seed[0]["speeds"]}
+    fp_speed = mean_std([s["fp_layouts_per_s"] for s in per_seed])[0]
+    summary = {name: {m: {"mean": mean_std(d["mean"])[0], "std": mean_std(d["mean"])[1],
+                          "pct_mean_ratio": mean_std([v for v in d["pct"] if v is not None])[0],
+                          "lr": d["lr"]}
+                      for m, d in agg.items()} for name, agg in tables.items()}
+    write_json(run_dir / "results.json", {
+        "experiment": "d2d", "summary": summary, "records": records,
+        "inference_layouts_per_s": speeds, "fp_layouts_per_s": fp_speed,
+        "baselines": per_seed[0]["baseline_info"], "provenance": provenance_block(config, seeds),
+    })
+
+    first = per_seed[0]
+    plots = {
+        "cdf_min_rate.png": plot_cdf({k: v.min(axis=-1) for k, v in first["rates"].items()
+                                      if k not in ("FP", "WMMSE")},
+                                     "per-layout min-rate (Mbps)", run_dir / "cdf_min_rate.png",
+                                     f"D2D test layouts, seed {seeds[0]}"),
+        "cdf_sum_rate.png": plot_cdf({k: v.sum(axis=-1) for k, v in first["rates"].items()},
+                                     "per-layout sum-rate (Mbps)", run_dir / "cdf_sum_rate.png",
+                                     f"D2D test layouts, seed {seeds[0]}"),
+        "learning_curves.png": plot_learning_curves(
+            {s: experiments[0].target_run_dir(s, target_lr) / "metrics.csv"
+             for s in strategies}, "valid_min_rate_nats", run_dir / "learning_curves.png",
+            "validation min-rate (nats/s/Hz)", f"target training, lr {target_lr:g}"),
+    }
+    ours = {m: d["mean"] for m, d in summary["min_rate_paper_settings"].items()}
+    ours.update({m: summary["min_rate_baselines"][m]["mean"]
+                 for m in ("max-min optimum", "full power", "random power")})
+    errs = {m: d["std"] for m, d in summary["min_rate_paper_settings"].items()}
+    plots["bars_vs_paper.png"] = plot_bars_vs_paper(
+        ours, min_paper, "mean min-rate (Mbps)", run_dir / "bars_vs_paper.png", errs,
+        "D2D min-rate: wirelessrl (paper settings) beside the method paper")
+
+    seeds_txt = ", ".join(map(str, seeds))
+    d = config["data"]
+    lines = [
+        f"# D2D sum-rate -> min-rate transfer ({config['scale']} scale)",
+        "",
+        f"Seeds {seeds_txt}; mean ± std over seeds where there are several. Preset "
+        f"`{config['system']['preset']}`; layouts: source {d['source_train']:,} / "
+        f"{d['source_valid']:,}, target {d['target_train']:,} / {d['target_valid']:,}, "
+        f"test {d['test']:,}. Percentages: mean over test layouts of the per-layout ratio "
+        "(the paper's convention), ratio of the means beside it.",
+        f"References: max-min optimum = exact global optimum (batched solver); FP = {fp_rule}; "
+        f"WMMSE = {wmmse_rule}.",
+        "",
+        "## Min-rate, the paper's settings "
+        f"(target lr {target_lr:g}, ≤ {config['target']['epochs']:,} epochs, patience "
+        f"{config['target']['patience']})",
+        "",
+        _md_table({**tables["min_rate_baselines"], **tables["min_rate_paper_settings"]},
+                  min_paper, pct_paper, "optimum"),
+        "",
+        "## Min-rate, equal tuning budget (lr chosen on validation from "
+        f"{', '.join(f'{v:g}' for v in tuned_lrs)})",
+        "",
+        _md_table(tables["min_rate_equal_tuning"], {}, {}, "optimum", lr_col=True),
+        "",
+        "## Sum-rate (source task)",
+        "",
+        _md_table({**tables["sum_rate_baselines"], **tables["sum_rate_sources"]},
+                  PAPER_FIGURES["sum_rate_mbps"], {}, "FP"),
+        "",
+        "## Inference speed on the test set (same run)",
+        "",
+        "| method | layouts/s |",
+        "|---|---|",
+        *[f"| network: {k} | {v:,.0f} |" for k, v in speeds.items()],
+        f"| FP ({fp_rule}) | {fp_speed:,.0f} |",
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}]({name})" for name in plots],
+        "",
+    ]
+    report = run_dir / "report.md"
+    from wirelessrl.fileio import atomic_path
+
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(lines))
+    echo(f"report: {report}")
+    return report
+
+
+__all__ = ["write_report"]
