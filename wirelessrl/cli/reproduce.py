@@ -16,14 +16,21 @@ from wirelessrl.cli import main
               help="Run directory (default: runs/<experiment>-<scale>).")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
               help="YAML config (default: experiments/<experiment>.yaml).")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Torch CPU threads (small networks often run fastest with 1).")
 @click.argument("overrides", nargs=-1)
-def reproduce(experiment, scale, seeds, run_dir, config_path, overrides) -> None:
+def reproduce(experiment, scale, seeds, run_dir, config_path, threads, overrides) -> None:
     """Simulate, solve, train, transfer, evaluate and report, resumably.
 
     OVERRIDES are KEY=VALUE pairs on the config, nested keys with dots, for example
     source.epochs=50 target.lr=1e-3.
     """
     from wirelessrl.reproduce import get_experiment
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     from wirelessrl.reproduce.common import load_experiment_config, parse_seeds
 
     config = load_experiment_config(experiment, scale, overrides, config_path)

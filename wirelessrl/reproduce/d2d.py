@@ -274,6 +274,10 @@ def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print)
     """Run the D2D experiment for every seed and write the report; return ``report.md``."""
     run_dir = Path(run_dir)
     strategies = _strategies(config)
+    check_choice("model.input_transform", config["model"]["input_transform"], INPUT_TRANSFORMS)
+    make_task(config, system_config(config))  # every other check, before any work
+    train_config(config["source"], 0)
+    train_config(config["target"], 0)
     save_effective_config(run_dir, config, seeds)
     target_lr = float(config["target"]["lr"])
     tuned_lrs = sorted({float(v) for v in config["tuning"]["lrs"]} | {target_lr})
