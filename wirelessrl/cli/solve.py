@@ -1,0 +1,56 @@
+"""``wirelessrl solve`` and ``wirelessrl evaluate``: classical solvers on data-set files."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from wirelessrl.cli import main
+
+METHODS = ["fp", "wmmse", "maxmin", "maxmin-cvxpy", "full", "random", "binary"]
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--method", type=click.Choice(METHODS), required=True)
+@click.option("-o", "--output", required=True, help="Output file (.h5 or .mat).")
+@click.option("--iterations", type=int, default=None, help="fp / wmmse: iteration limit.")
+@click.option("--tol", type=float, default=None, help="fp / wmmse: stop when the change < tol.")
+@click.option("--restarts", type=int, default=None, help="fp / wmmse: best of K starts.")
+@click.option("--seed", type=int, default=None, help="random / restarts: seed.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def solve(data, method, output, iterations, tol, restarts, seed, overwrite) -> None:
+    """Solve every layout of a D2D data file; store powers, per-layout status, iterations."""
+    from wirelessrl.solutions import load_solution, solve_file
+
+    options = {k: v for k, v in {"iterations": iterations, "tol": tol, "restarts": restarts,
+                                 "seed": seed}.items() if v is not None}
+    path = solve_file(data, method, output, overwrite=overwrite, **options)
+    arrays, meta = load_solution(path)
+    statuses = {str(s): int((arrays["status"] == s).sum()) for s in sorted(set(arrays["status"]))}
+    click.echo(f"{meta['options'].get('stopping_rule', method)}: {meta['data_n']} layouts in "
+               f"{meta['seconds']:.2f} s, status {statuses}; wrote {path}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("solutions", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evaluate(data, solutions, as_json) -> None:
+    """Mean sum-rate and min-rate (Mbps) of solution files, with % of FP / max-min optimum."""
+    from wirelessrl.solutions import evaluate_files
+
+    rows = evaluate_files(data, list(solutions))
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    head = f"{'method':<14}{'metric':<10}{'mean':>10}{'% ref':>8}{'% RoM':>8}" \
+           f"{'p5':>10}{'p50':>10}{'p95':>10}  reference"
+    click.echo(head)
+    for r in rows:
+        pct = "" if r.pct_of_reference_mean_ratio is None else \
+            f"{r.pct_of_reference_mean_ratio:8.1f}{r.pct_of_reference_ratio_of_means:8.1f}"
+        click.echo(f"{r.method:<14}{r.metric:<10}{r.mean:10.3f}{pct or ' ' * 16}"
+                   f"{r.p5:10.3f}{r.p50:10.3f}{r.p95:10.3f}  {r.reference or ''}")
+    click.echo("units: Mbps; % ref = mean of per-layout ratios, % RoM = ratio of means")

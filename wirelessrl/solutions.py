@@ -1,0 +1,114 @@
+"""Solver result files: solve a D2D data set with a classical method, evaluate results.
+
+Example
+-------
+>>> path = solve_file("d2d.h5", "fp", "fp.h5")                 # doctest: +SKIP
+>>> rows = evaluate_files("d2d.h5", ["fp.h5", "maxmin.h5"])    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from baselines import SOLVERS, solve
+from simulators.validation import ConfigError, check_choice
+from wirelessrl.datasets import load_d2d
+from wirelessrl.evaluate import MetricSummary, d2d_table
+from wirelessrl.fileio import ensure_writable, provenance, read_arrays, write_arrays
+
+SOLUTION_KIND = "d2d-solution"
+SUM_RATE_REFERENCE = "fp"
+MIN_RATE_REFERENCE = "maxmin"
+
+
+def solve_file(
+    data_path: str | os.PathLike,
+    method: str,
+    out_path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    fmt: str | None = None,
+    **options,
+) -> Path:
+    """Solve every layout of a D2D file with ``method``; write powers, status, iterations.
+
+    The output holds ``p_w [batch, n]`` (W), ``status [batch]`` (optimal, converged,
+    max_iter, failed), ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz), with the
+    data file's config and seed, the solver options and the stopping rule as provenance.
+    """
+    check_choice("method", method, tuple(SOLVERS))
+    ensure_writable(out_path, overwrite)
+    data = load_d2d(data_path)
+    cfg = data.config
+    start = time.perf_counter()
+    res = solve(method, data.g, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
+                snr_gap_db=cfg.snr_gap_db, **options)
+    seconds = time.perf_counter() - start
+    arrays = {"p_w": res.p_w, "status": res.status.astype("S16"),
+              "iterations": np.asarray(res.iterations, dtype=np.int64),
+              "objective": np.asarray(res.objective, dtype=np.float64)}
+    meta = provenance(SOLUTION_KIND, cfg.to_dict(), data.seed, method=method, task=res.task,
+                      options=_plain(res.options), seconds=seconds,
+                      data_file=str(data_path), data_n=len(data))
+    return write_arrays(out_path, arrays, meta, fmt, overwrite=overwrite)
+
+
+def _plain(options: dict) -> dict:
+    out = {}
+    for k, v in options.items():
+        if isinstance(v, (np.integer, np.floating)):
+            v = v.item()
+        elif not isinstance(v, (str, int, float, bool, type(None), list, dict)):
+            v = repr(v)
+        out[k] = v
+    return out
+
+
+def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    arrays, meta = read_arrays(path, SOLUTION_KIND)
+    arrays["status"] = arrays["status"].astype(str)
+    return arrays, meta
+
+
+def evaluate_files(
+    data_path: str | os.PathLike, solution_paths: list[str | os.PathLike]
+) -> list[MetricSummary]:
+    """Sum-rate and min-rate (Mbps) of every solution file on the data it was solved for.
+
+    Percent columns use FP as the sum-rate reference and the max-min optimum as the
+    min-rate reference when those solutions are among the files.
+    """
+    if not solution_paths:
+        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
+    data = load_d2d(data_path)
+    powers, rules = {}, {}
+    for path in solution_paths:
+        arrays, meta = load_solution(path)
+        if arrays["p_w"].shape != data.g.shape[:2]:
+            raise ConfigError(
+                f"file {str(path)!r}: p_w has shape {arrays['p_w'].shape}; expected "
+                f"{data.g.shape[:2]} to match {str(data_path)!r}"
+            )
+        if meta["config"] != data.config.to_dict() or meta["seed"] != data.seed:
+            raise ConfigError(
+                f"file {str(path)!r} was solved for other layouts (config or seed differ from "
+                f"{str(data_path)!r})"
+            )
+        failed = arrays["status"] == "failed"
+        if failed.any():
+            raise ConfigError(
+                f"file {str(path)!r}: {int(failed.sum())} layouts have status 'failed'; "
+                "re-solve them before evaluating"
+            )
+        label = meta["method"]
+        powers[label] = arrays["p_w"]
+        rules[label] = meta["options"].get("stopping_rule", label)
+    return d2d_table(
+        data.g, data.config, powers,
+        sum_reference=SUM_RATE_REFERENCE if SUM_RATE_REFERENCE in powers else None,
+        min_reference=MIN_RATE_REFERENCE if MIN_RATE_REFERENCE in powers else None,
+    )
