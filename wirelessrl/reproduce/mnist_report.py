@@ -1,0 +1,224 @@
+"""Report of the MNIST 1 -> 8 experiment: test accuracy per strategy and split over seeds.
+
+Writes ``results.csv`` (one row per seed, split and network), ``results.json`` (summary,
+rows, provenance with the SHA-256 of the IDX files), ``report.md``, a bar chart beside the
+paper's split-A accuracies and the target learning curves of the first seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from wirelessrl.fileio import atomic_path
+from wirelessrl.plots import plot_bars_vs_paper, plot_learning_curves
+from wirelessrl.reproduce.common import (
+    Echo,
+    fmt_mean_std,
+    mean_std,
+    provenance_block,
+    write_csv,
+    write_json,
+)
+from wirelessrl.reproduce.mnist import (
+    PAPER_ACCURACY_PCT,
+    PAPER_COUNTS,
+    SOURCE_FOR,
+    MnistExperiment,
+)
+
+SOURCE_LABELS = {"conventional": "source, no reconstruction",
+                 "reconstruction": "source, with reconstruction"}
+MAJORITY = "always \"not an 8\""
+
+
+def _records(exp: MnistExperiment, strategies: list[str]) -> list[dict]:
+    """One row per network of one seed and split: target strategies, then the sources."""
+    counts = exp.counts()
+    base = {"seed": exp.seed, "split": exp.split, "split_seed": exp.split_seed,
+            "n_source_train": counts["source_train"], "n_target_train": counts["target_train"],
+            "n_target_valid": counts["target_valid"]}
+    rows = []
+    for s in strategies:
+        run = exp.path("target", s)
+        rows.append({**base, "task": "target: is it an 8", "method": s,
+                     **exp.test_scores(run / "net.pt", "is_eight"), **exp.fit_summary(run)})
+    test_y = exp.arrays()["test_y"]
+    rows.append({**base, "task": "target: is it an 8", "method": MAJORITY,
+                 "accuracy": float((test_y < 0.5).mean()), "n_test": int(test_y.size)})
+    for name in sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]}):
+        run = exp.path("source", name)
+        rows.append({**base, "task": "source: is it a 1", "method": SOURCE_LABELS[name],
+                     **exp.test_scores(run / "net.pt", "is_one"), **exp.fit_summary(run)})
+    return rows
+
+
+def _summary(records: list[dict], splits: list[str]) -> dict:
+    """``{split: {method: {accuracy_mean, accuracy_std, ...}}}`` over seeds."""
+    out: dict[str, dict] = {}
+    for split in splits:
+        table: dict[str, dict] = {}
+        rows = [r for r in records if r["split"] == split]
+        for method in dict.fromkeys(r["method"] for r in rows):
+            mine = [r for r in rows if r["method"] == method]
+            acc = [r["accuracy"] for r in mine]
+            m, s = mean_std(acc)
+            entry = {"task": mine[0]["task"], "accuracy_mean": m, "accuracy_std": s,
+                     "accuracy": acc, "seeds": [r["seed"] for r in mine]}
+            for key in ("bce", "positive_recall", "negative_recall", "best_epoch",
+                        "last_epoch", "train_seconds"):
+                values = [r[key] for r in mine if r.get(key) is not None]
+                if values:
+                    entry[f"{key}_mean"] = mean_std(values)[0]
+            entry["stopped_early"] = sum(bool(r.get("stopped_early")) for r in mine)
+            table[method] = entry
+        out[split] = table
+    return out
+
+
+def _patience(section: dict) -> str:
+    p = section.get("patience")
+    return "none (every epoch runs)" if p is None else f"{p:,} epochs"
+
+
+def _pct(values: list[float]) -> str:
+    return fmt_mean_std([100.0 * v for v in values], 1)
+
+
+def _split_table(split: str, rows: list[dict], summary: dict, paper: bool) -> str:
+    head = ["method", "test accuracy (%)", "8s found (%)", "0/1 rejected (%)", "test BCE",
+            "best epoch (mean)", "epochs run (mean)", "stopped early", "paper (%)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method, e in summary.items():
+        if not e["task"].startswith("target"):
+            continue
+        mine = [r for r in rows if r["method"] == method]
+        cells = [
+            method, _pct(e["accuracy"]),
+            _pct([r["positive_recall"] for r in mine]) if "positive_recall_mean" in e else "",
+            _pct([r["negative_recall"] for r in mine]) if "negative_recall_mean" in e else "",
+            fmt_mean_std([r["bce"] for r in mine], 3) if "bce_mean" in e else "",
+            f"{e['best_epoch_mean']:,.0f}" if "best_epoch_mean" in e else "",
+            f"{e['last_epoch_mean']:,.0f}" if "last_epoch_mean" in e else "",
+            f"{e['stopped_early']} of {len(mine)}" if "best_epoch_mean" in e else "",
+            f"{PAPER_ACCURACY_PCT[method]:.1f}" if paper and method in PAPER_ACCURACY_PCT
+            else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _source_table(records: list[dict], summary: dict, splits: list[str]) -> str:
+    lines = ["| split | source network | test accuracy, is it a 1 (%) | best epoch (mean) |",
+             "|---|---|---|---|"]
+    for split in splits:
+        for method, e in summary[split].items():
+            if e["task"].startswith("source"):
+                lines.append(f"| {split} | {method} | {_pct(e['accuracy'])} | "
+                             f"{e.get('best_epoch_mean', float('nan')):,.0f} |")
+    return "\n".join(lines)
+
+
+def _counts_table(experiments: list[MnistExperiment], splits: list[str]) -> str:
+    lines = ["| split | source train | source valid | target train | target valid | test | "
+             "paper source / target train |", "|---|---|---|---|---|---|---|"]
+    for split in splits:
+        exp = next(e for e in experiments if e.split == split)
+        c = exp.counts()
+        paper = PAPER_COUNTS[split]
+        lines.append(f"| {split} | {c['source_train']:,} | {c['source_valid']:,} | "
+                     f"{c['target_train']:,} | {c['target_valid']:,} | {c['test']:,} | "
+                     f"{paper['source_train']:,} / {paper['target_train']:,} |")
+    return "\n".join(lines)
+
+
+def write_report(config: dict, run_dir: Path, experiments: list[MnistExperiment],
+                 strategies: list[str], splits: list[str], digests: dict,
+                 echo: Echo = print) -> Path:
+    seeds = list(dict.fromkeys(e.seed for e in experiments))
+    records = [r for e in experiments for r in _records(e, strategies)]
+    write_csv(run_dir / "results.csv", records)
+    summary = _summary(records, splits)
+    counts = {split: next(e for e in experiments if e.split == split).counts()
+              for split in splits}
+    write_json(run_dir / "results.json", {
+        "experiment": "mnist", "summary": summary, "records": records,
+        "paper_accuracy_pct_split_A": PAPER_ACCURACY_PCT, "counts_first_seed": counts,
+        "provenance": {**provenance_block(config, seeds), "mnist_files": digests},
+    })
+
+    plots: dict[str, Path] = {}
+    ours, errs, paper = {}, {}, {}
+    for split in splits:
+        for s in strategies:
+            label = f"{s} ({split})"
+            ours[label] = 100.0 * summary[split][s]["accuracy_mean"]
+            errs[label] = 100.0 * summary[split][s]["accuracy_std"]
+            if split == "A" and s in PAPER_ACCURACY_PCT:
+                paper[label] = PAPER_ACCURACY_PCT[s]
+    plots["bars_vs_paper.png"] = plot_bars_vs_paper(
+        ours, paper, "test accuracy, is it an 8 (%)", run_dir / "bars_vs_paper.png", errs,
+        "MNIST 1 -> 8: wirelessrl beside the method paper (paper: split A only)")
+    first = experiments[0].seed
+    for split in splits:
+        exp = next(e for e in experiments if e.seed == first and e.split == split)
+        name = f"learning_curves_{split}.png"
+        plots[name] = plot_learning_curves(
+            {s: exp.path("target", s, "metrics.csv") for s in strategies}, "valid_accuracy",
+            run_dir / name, "validation accuracy, is it an 8",
+            f"target training, split {split}, seed {first}")
+
+    d, src, tgt = config["data"], config["source"], config["target"]
+    n_test = records[0]["n_test"]
+    seeds_txt = ", ".join(map(str, seeds))
+    split_seed = ("the run's seed" if d.get("split_seed") is None
+                  else f"fixed seed {d['split_seed']}")
+    sections = []
+    for split in splits:
+        rows = [r for r in records if r["split"] == split]
+        sections += [f"## Split {split}: test accuracy, is it an 8", "",
+                     _split_table(split, rows, summary[split], paper=split == "A"), ""]
+    majority = np.mean([r["accuracy"] for r in records if r["method"] == MAJORITY])
+    lines = [
+        f"# MNIST 1 -> 8 transfer ({config['scale']} scale)",
+        "",
+        f"Seed{'s' if len(seeds) > 1 else ''} {seeds_txt}; mean ± std over seeds where there "
+        "are several (each seed draws "
+        f"the split permutation from {split_seed} and initializes the networks). Digits "
+        f"0/1/8, {d['image_side']} x {d['image_side']} images; test set: {n_test:,} images "
+        "(3,089 in real MNIST), touched once per network. Source \"is it a 1\": batch "
+        f"{src['batch_size']}, ≤ {src['epochs']} epochs, lr {src['lr']:g}, alpha "
+        f"{src['alpha']:g}, patience {_patience(src)}, weights of the best validation "
+        f"{src.get('select_on', 'loss')}. Target \"is it an 8\": batch {tgt['batch_size']}, "
+        f"≤ {tgt['epochs']:,} epochs, lr {tgt['lr']:g}, patience {_patience(tgt)}, weights "
+        f"of the best validation {tgt.get('select_on', 'loss')}; finetune trains the feature "
+        f"module at {tgt.get('finetune_feature_lr_scale', 0.1):g} x lr. The paper's figures "
+        "are for split A.",
+        f"A classifier answering always \"not an 8\" scores {100 * majority:.1f} % here.",
+        "",
+        *sections,
+        "## Source networks (is it a 1, same test images)",
+        "",
+        _source_table(records, summary, splits),
+        "",
+        f"## Data (seed {first})",
+        "",
+        _counts_table(experiments, splits),
+        "",
+        "MNIST files (SHA-256): " + ", ".join(f"{v['name']} {v['sha256'][:12]}"
+                                              for v in digests.values()) + ".",
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}]({name})" for name in plots],
+        "",
+    ]
+    report = run_dir / "report.md"
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(lines))
+    echo(f"report: {report}")
+    return report
+
+
+__all__ = ["write_report"]
