@@ -15,6 +15,12 @@ import click
 from simulators.validation import ConfigError
 
 
+def _training_diverged() -> type[Exception]:
+    from wirelessrl.engine import TrainingDiverged
+
+    return TrainingDiverged
+
+
 class _Group(click.Group):
     """A click group that turns user errors into one line and exit code 2."""
 
@@ -24,6 +30,9 @@ class _Group(click.Group):
         except ConfigError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
+        except _training_diverged() as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted: stopped by Ctrl-C; no partial output was kept", err=True)
             sys.exit(130)

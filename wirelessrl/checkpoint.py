@@ -1,0 +1,203 @@
+"""Checkpoints: atomic writes, safe reads, clear errors on mismatch.
+
+A checkpoint is a ``torch.save`` of a dict holding only tensors and plain Python types
+(state dicts, a config as a JSON string, epoch counters, optimizer state, RNG states).
+It is written to a temporary file in the same directory and moved into place with
+``os.replace``, so a crash never leaves a half-written file under the final name.
+Reading always uses ``torch.load(weights_only=True)``: a file that carries arbitrary
+Python objects (a crafted pickle) is refused with a :class:`ConfigError` rather than
+executed.
+
+Trained networks are stored with :func:`save_net` (architecture as JSON + weights +
+metadata) and rebuilt by :func:`load_net`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from simulators.validation import ConfigError
+
+__all__ = [
+    "NET_FORMAT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "check_state_dict",
+    "load_state_dict",
+    "save_net",
+    "load_net",
+]
+
+NET_FORMAT = "wirelessrl-net/1"
+
+
+def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
+    """Write ``payload`` atomically (temporary file, fsync, ``os.replace``).
+
+    Input
+    -----
+    path : file to write (its directory is created if needed)
+    payload : dict of tensors, state dicts and plain types (str, int, float, bool, None,
+        lists, dicts); anything else would be refused when loading
+
+    Output
+    ------
+    Path of the written file
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.pt"
+    >>> load_checkpoint(save_checkpoint(p, {"epoch": 3, "w": torch.ones(2)}))["epoch"]
+    3
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(dict(payload), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``.
+
+    Input
+    -----
+    path : file written by :func:`save_checkpoint` (or any plain ``torch.save`` of
+        tensors and plain types)
+    map_location : device for the tensors (default CPU)
+
+    Output
+    ------
+    dict
+
+    Raises :class:`ConfigError` when the file is missing, unreadable, not a dict, or holds
+    Python objects other than tensors and plain types (a pickle is never executed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {str(path)!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(
+            f"checkpoint {str(path)!r} is not a readable torch checkpoint (expected the zip "
+            "format written by torch.save)"
+        )
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"checkpoint {str(path)!r} was refused: it holds Python objects other than tensors "
+            f"and plain types, which are not loaded for safety (weights_only=True): {first}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise ConfigError(
+            f"checkpoint {str(path)!r} is not a readable torch checkpoint "
+            f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ConfigError(
+            f"checkpoint {str(path)!r} holds a {type(payload).__name__}; expected a dict"
+        )
+    return payload
+
+
+def _describe(keys: list[str], limit: int = 3) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`ConfigError` unless ``state`` has exactly the model's keys and shapes.
+
+    The message names ``source`` (usually the file) and lists missing keys, unexpected
+    keys and shape differences.
+    """
+    if not isinstance(state, Mapping):
+        raise ConfigError(f"{source}: the model state is a {type(state).__name__}; expected a dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} is {tuple(state[k].shape)} in the file but {tuple(own[k].shape)} in the model"
+        for k in own
+        if k in state and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"the file lacks {_describe(missing)}")
+    if unexpected:
+        problems.append(f"the model lacks {_describe(unexpected)}")
+    if shapes:
+        problems.append(_describe(shapes, 2))
+    if problems:
+        raise ConfigError(
+            f"{source} does not match the model: " + "; ".join(problems)
+            + " (was it written for another network config?)"
+        )
+
+
+def load_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """:func:`check_state_dict`, then ``model.load_state_dict(state)``."""
+    check_state_dict(model, state, source)
+    model.load_state_dict(state)
+
+
+def save_net(path: str | os.PathLike, net: nn.Module, **meta: Any) -> Path:
+    """Save a :class:`~wirelessrl.models.TransferNet`: config JSON, weights and metadata.
+
+    ``meta`` must be JSON-serializable (e.g. training config, seed, input statistics as
+    lists, package version).
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> from wirelessrl.models import TransferNet, d2d_net_config
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "net.pt"
+    >>> net, meta = load_net(save_net(p, TransferNet.from_config(d2d_net_config()), seed=1))
+    >>> meta["seed"], net.head_names
+    (1, ('sum_rate', 'min_rate'))
+    """
+    try:
+        meta_json = json.dumps(meta, sort_keys=True)
+    except TypeError as err:
+        raise ConfigError(f"save_net: metadata is not JSON-serializable ({err})") from None
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    return save_checkpoint(
+        path,
+        {"format": NET_FORMAT, "net_config": net.config.to_json(), "state_dict": state,
+         "meta": meta_json},
+    )
+
+
+def load_net(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """Rebuild a network saved by :func:`save_net`; returns ``(net, meta)``."""
+    from wirelessrl.models import NetConfig, TransferNet
+
+    payload = load_checkpoint(path, map_location)
+    if payload.get("format") != NET_FORMAT:
+        raise ConfigError(
+            f"{str(path)!r} is not a saved network (format={payload.get('format')!r}; "
+            f"expected {NET_FORMAT!r})"
+        )
+    net = TransferNet.from_config(NetConfig.from_json(payload["net_config"]))
+    load_state_dict(net, payload["state_dict"], f"network file {str(path)!r}")
+    return net, json.loads(payload["meta"])

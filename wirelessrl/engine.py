@@ -1,0 +1,756 @@
+r"""The one training loop of the project: :func:`fit`.
+
+Every task (D2D, MISO, MNIST), every transfer strategy and every experiment trains
+through :func:`fit`; what differs is the model, the *objective*
+``objective(model, batch) -> (loss, metrics)`` (see :class:`wirelessrl.objectives.Objective`),
+the data and a :class:`TrainConfig`.
+
+What the loop does, per epoch:
+
+1. shuffle the training set with a ``torch.Generator`` seeded from ``(seed, epoch)``
+   (so a resumed run draws the same minibatches as an uninterrupted one);
+2. take minibatches by indexing the tensors directly (no DataLoader: the target runs
+   are 25,000 epochs of 10 minibatches, where per-step Python overhead dominates);
+3. validate on the whole validation set without gradients, in chunks of
+   ``valid_batch_size`` (one forward pass for 5,000 samples), monitor ``monitor``
+   (``mode`` min or max), keep the best weights and stop after ``patience`` epochs
+   without improvement;
+4. append a row to ``run_dir/metrics.csv`` and, at most every ``checkpoint_every_s``
+   seconds, write ``run_dir/last.pt`` (model, optimizer, best weights, RNG state).
+
+At the end the best-validation weights are loaded into the model. A non-finite training
+loss or validation metric stops the run with :class:`TrainingDiverged`, naming the
+epoch; ``last.pt`` is then still the last good checkpoint. Calling :func:`fit` again on
+the same ``run_dir`` with the same config resumes from ``last.pt`` and ends with the same
+weights as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from simulators.validation import (
+    ConfigError,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+from wirelessrl.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
+from wirelessrl.device import check_device_name, resolve_device
+
+__all__ = [
+    "OPTIMIZERS",
+    "TrainConfig",
+    "FitResult",
+    "TrainingDiverged",
+    "fit",
+    "evaluate",
+    "check_data",
+]
+
+CHECKPOINT_FORMAT = "wirelessrl-fit/1"
+CHECKPOINT_NAME = "last.pt"
+METRICS_NAME = "metrics.csv"
+RESULT_NAME = "fit.json"
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+"""Optimizers by name (``weight_decay`` is passed to each)."""
+
+Objective = Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss or a validation metric became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of one :func:`fit` run; validated at construction, JSON-serializable.
+
+    Attributes
+    ----------
+    epochs : int >= 1
+    batch_size : int >= 1, minibatch size
+    lr : float > 0, learning rate (Adam by default)
+    weight_decay : float >= 0
+    optimizer : str, a key of :data:`OPTIMIZERS`
+    patience : int >= 1 or None, stop after this many epochs without a better
+        validation ``monitor`` (None: never stop early)
+    monitor : str, validation metric to select the kept weights (``loss`` or a metric of
+        the objective such as ``min_rate_nats``)
+    mode : ``min`` or ``max``, whether smaller or larger ``monitor`` is better
+    seed : int >= 0, drives the shuffling and torch's RNG inside the run
+    device : ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:<index>``
+    trainable : tuple of str or None, parameter-name prefixes to train (e.g.
+        ``("heads.min_rate",)``); None trains every parameter with ``requires_grad``
+    lr_scales : dict of prefix to float > 0, learning-rate multipliers for parameter
+        groups (e.g. ``{"features": 0.1}``); the longest matching prefix wins
+    grad_clip : float > 0 or None, clip the global gradient norm
+    validate_every : int >= 1, validate every this many epochs (also at the first and
+        last epoch)
+    valid_batch_size : int >= 1, chunk size of the no-grad validation passes
+    shuffle : bool, reshuffle the training set every epoch
+    drop_last : bool, skip a last incomplete minibatch
+    checkpoint_every_s : float >= 0 or None, write ``last.pt`` at most this often (and at
+        the end); None writes only at the end
+    progress : bool, show a tqdm progress bar over epochs
+    num_threads : int >= 1 or None, torch CPU threads during the run (restored after);
+        None keeps torch's setting. The paper-size networks gain little from a second
+        thread, and on a CPU shared with other jobs 1 thread avoids stalls of 10x and more
+
+    Example
+    -------
+    >>> TrainConfig(epochs=10, batch_size=100, lr=2e-5, trainable=["heads.min_rate"]).trainable
+    ('heads.min_rate',)
+    """
+
+    epochs: int = 100
+    batch_size: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int | None = None
+    monitor: str = "loss"
+    mode: str = "min"
+    seed: int = 0
+    device: str = "auto"
+    trainable: tuple[str, ...] | None = None
+    lr_scales: dict = field(default_factory=dict)
+    grad_clip: float | None = None
+    validate_every: int = 1
+    valid_batch_size: int = 8192
+    shuffle: bool = True
+    drop_last: bool = False
+    checkpoint_every_s: float | None = 60.0
+    progress: bool = False
+    num_threads: int | None = None
+
+    RESUME_FREE: ClassVar[tuple[str, ...]] = (
+        "epochs", "progress", "checkpoint_every_s", "num_threads"
+    )
+    """Fields that may change between a checkpoint and the run that resumes it."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "epochs", check_int("epochs", self.epochs, 1))
+        set_(self, "batch_size", check_int("batch_size", self.batch_size, 1))
+        set_(self, "lr", check_positive("lr", self.lr))
+        set_(self, "weight_decay", check_nonnegative("weight_decay", self.weight_decay))
+        check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        if self.patience is not None:
+            set_(self, "patience", check_int("patience", self.patience, 1))
+        if not isinstance(self.monitor, str) or not self.monitor:
+            raise ConfigError(f"monitor={self.monitor!r} is invalid; expected a metric name")
+        check_choice("mode", self.mode, ("min", "max"))
+        set_(self, "seed", check_int("seed", self.seed, 0))
+        check_device_name(self.device)
+        if self.trainable is not None:
+            if isinstance(self.trainable, str) or not isinstance(self.trainable, Sequence):
+                raise ConfigError(
+                    f"trainable={self.trainable!r} is invalid; expected a list of "
+                    "parameter-name prefixes or None"
+                )
+            if not self.trainable or not all(isinstance(p, str) and p for p in self.trainable):
+                raise ConfigError(
+                    f"trainable={list(self.trainable)!r} is invalid; expected a non-empty list "
+                    "of non-empty prefixes (None trains everything)"
+                )
+            set_(self, "trainable", tuple(self.trainable))
+        if not isinstance(self.lr_scales, Mapping):
+            raise ConfigError(
+                f"lr_scales={self.lr_scales!r} is invalid; expected a mapping prefix -> scale"
+            )
+        set_(
+            self, "lr_scales",
+            {str(k): check_positive(f"lr_scales[{k!r}]", v) for k, v in self.lr_scales.items()},
+        )
+        if self.grad_clip is not None:
+            set_(self, "grad_clip", check_positive("grad_clip", self.grad_clip))
+        set_(self, "validate_every", check_int("validate_every", self.validate_every, 1))
+        set_(self, "valid_batch_size", check_int("valid_batch_size", self.valid_batch_size, 1))
+        for name in ("shuffle", "drop_last", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} is invalid; expected true or false"
+                )
+        if self.num_threads is not None:
+            set_(self, "num_threads", check_int("num_threads", self.num_threads, 1))
+        if self.checkpoint_every_s is not None:
+            set_(self, "checkpoint_every_s",
+                 check_nonnegative("checkpoint_every_s", self.checkpoint_every_s))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if d["trainable"] is not None:
+            d["trainable"] = list(d["trainable"])
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise ConfigError(
+                f"{sorted(unknown)[0]} is not a training config field; expected one of "
+                + ", ".join(sorted(names))
+            )
+        return cls(**values)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns (the model itself holds the best weights).
+
+    Attributes
+    ----------
+    monitor, mode : the selection rule
+    best_epoch : int, epoch of the kept weights (0 only if no epoch was validated)
+    best_metric : float, validation ``monitor`` at ``best_epoch``
+    best_metrics : dict, every validation metric at ``best_epoch``
+    last_epoch : int, last completed epoch
+    stopped_early : bool, stopped by ``patience``
+    resumed_from : int or None, epoch of the checkpoint this call resumed from
+    seconds : float, wall time of this call
+    epochs_per_s : float, epochs trained per second in this call
+    history : list of dict, the ``metrics.csv`` rows (valid metrics as ``valid_<name>``)
+    run_dir : Path or None
+    """
+
+    monitor: str
+    mode: str
+    best_epoch: int
+    best_metric: float
+    best_metrics: dict
+    last_epoch: int
+    stopped_early: bool
+    resumed_from: int | None
+    seconds: float
+    epochs_per_s: float
+    history: list = field(default_factory=list, repr=False)
+    run_dir: Path | None = None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("history")
+        d["run_dir"] = None if self.run_dir is None else str(self.run_dir)
+        return d
+
+
+# --------------------------------------------------------------------------- data
+
+
+def check_data(name: str, data: Any) -> int:
+    """Validate a data dict ``{key: tensor [n, ...]}`` and return ``n``.
+
+    Raises :class:`ConfigError` when it is empty, holds a non-tensor, or the tensors
+    disagree on the number of samples.
+    """
+    if not isinstance(data, Mapping) or not data:
+        raise ConfigError(
+            f"{name} is empty; expected a dict of tensors with at least one sample"
+        )
+    n = None
+    first = None
+    for key, value in data.items():
+        if not isinstance(value, torch.Tensor) or value.ndim == 0:
+            raise ConfigError(
+                f"{name}[{key!r}] is a {type(value).__name__}; expected a tensor [n, ...]"
+            )
+        if n is None:
+            n, first = value.shape[0], key
+        elif value.shape[0] != n:
+            raise ConfigError(
+                f"{name}[{key!r}] has {value.shape[0]} samples but {name}[{first!r}] has {n}; "
+                "expected the same number"
+            )
+    if n == 0:
+        raise ConfigError(f"{name} is empty (0 samples); expected at least one sample")
+    return int(n)
+
+
+def _as_tensors(data: Mapping, device: torch.device) -> dict[str, torch.Tensor]:
+    """Move a data dict to ``device`` once (NumPy arrays become tensors, dtype kept)."""
+    if not isinstance(data, Mapping):
+        return data
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        out[key] = value.to(device) if isinstance(value, torch.Tensor) else value
+    return out
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    objective: Objective,
+    data: Mapping[str, torch.Tensor],
+    batch_size: int = 8192,
+) -> dict[str, float]:
+    r"""Objective metrics on a whole data set, without gradients, in chunks.
+
+    Every metric (and ``loss``) is averaged over chunks weighted by their size, which is
+    exact for metrics that are batch means.
+
+    Input
+    -----
+    model : nn.Module (set to eval mode during the call, then restored)
+    objective : ``objective(model, batch) -> (loss, metrics)``
+    data : dict of tensors ``[n, ...]``
+    batch_size : int, samples per forward pass
+
+    Output
+    ------
+    dict of str to float
+
+    Example
+    -------
+    >>> from wirelessrl.models import TransferNet, d2d_net_config
+    >>> from wirelessrl.objectives import Objective, D2DRateLoss
+    >>> net = TransferNet.from_config(d2d_net_config(2))
+    >>> m = evaluate(net, Objective(D2DRateLoss("sum"), head="sum_rate"),
+    ...              {"x": torch.randn(10, 4), "g": torch.rand(10, 2, 2)})
+    >>> sorted(m)
+    ['loss', 'min_rate_nats', 'sum_rate_nats', 'task_loss']
+    """
+    n = check_data("data", data)
+    batch_size = check_int("valid_batch_size", batch_size, 1)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    try:
+        for start in range(0, n, batch_size):
+            batch = {k: v[start:start + batch_size] for k, v in data.items()}
+            m = next(iter(batch.values())).shape[0]
+            loss, metrics = objective(model, batch)
+            metrics = {"loss": loss, **metrics}
+            for key, value in metrics.items():
+                value = torch.as_tensor(value).detach().to(torch.float64) * m
+                sums[key] = sums[key] + value if key in sums else value
+    finally:
+        model.train(was_training)
+    return {k: float(v) / n for k, v in sums.items()}
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _matches(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _select_parameters(model: nn.Module, config: TrainConfig):
+    """Trainable parameters grouped by learning rate; the others get requires_grad False."""
+    named = list(model.named_parameters())
+    tops = sorted({n.split(".")[0] for n, _ in named})
+    for field_name, prefixes in (("trainable", config.trainable or ()),
+                                 ("lr_scales", tuple(config.lr_scales))):
+        for prefix in prefixes:
+            if not any(_matches(n, prefix) for n, _ in named):
+                raise ConfigError(
+                    f"{field_name}: prefix {prefix!r} matches no parameter of the model; "
+                    f"expected a prefix such as {', '.join(tops)}"
+                )
+    selected = [
+        (n, p) for n, p in named
+        if p.requires_grad
+        and (config.trainable is None or any(_matches(n, q) for q in config.trainable))
+    ]
+    if not selected:
+        raise ConfigError(
+            f"trainable={config.trainable!r} selects no parameter that requires grad; "
+            "expected at least one trainable parameter"
+        )
+    chosen = {id(p) for _, p in selected}
+    frozen = [p for _, p in named if id(p) not in chosen and p.requires_grad]
+    groups: dict[float, list[torch.Tensor]] = {}
+    for n, p in selected:
+        scale = 1.0
+        best = -1
+        for prefix, s in config.lr_scales.items():
+            if _matches(n, prefix) and len(prefix) > best:
+                scale, best = s, len(prefix)
+        groups.setdefault(scale, []).append(p)
+    param_groups = [
+        {"params": ps, "lr": config.lr * scale} for scale, ps in sorted(groups.items())
+    ]
+    return [p for _, p in selected], param_groups, frozen
+
+
+def _make_optimizer(config: TrainConfig, param_groups: list[dict]) -> torch.optim.Optimizer:
+    """The optimizer; the fused kernel when available (one call per step, not per tensor)."""
+    make = OPTIMIZERS[config.optimizer]
+    kwargs = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer in ("adam", "adamw"):
+        try:
+            return make(param_groups, fused=True, **kwargs)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return make(param_groups, **kwargs)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def _finite_or_raise(value: float, what: str, epoch: int, ckpt: Path | None, ckpt_epoch):
+    if math.isfinite(value):
+        return
+    where = (
+        f"; the last good checkpoint is {str(ckpt)!r} (epoch {ckpt_epoch})"
+        if ckpt is not None and ckpt_epoch is not None
+        else "; no checkpoint was written"
+    )
+    raise TrainingDiverged(
+        f"{what} became {value} at epoch {epoch}{where}. Lower the learning rate, set "
+        "grad_clip, or check the inputs for NaN/inf."
+    )
+
+
+class _MetricsLog:
+    """``metrics.csv``: one row per epoch; truncated to the checkpoint on resume."""
+
+    def __init__(self, path: Path | None, resume_epoch: int | None):
+        self.path = path
+        self.columns: list[str] | None = None
+        self.rows: list[dict] = []
+        self.file = None
+        self.writer = None
+        self.last_flush = time.perf_counter()
+        if path is None:
+            return
+        if resume_epoch is not None and path.is_file():
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                self.columns = reader.fieldnames
+                for row in reader:
+                    if int(row["epoch"]) > resume_epoch:
+                        break
+                    self.rows.append(
+                        {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+                    )
+            for row in self.rows:
+                row["epoch"] = int(row["epoch"])
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            if self.columns:
+                w = csv.DictWriter(f, self.columns)
+                w.writeheader()
+                w.writerows(self.rows)
+        os.replace(tmp, path)
+        self.file = open(path, "a", newline="")
+        if self.columns:
+            self.writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
+
+    def append(self, row: dict) -> None:
+        self.rows.append(row)
+        if self.file is None:
+            return
+        if self.writer is None:
+            self.columns = list(row)
+            self.writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
+            self.writer.writeheader()
+        self.writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in self.columns})
+        now = time.perf_counter()
+        if now - self.last_flush > 2.0:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+            self.last_flush = time.perf_counter()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _check_resume(ckpt: dict, config: TrainConfig, path: Path) -> None:
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(
+            f"{str(path)!r} is not a training checkpoint (format={ckpt.get('format')!r}; "
+            f"expected {CHECKPOINT_FORMAT!r})"
+        )
+    old = json.loads(ckpt["config"])
+    new = config.to_dict()
+    for key in sorted(set(old) | set(new)):
+        if key in TrainConfig.RESUME_FREE:
+            continue
+        if old.get(key) != new.get(key):
+            raise ConfigError(
+                f"cannot resume from {str(path)!r}: it was written with {key}={old.get(key)!r}, "
+                f"this run has {key}={new.get(key)!r}; expected the same config (use another "
+                "run_dir, or resume=False to start over)"
+            )
+
+
+def fit(
+    model: nn.Module,
+    objective: Objective,
+    train: Mapping[str, torch.Tensor],
+    valid: Mapping[str, torch.Tensor],
+    config: TrainConfig,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = True,
+) -> FitResult:
+    r"""Train ``model`` on ``objective``; keep the best-validation weights.
+
+    Input
+    -----
+    model : nn.Module, trained in place (moved to ``config.device``)
+    objective : ``objective(model, batch) -> (loss, metrics)``; ``loss`` a scalar tensor,
+        ``metrics`` a dict of scalar batch means (e.g. :class:`wirelessrl.objectives.Objective`)
+    train : dict of tensors ``[n_train, ...]``, indexed along the first axis into minibatches
+    valid : dict of tensors ``[n_valid, ...]``
+    config : :class:`TrainConfig`
+    run_dir : directory for ``metrics.csv``, ``last.pt`` and ``fit.json``; None keeps
+        nothing on disk
+    resume : continue from ``run_dir/last.pt`` when it exists (its config must match,
+        except for the fields in ``TrainConfig.RESUME_FREE``: epochs, progress,
+        checkpoint_every_s, num_threads)
+
+    Output
+    ------
+    :class:`FitResult`; the model holds the weights of ``best_epoch``
+
+    Raises :class:`ConfigError` on bad input and :class:`TrainingDiverged` on a
+    non-finite loss or metric.
+
+    Example
+    -------
+    >>> from wirelessrl.models import TransferNet, d2d_net_config
+    >>> from wirelessrl.objectives import Objective, D2DRateLoss
+    >>> net = TransferNet.from_config(d2d_net_config(2))
+    >>> data = {"x": torch.randn(40, 4), "g": torch.rand(40, 2, 2)}
+    >>> res = fit(net, Objective(D2DRateLoss("sum"), head="sum_rate"), data, data,
+    ...           TrainConfig(epochs=3, batch_size=20, device="cpu"))
+    >>> res.last_epoch
+    3
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config={type(config).__name__} is invalid; expected a TrainConfig")
+    if not callable(objective):
+        raise ConfigError(f"objective={objective!r} is invalid; expected a callable")
+    device = resolve_device(config.device)
+    train = _as_tensors(train, device)
+    valid = _as_tensors(valid, device)
+    n_train = check_data("train", train)
+    check_data("valid", valid)
+    model.to(device)
+    run_path = Path(run_dir) if run_dir is not None else None
+    ckpt_path = run_path / CHECKPOINT_NAME if run_path is not None else None
+
+    params, param_groups, frozen = _select_parameters(model, config)
+    probe = evaluate(model, objective, {k: v[:8] for k, v in valid.items()})
+    if config.monitor not in probe:
+        raise ConfigError(
+            f"monitor={config.monitor!r} is not a validation metric; expected one of "
+            f"{', '.join(sorted(probe))}"
+        )
+    optimizer = _make_optimizer(config, param_groups)
+    fork_devices = [device.index or 0] if device.type == "cuda" else []
+    t_start = time.perf_counter()
+    threads_before = torch.get_num_threads()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    for p in frozen:
+        p.requires_grad_(False)
+    log = None
+    best_state = None
+    best_epoch = 0
+    try:
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(config.seed)
+            sign = 1.0 if config.mode == "min" else -1.0
+            start_epoch = 0
+            best_metric = math.inf * sign
+            best_metrics: dict = {}
+            stopped_early = False
+            resumed_from = None
+            elapsed_before = 0.0
+            complete = False
+            if run_path is not None:
+                run_path.mkdir(parents=True, exist_ok=True)
+            if ckpt_path is not None and resume and ckpt_path.is_file():
+                ckpt = load_checkpoint(ckpt_path, map_location=device)
+                _check_resume(ckpt, config, ckpt_path)
+                check_state_dict(model, ckpt["model"], f"checkpoint {str(ckpt_path)!r}")
+                model.load_state_dict(ckpt["model"])
+                optimizer.load_state_dict(ckpt["optimizer"])
+                torch.set_rng_state(ckpt["rng_cpu"].cpu())
+                if device.type == "cuda" and ckpt.get("rng_cuda") is not None:
+                    torch.cuda.set_rng_state(ckpt["rng_cuda"].cpu(), device)
+                start_epoch = resumed_from = int(ckpt["epoch"])
+                best_epoch, best_metric = int(ckpt["best_epoch"]), float(ckpt["best_metric"])
+                best_metrics = json.loads(ckpt["best_metrics"])
+                best_state = ckpt["best_state"]
+                stopped_early = bool(ckpt["stopped_early"])
+                elapsed_before = float(ckpt["elapsed_s"])
+                complete = stopped_early or start_epoch >= config.epochs
+            log = _MetricsLog(run_path / METRICS_NAME if run_path else None, resumed_from)
+            last_ckpt_epoch = resumed_from
+            last_ckpt_time = time.perf_counter()
+
+            def checkpoint(epoch: int, done: bool) -> None:
+                nonlocal last_ckpt_epoch, last_ckpt_time
+                if ckpt_path is None:
+                    return
+                log.flush()
+                save_checkpoint(ckpt_path, {
+                    "format": CHECKPOINT_FORMAT,
+                    "config": config.to_json(),
+                    "epoch": epoch,
+                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "best_state": best_state,
+                    "best_epoch": best_epoch,
+                    "best_metric": best_metric,
+                    "best_metrics": json.dumps(best_metrics),
+                    "stopped_early": stopped_early,
+                    "complete": done,
+                    "rng_cpu": torch.get_rng_state(),
+                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda"
+                    else None,
+                    "elapsed_s": elapsed_before + time.perf_counter() - t_start,
+                })
+                last_ckpt_epoch, last_ckpt_time = epoch, time.perf_counter()
+
+            bs = config.batch_size
+            n_used = (n_train // bs) * bs if config.drop_last and n_train >= bs else n_train
+            epoch = start_epoch
+            bar = tqdm(
+                total=config.epochs, initial=start_epoch, unit="epoch", mininterval=0.5,
+                disable=not config.progress or complete, dynamic_ncols=True,
+            )
+            last_postfix = 0.0
+            for epoch in range(start_epoch + 1, config.epochs + 1):
+                if complete:
+                    break
+                t0 = time.perf_counter()
+                model.train()
+                if config.shuffle:
+                    order = torch.randperm(n_train, generator=_epoch_generator(config.seed, epoch))
+                    order = order.to(device)
+                else:
+                    order = None
+                total = torch.zeros((), dtype=torch.float64, device=device)
+                for start in range(0, n_used, bs):
+                    if order is None:
+                        batch = {k: v[start:start + bs] for k, v in train.items()}
+                    else:
+                        idx = order[start:start + bs]
+                        batch = {k: v.index_select(0, idx) for k, v in train.items()}
+                    loss, _ = objective(model, batch)
+                    if not loss.requires_grad:
+                        raise ConfigError(
+                            "the objective's loss does not depend on any trainable parameter; "
+                            f"check trainable={config.trainable!r} and the objective's head"
+                        )
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if config.grad_clip is not None:
+                        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                    optimizer.step()
+                    total += loss.detach() * min(bs, n_used - start)
+                train_loss = float(total) / n_used
+                _finite_or_raise(train_loss, "the training loss", epoch, ckpt_path,
+                                 last_ckpt_epoch)
+                row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
+                validate = (epoch % config.validate_every == 0 or epoch == config.epochs
+                            or epoch == 1)
+                metrics = (evaluate(model, objective, valid, config.valid_batch_size)
+                           if validate else None)
+                if metrics is not None:
+                    for key, value in metrics.items():
+                        _finite_or_raise(value, f"validation {key}", epoch, ckpt_path,
+                                         last_ckpt_epoch)
+                    value = metrics[config.monitor]
+                    if sign * value < sign * best_metric:
+                        best_metric, best_epoch, best_metrics = value, epoch, dict(metrics)
+                        best_state = {k: v.detach().clone()
+                                      for k, v in model.state_dict().items()}
+                for key in (log.columns or [f"valid_{k}" for k in sorted(metrics or {})]):
+                    if key.startswith("valid_"):
+                        row[key] = None if metrics is None else metrics.get(key[6:])
+                row["lr"] = max(group["lr"] for group in optimizer.param_groups)
+                row["seconds"] = time.perf_counter() - t0
+                log.append(row)
+                if (metrics is not None and config.patience is not None
+                        and epoch - best_epoch >= config.patience):
+                    stopped_early = True
+                if config.progress:
+                    bar.update(1)
+                    if time.perf_counter() - last_postfix > 1.0:
+                        bar.set_postfix(train_loss=f"{train_loss:.4g}",
+                                        best=f"{best_metric:.4g}@{best_epoch}", refresh=False)
+                        last_postfix = time.perf_counter()
+                if stopped_early:
+                    break
+                if (config.checkpoint_every_s is not None
+                        and time.perf_counter() - last_ckpt_time >= config.checkpoint_every_s):
+                    checkpoint(epoch, done=False)
+            bar.close()
+            last_epoch = start_epoch if complete else epoch
+            if not complete:
+                checkpoint(last_epoch, done=True)
+            if best_state is not None:
+                model.load_state_dict(best_state)
+    except TrainingDiverged as err:
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            raise TrainingDiverged(
+                f"{err} The model holds the best weights so far (epoch {best_epoch})."
+            ) from None
+        raise
+    finally:
+        torch.set_num_threads(threads_before)
+        for p in frozen:
+            p.requires_grad_(True)
+        if log is not None:
+            log.close()
+    seconds = time.perf_counter() - t_start
+    trained = last_epoch - start_epoch
+    result = FitResult(
+        monitor=config.monitor, mode=config.mode, best_epoch=best_epoch,
+        best_metric=best_metric, best_metrics=best_metrics, last_epoch=last_epoch,
+        stopped_early=stopped_early, resumed_from=resumed_from, seconds=seconds,
+        epochs_per_s=trained / seconds if seconds > 0 else 0.0,
+        history=log.rows, run_dir=run_path,
+    )
+    if run_path is not None:
+        summary = {"config": config.to_dict(), "result": result.to_dict()}
+        tmp = run_path / (RESULT_NAME + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+        os.replace(tmp, run_path / RESULT_NAME)
+    return result

@@ -1,0 +1,598 @@
+r"""Networks of the transfer method: a shared feature module, task heads and a decoder.
+
+A :class:`TransferNet` maps an input ``x`` to a *feature layer*
+``f = features(x)``; each named *head* maps ``f`` to a decision (powers, beamformers, a
+position, a logit) and an optional *decoder* maps ``f`` back to the "common
+information" (the reconstruction target)::
+
+    x --features--> f --heads[name]--> out
+                      \--decoder-----> reconstruction      (source training only)
+
+The decoder is only used by the reconstruction loss while the source task trains;
+:meth:`TransferNet.drop_decoder` removes it, so the network used at inference has
+exactly the parameters of a network trained without reconstruction.
+
+Every architecture is described by a JSON-serializable :class:`NetConfig`; the paper's
+networks come from :data:`NET_PRESETS` (``d2d``, ``miso``, ``mnist``). Activations and
+output transforms are looked up by name in :data:`ACTIVATIONS` and
+:data:`OUTPUT_TRANSFORMS`; a new one is added by registering it there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from simulators.validation import ConfigError, check_choice, check_finite, check_int
+
+__all__ = [
+    "ACTIVATIONS",
+    "OUTPUT_TRANSFORMS",
+    "NET_PRESETS",
+    "MLP",
+    "Head",
+    "HeadConfig",
+    "NetConfig",
+    "TransferNet",
+    "ScaledSigmoid",
+    "UnitNormComplex",
+    "d2d_net_config",
+    "miso_net_config",
+    "mnist_net_config",
+    "net_config",
+]
+
+# --------------------------------------------------------------------------- registries
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+"""Hidden-layer activations by name."""
+
+
+class ScaledSigmoid(nn.Module):
+    r"""``low + (high - low) * sigmoid(z)``: an output confined to ``(low, high)``.
+
+    Input
+    -----
+    z : [..., d], float
+
+    Output
+    ------
+    y : [..., d], float, in ``(low, high)`` (same unit as ``low`` and ``high``)
+
+    Example
+    -------
+    >>> ScaledSigmoid(10.0, 90.0)(torch.zeros(1, 2))
+    tensor([[50., 50.]])
+    """
+
+    def __init__(self, low: float, high: float) -> None:
+        super().__init__()
+        low = check_finite("output_params.low", low)
+        high = check_finite("output_params.high", high)
+        if not high > low:
+            raise ConfigError(
+                f"output_params.high={high!r} is invalid; expected a number > low={low!r}"
+            )
+        self.low, self.high = low, high
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.low + (self.high - self.low) * torch.sigmoid(z)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low}, high={self.high}"
+
+
+class UnitNormComplex(nn.Module):
+    r"""Split the last dimension into ``groups`` equal blocks and scale each to unit norm.
+
+    A block holds one complex vector as interleaved real pairs
+    ``[re_0, im_0, re_1, im_1, ...]`` (see :func:`wirelessrl.objectives.as_complex_pairs`),
+    so each block is a unit-norm complex beamformer ``v_b``, ``||v_b|| = 1``.
+
+    Input
+    -----
+    z : [..., groups * 2 * n], float
+
+    Output
+    ------
+    v : [..., groups * 2 * n], float, each block of ``2 n`` reals with Euclidean norm 1
+
+    Example
+    -------
+    >>> v = UnitNormComplex(groups=3)(torch.randn(5, 96))
+    >>> torch.allclose(v.view(5, 3, 32).norm(dim=-1), torch.ones(5, 3))
+    True
+    """
+
+    def __init__(self, groups: int = 1, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.groups = check_int("output_params.groups", groups, 1)
+        self.eps = float(eps)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1] % self.groups:
+            raise ConfigError(
+                f"unit_norm_complex: last dimension {z.shape[-1]} is not divisible by "
+                f"groups={self.groups}"
+            )
+        # [..., groups, 2 n]
+        blocks = z.reshape(*z.shape[:-1], self.groups, -1)
+        norm = blocks.norm(dim=-1, keepdim=True).clamp_min(self.eps)
+        return (blocks / norm).reshape(z.shape)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
+    "identity": nn.Identity,
+    "sigmoid": nn.Sigmoid,
+    "scaled_sigmoid": ScaledSigmoid,
+    "unit_norm_complex": UnitNormComplex,
+}
+"""Head output transforms by name; keyword parameters come from ``HeadConfig.output_params``.
+
+- ``identity``: linear output (e.g. logits for a BCE loss)
+- ``sigmoid``: in (0, 1), e.g. power fractions ``x_i = p_i / P_max``
+- ``scaled_sigmoid`` (``low``, ``high``): in (low, high), e.g. a position in metres
+- ``unit_norm_complex`` (``groups``): one unit-norm complex vector per group
+"""
+
+
+def _activation(name: str, field_name: str = "activation") -> nn.Module:
+    check_choice(field_name, name, tuple(ACTIVATIONS))
+    return ACTIVATIONS[name]()
+
+
+def _check_widths(field_name: str, widths: Any) -> tuple[int, ...]:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+        raise ConfigError(
+            f"{field_name}={widths!r} is invalid; expected a list of at least 2 layer widths"
+        )
+    if len(widths) < 2:
+        raise ConfigError(
+            f"{field_name}={list(widths)!r} is invalid; expected at least 2 layer widths "
+            "(input and output)"
+        )
+    return tuple(check_int(f"{field_name}[{k}]", w, 1) for k, w in enumerate(widths))
+
+
+# --------------------------------------------------------------------------- modules
+
+
+class MLP(nn.Sequential):
+    r"""Fully connected network ``Linear -> act -> ... -> Linear -> out_activation``.
+
+    Input
+    -----
+    widths : sequence of int, layer widths including input and output, e.g.
+        ``(100, 150, 150, 100)`` is three linear layers
+    activation : str, activation after every hidden layer (a key of :data:`ACTIVATIONS`)
+    out_activation : str or None, activation after the last layer (None = linear)
+
+    Call: ``x : [batch, widths[0]]`` -> ``[batch, widths[-1]]``
+
+    Example
+    -------
+    >>> MLP((100, 150, 150, 100), out_activation="relu")(torch.zeros(4, 100)).shape
+    torch.Size([4, 100])
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        activation: str = "relu",
+        out_activation: str | None = None,
+    ) -> None:
+        widths = _check_widths("widths", widths)
+        check_choice("activation", activation, tuple(ACTIVATIONS))
+        if out_activation is not None:
+            check_choice("out_activation", out_activation, tuple(ACTIVATIONS))
+        layers: list[nn.Module] = []
+        for k in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[k], widths[k + 1]))
+            if k < len(widths) - 2:
+                layers.append(_activation(activation))
+            elif out_activation is not None:
+                layers.append(_activation(out_activation, "out_activation"))
+        super().__init__(*layers)
+        self.widths = widths
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One task head: layer widths and the output transform.
+
+    Attributes
+    ----------
+    widths : tuple of int, from the feature width to the output width
+    output : str, output transform, a key of :data:`OUTPUT_TRANSFORMS`
+    output_params : dict, keyword parameters of the output transform
+    activation : str, hidden-layer activation
+
+    Example
+    -------
+    >>> HeadConfig((100, 40, 20, 10), output="sigmoid").widths[-1]
+    10
+    """
+
+    widths: tuple[int, ...]
+    output: str = "identity"
+    output_params: dict = field(default_factory=dict)
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", _check_widths("head.widths", self.widths))
+        check_choice("head.output", self.output, tuple(OUTPUT_TRANSFORMS))
+        check_choice("head.activation", self.activation, tuple(ACTIVATIONS))
+        if not isinstance(self.output_params, Mapping):
+            raise ConfigError(
+                f"head.output_params={self.output_params!r} is invalid; expected a mapping"
+            )
+        object.__setattr__(self, "output_params", dict(self.output_params))
+
+    @classmethod
+    def coerce(cls, value: Any, name: str = "head") -> HeadConfig:
+        """Accept a HeadConfig, a dict of its fields, or a bare list of widths."""
+        if isinstance(value, HeadConfig):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
+            if unknown:
+                raise ConfigError(
+                    f"heads.{name}.{sorted(unknown)[0]} is not a head field; expected one of "
+                    + ", ".join(f.name for f in dataclasses.fields(cls))
+                )
+            return cls(**value)
+        return cls(widths=value)
+
+    def to_dict(self) -> dict:
+        return {
+            "widths": list(self.widths),
+            "output": self.output,
+            "output_params": dict(self.output_params),
+            "activation": self.activation,
+        }
+
+
+class Head(nn.Module):
+    """A task head: an :class:`MLP` followed by a named output transform.
+
+    Call: ``f : [batch, widths[0]]`` -> ``[batch, widths[-1]]``.
+    """
+
+    def __init__(self, config: HeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.mlp = MLP(config.widths, config.activation, out_activation=None)
+        self.transform = OUTPUT_TRANSFORMS[config.output](**config.output_params)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.transform(self.mlp(f))
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Architecture of a :class:`TransferNet`; JSON-serializable.
+
+    Attributes
+    ----------
+    feature_widths : tuple of int, input width to feature-layer width
+    heads : dict of str to :class:`HeadConfig` (a dict or a list of widths is accepted)
+    decoder_widths : tuple of int or None, feature-layer width to reconstruction width
+    activation : str, activation of every hidden layer, also applied to the feature layer
+
+    Example
+    -------
+    >>> cfg = d2d_net_config(n_links=10)
+    >>> NetConfig.from_json(cfg.to_json()) == cfg
+    True
+    """
+
+    feature_widths: tuple[int, ...]
+    heads: dict = field(default_factory=dict)
+    decoder_widths: tuple[int, ...] | None = None
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        fw = _check_widths("feature_widths", self.feature_widths)
+        object.__setattr__(self, "feature_widths", fw)
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        if not isinstance(self.heads, Mapping):
+            raise ConfigError(f"heads={self.heads!r} is invalid; expected a mapping name -> head")
+        heads = {}
+        for name, head in self.heads.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ConfigError(
+                    f"heads: name {name!r} is invalid; expected a Python identifier"
+                )
+            heads[name] = HeadConfig.coerce(head, name)
+            _check_joint(f"heads.{name}.widths", heads[name].widths, fw)
+        object.__setattr__(self, "heads", heads)
+        if self.decoder_widths is not None:
+            dw = _check_widths("decoder_widths", self.decoder_widths)
+            _check_joint("decoder_widths", dw, fw)
+            object.__setattr__(self, "decoder_widths", dw)
+
+    def to_dict(self) -> dict:
+        return {
+            "feature_widths": list(self.feature_widths),
+            "heads": {name: head.to_dict() for name, head in self.heads.items()},
+            "decoder_widths": None if self.decoder_widths is None else list(self.decoder_widths),
+            "activation": self.activation,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())  # head order is kept
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> NetConfig:
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(
+                f"{sorted(unknown)[0]} is not a network config field; expected one of "
+                + ", ".join(f.name for f in dataclasses.fields(cls))
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> NetConfig:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> NetConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _check_joint(field_name: str, widths: tuple[int, ...], feature_widths: tuple[int, ...]):
+    if widths[0] != feature_widths[-1]:
+        raise ConfigError(
+            f"{field_name}[0]={widths[0]} is invalid; expected the feature width "
+            f"feature_widths[-1]={feature_widths[-1]}"
+        )
+
+
+class TransferNet(nn.Module):
+    r"""Feature module + named task heads + optional reconstruction decoder.
+
+    Parameters are named ``features.*``, ``heads.<name>.*`` and ``decoder.*``; these
+    prefixes select what :func:`wirelessrl.engine.fit` trains.
+
+    Input
+    -----
+    feature_widths : sequence of int, e.g. ``(100, 150, 150, 100)``; the activation
+        follows every layer, the feature layer included
+    heads : mapping of name to :class:`HeadConfig` (or a dict / list of widths)
+    decoder_widths : sequence of int or None, e.g. ``(100, 200, 100)``; linear output
+    activation : str, hidden activation (default ``relu``)
+
+    Call ``net(x, head=None)``
+    --------------------------
+    x : [batch, feature_widths[0]], float
+    head : str, which head; may be omitted when the net has one head
+
+    Output (dict)
+    -------------
+    out : [batch, head width], the head output after its transform
+    features : [batch, feature_widths[-1]], the feature layer
+    reconstruction : [batch, decoder_widths[-1]], only while a decoder is attached
+
+    Example
+    -------
+    >>> net = TransferNet.from_config(d2d_net_config(n_links=10))
+    >>> res = net(torch.randn(8, 100), head="sum_rate")
+    >>> res["out"].shape, res["reconstruction"].shape
+    (torch.Size([8, 10]), torch.Size([8, 100]))
+    >>> net.drop_decoder().num_parameters() == TransferNet.from_config(
+    ...     d2d_net_config(n_links=10, decoder=False)).num_parameters()
+    True
+    """
+
+    def __init__(
+        self,
+        feature_widths: Sequence[int],
+        heads: Mapping[str, Any],
+        decoder_widths: Sequence[int] | None = None,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        cfg = NetConfig(feature_widths, heads, decoder_widths, activation)
+        self.activation = cfg.activation
+        self.features = MLP(cfg.feature_widths, cfg.activation, out_activation=cfg.activation)
+        self.heads = nn.ModuleDict({name: Head(h) for name, h in cfg.heads.items()})
+        self.decoder = (
+            MLP(cfg.decoder_widths, cfg.activation, None) if cfg.decoder_widths else None
+        )
+
+    @classmethod
+    def from_config(cls, config: NetConfig) -> TransferNet:
+        """Build a freshly initialized network (torch's default init, global torch RNG)."""
+        if not isinstance(config, NetConfig):
+            raise ConfigError(f"config={type(config).__name__} is invalid; expected a NetConfig")
+        return cls(config.feature_widths, config.heads, config.decoder_widths, config.activation)
+
+    @property
+    def config(self) -> NetConfig:
+        """The current architecture (reflects dropped decoders and replaced heads)."""
+        return NetConfig(
+            feature_widths=self.features.widths,
+            heads={name: head.config for name, head in self.heads.items()},
+            decoder_widths=None if self.decoder is None else self.decoder.widths,
+            activation=self.activation,
+        )
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        return tuple(self.heads.keys())
+
+    def _head_name(self, head: str | None) -> str:
+        if head is None:
+            if len(self.heads) != 1:
+                raise ConfigError(
+                    f"head=None is ambiguous; expected one of {', '.join(self.heads)}"
+                )
+            return next(iter(self.heads))
+        check_choice("head", head, tuple(self.heads))
+        return head
+
+    def forward(self, x: torch.Tensor, head: str | None = None) -> dict[str, torch.Tensor]:
+        f = self.features(x)
+        out = {"out": self.heads[self._head_name(head)](f), "features": f}
+        if self.decoder is not None:
+            out["reconstruction"] = self.decoder(f)
+        return out
+
+    def drop_decoder(self) -> TransferNet:
+        """Remove the decoder (in place) for inference or target training; returns self."""
+        self.decoder = None
+        return self
+
+    def replace_head(
+        self,
+        name: str,
+        head: HeadConfig | Sequence[int] | Mapping | None = None,
+        **head_fields,
+    ) -> TransferNet:
+        """Attach a freshly initialized head ``name`` (replacing one of that name).
+
+        ``head`` is a :class:`HeadConfig`, a list of widths (with ``output=...`` etc. as
+        keywords) or None to re-initialize the existing head's architecture. Returns self.
+
+        Example
+        -------
+        >>> net = TransferNet.from_config(d2d_net_config())
+        >>> net.replace_head("min_rate", (100, 40, 20, 10), output="sigmoid").head_names
+        ('sum_rate', 'min_rate')
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"head name {name!r} is invalid; expected a Python identifier")
+        if head is None:
+            if name not in self.heads:
+                raise ConfigError(
+                    f"head={name!r} does not exist; give its widths to add it "
+                    f"(existing heads: {', '.join(self.heads) or 'none'})"
+                )
+            config = dataclasses.replace(self.heads[name].config, **head_fields)
+        elif isinstance(head, HeadConfig):
+            config = dataclasses.replace(head, **head_fields) if head_fields else head
+        elif isinstance(head, Mapping):
+            config = HeadConfig.coerce({**head, **head_fields}, name)
+        else:
+            config = HeadConfig(widths=head, **head_fields)
+        _check_joint(f"heads.{name}.widths", config.widths, self.features.widths)
+        new = Head(config)
+        ref = next(self.features.parameters())
+        self.heads[name] = new.to(device=ref.device, dtype=ref.dtype)
+        return self
+
+    def remove_head(self, name: str) -> TransferNet:
+        """Delete head ``name`` (in place); returns self."""
+        check_choice("head", name, tuple(self.heads))
+        del self.heads[name]
+        return self
+
+    def freeze_features(self, frozen: bool = True) -> TransferNet:
+        """Set ``requires_grad = not frozen`` on the feature module; returns self."""
+        for p in self.features.parameters():
+            p.requires_grad_(not frozen)
+        return self
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """Number of scalar parameters (optionally only those with ``requires_grad``)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def d2d_net_config(n_links: int = 10, decoder: bool = True) -> NetConfig:
+    """The method paper's D2D networks (SPEC section 2).
+
+    Feature ``N^2 -> 150 -> 150 -> 100`` (ReLU), heads ``sum_rate`` and ``min_rate``
+    ``100 -> 40 -> 20 -> N`` (sigmoid: power fractions ``p_i / P_max``), decoder
+    ``100 -> 200 -> N^2`` rebuilding the standardized gain matrix.
+
+    Example
+    -------
+    >>> d2d_net_config(10).feature_widths
+    (100, 150, 150, 100)
+    """
+    n = check_int("n_links", n_links, 1)
+    head = HeadConfig((100, 40, 20, n), output="sigmoid")
+    return NetConfig(
+        feature_widths=(n * n, 150, 150, 100),
+        heads={"sum_rate": head, "min_rate": head},
+        decoder_widths=(100, 200, n * n) if decoder else None,
+    )
+
+
+def miso_net_config(
+    n_bs: int = 3, n_antennas: int = 16, n_pilots: int = 4, decoder: bool = True
+) -> NetConfig:
+    """The method paper's MISO networks (SPEC section 3).
+
+    Feature ``2 n_bs L -> 150 -> 150 -> 150 -> 100``; head ``beamforming``
+    ``100 -> 100 -> 100 -> 2 n_bs M`` (linear, then unit norm per BS); head
+    ``localization`` ``100 -> 125 -> 100 -> 75 -> 50 -> 2`` (sigmoid scaled to [10, 90] m);
+    decoder ``100 -> 50 -> 50 -> 3 n_bs`` (distance and two direction cosines per BS).
+    """
+    n_bs = check_int("n_bs", n_bs, 1)
+    m = check_int("n_antennas", n_antennas, 1)
+    n_pilots = check_int("n_pilots", n_pilots, 1)
+    return NetConfig(
+        feature_widths=(2 * n_bs * n_pilots, 150, 150, 150, 100),
+        heads={
+            "beamforming": HeadConfig(
+                (100, 100, 100, 2 * n_bs * m), output="unit_norm_complex",
+                output_params={"groups": n_bs},
+            ),
+            "localization": HeadConfig(
+                (100, 125, 100, 75, 50, 2), output="scaled_sigmoid",
+                output_params={"low": 10.0, "high": 90.0},
+            ),
+        },
+        decoder_widths=(100, 50, 50, 3 * n_bs) if decoder else None,
+    )
+
+
+def mnist_net_config(image_side: int = 10, decoder: bool = True) -> NetConfig:
+    """The method paper's MNIST networks (SPEC section 4).
+
+    Feature ``100 -> 50 -> 25``; heads ``is_one`` and ``is_eight`` ``25 -> 10 -> 1`` with a
+    linear output (a logit: the BCE loss applies the sigmoid, which is numerically stable);
+    decoder ``25 -> 50 -> 100`` rebuilding the normalized image.
+    """
+    side = check_int("image_side", image_side, 1)
+    head = HeadConfig((25, 10, 1), output="identity")
+    return NetConfig(
+        feature_widths=(side * side, 50, 25),
+        heads={"is_one": head, "is_eight": head},
+        decoder_widths=(25, 50, side * side) if decoder else None,
+    )
+
+
+NET_PRESETS: dict[str, Callable[..., NetConfig]] = {
+    "d2d": d2d_net_config,
+    "miso": miso_net_config,
+    "mnist": mnist_net_config,
+}
+"""Paper architectures by task name."""
+
+
+def net_config(preset: str, **options) -> NetConfig:
+    """Architecture of a named preset, e.g. ``net_config("d2d", n_links=20)``."""
+    check_choice("net preset", preset, tuple(NET_PRESETS))
+    return NET_PRESETS[preset](**options)

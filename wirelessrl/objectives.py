@@ -1,0 +1,568 @@
+r"""Training objectives in torch: one implementation per formula.
+
+D2D power control (SPEC section 2), ``g[b, i, j]`` the gain from transmitter j to
+receiver i and ``x = p / P_max`` the power fractions::
+
+    SINR_i = g_ii p_i / (sum_{j != i} g_ij p_j + sigma^2)
+    r_i    = ln(1 + SINR_i / Gamma)                      (nats, no bandwidth)
+    sum-rate loss = -mean_b sum_i w_i r_i,   min-rate loss = -mean_b min_i r_i
+
+These equal :mod:`simulators.rates` (``rate_bps = B r / ln 2``); the tests check it.
+
+Numerics: gains are ~1e-12..1e-7 W/W and sigma^2 = 5e-12 W, so the SINR is computed on
+the noise-normalized gains ``g P_max / sigma^2`` (dimensionless), and the interference is
+summed over ``j != i`` directly rather than as ``total - direct`` (which cancels
+catastrophically when the direct signal dominates). With the noise normalized to 1 every
+denominator is >= 1, so no ``eps`` is needed and no NaN can arise from finite inputs.
+float32 inputs are computed in float32 (fast; relative error ~1e-7), float64 inputs in
+float64; both are tested against the NumPy reference.
+
+A training objective is a callable ``objective(model, batch) -> (loss, metrics)``; build one
+with :class:`Objective` from a *task loss* ``task_loss(out, batch) -> (loss, metrics)``
+(:data:`TASK_LOSSES`) and, for the source task, a reconstruction weight ``alpha``::
+
+    L = L_task + alpha * L_rec,    L_rec = mean (reconstruction - target)^2
+
+Metrics are batch means (tensors), so the engine averages them over validation chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from simulators.validation import (
+    ConfigError,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+
+__all__ = [
+    "TASK_LOSSES",
+    "Objective",
+    "D2DRateLoss",
+    "MRTLoss",
+    "LocalizationLoss",
+    "BCELoss",
+    "d2d_sinr",
+    "d2d_rates_nats",
+    "sum_rate_loss",
+    "min_rate_loss",
+    "soft_min",
+    "reconstruction_mse",
+    "combined_loss",
+    "as_complex_pairs",
+    "beamforming_gain",
+    "mrt_beamformer",
+    "mrt_mse",
+    "localization_mse",
+    "localization_error_m",
+    "bce_with_logits",
+    "task_loss",
+]
+
+Metrics = dict[str, torch.Tensor]
+
+# --------------------------------------------------------------------------- D2D
+
+
+def d2d_sinr(
+    g: torch.Tensor, x: torch.Tensor, p_max_w: float = 1.0, noise_w: float = 1.0
+) -> torch.Tensor:
+    r"""SINR of every link, ``g_ii p_i / (sum_{j != i} g_ij p_j + sigma^2)``, ``p = x P_max``.
+
+    The gains are first normalized by the noise, ``g P_max / sigma^2`` (dimensionless,
+    ~0.1..1e5 in the ``paper`` preset), so the denominator is ``1 + interference`` and the
+    float32 arithmetic has no tiny or huge intermediates. The computation dtype is the
+    promotion of ``g`` and ``x``: float32 for training (relative error ~1e-7, tested
+    against :func:`simulators.rates.sinr`), float64 when either input is float64.
+
+    Input
+    -----
+    g : [batch, n, n], float, linear power gains, ``g[b, i, j]`` from tx j to rx i
+    x : [batch, n] or [n], float, power fractions ``p_i / P_max`` in [0, 1]
+    p_max_w : float, maximum transmit power in watts
+    noise_w : float, noise power sigma^2 in watts
+
+    Output
+    ------
+    sinr : [batch, n], linear
+
+    Example
+    -------
+    >>> g = torch.tensor([[[1.0, 0.1], [0.2, 1.0]]])
+    >>> d2d_sinr(g, torch.ones(1, 2), 1.0, 0.1)
+    tensor([[5.0000, 3.3333]])
+    """
+    n = g.shape[-1]
+    dtype = torch.promote_types(g.dtype, x.dtype)
+    # [batch, n, n]: received SNR of every transmitter at every receiver, p = x P_max
+    scale = float(p_max_w) / float(noise_w)
+    rx = g.to(dtype) * (x.to(dtype) * scale).unsqueeze(-2)
+    direct = torch.diagonal(rx, dim1=-2, dim2=-1)  # [batch, n]
+    # sum over j != i directly: "total - direct" cancels when the direct link dominates
+    off = 1.0 - torch.eye(n, dtype=dtype, device=g.device)
+    interference = (rx * off).sum(dim=-1)  # [batch, n]
+    return direct / (interference + 1.0)
+
+
+def d2d_rates_nats(
+    g: torch.Tensor,
+    x: torch.Tensor,
+    p_max_w: float = 1.0,
+    noise_w: float = 1.0,
+    snr_gap: float = 1.0,
+) -> torch.Tensor:
+    r"""Per-link rates ``ln(1 + SINR_i / Gamma)`` in nats per channel use (no bandwidth).
+
+    Input
+    -----
+    g : [batch, n, n], float, linear power gains
+    x : [batch, n], float, power fractions in [0, 1]
+    p_max_w, noise_w : float, watts
+    snr_gap : float, Gamma, linear (``simulators.units.db_to_lin(gap_db)``)
+
+    Output
+    ------
+    r : [batch, n], nats; ``rate_bps = bandwidth_hz * r / ln 2``
+
+    Example
+    -------
+    >>> g = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> d2d_rates_nats(g, torch.ones(1, 2), 1.0, 1.0)
+    tensor([[0.6931, 0.6931]])
+    """
+    return torch.log1p(d2d_sinr(g, x, p_max_w, noise_w) / float(snr_gap))
+
+
+def sum_rate_loss(rates: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    r"""``-mean_b sum_i w_i r_i`` (weights default to 1).
+
+    Input: ``rates : [batch, n]``, ``weights : [batch, n] or [n] or None``.
+    Output: scalar tensor.
+    """
+    if weights is not None:
+        rates = rates * weights.to(rates.dtype)
+    return -rates.sum(dim=-1).mean()
+
+
+def soft_min(values: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""Smooth lower bound of the minimum, ``-t ln sum_i exp(-v_i / t)`` (``<= min_i v_i``).
+
+    Every entry gets a gradient (weight ``softmax(-v / t)``), unlike the hard minimum
+    whose gradient reaches only the worst link. Tends to ``min`` as ``t -> 0``; the gap is
+    at most ``t ln n``.
+
+    Input: ``values : [..., n]``, ``temperature : float > 0`` (same unit as ``values``).
+    Output: ``[...]``.
+    """
+    t = float(temperature)
+    return -t * torch.logsumexp(-values / t, dim=-1)
+
+
+def min_rate_loss(rates: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    r"""``-mean_b min_i r_i``; with ``temperature`` the :func:`soft_min` replaces ``min``.
+
+    Input: ``rates : [batch, n]`` (nats), ``temperature : float > 0 or None`` (nats).
+    Output: scalar tensor.
+    """
+    if temperature is None:
+        return -rates.min(dim=-1).values.mean()
+    return -soft_min(rates, temperature).mean()
+
+
+@dataclass(frozen=True)
+class D2DRateLoss:
+    r"""Task loss of D2D power control: sum-rate, min-rate or weighted sum-rate.
+
+    The head output is the power fraction ``x : [batch, n]``; the batch holds the gains
+    ``batch[gains_key] : [batch, n, n]`` (linear W/W; store them as float32 for fast
+    training, float64 for reference precision) and, for
+    ``kind="weighted_sum"`` without fixed ``weights``, ``batch[weights_key] : [batch, n]``.
+
+    Attributes
+    ----------
+    kind : "sum", "min" or "weighted_sum"
+    p_max_w, noise_w : float, watts
+    snr_gap : float, Gamma, linear
+    softmin_temperature : float or None, nats; a smooth min for ``kind="min"``
+    weights : tuple of float or None, fixed link weights for ``kind="weighted_sum"``
+
+    Output of a call: ``(loss, {"sum_rate_nats", "min_rate_nats"})``, rates being batch
+    means of ``sum_i r_i`` and ``min_i r_i`` in nats.
+
+    Example
+    -------
+    >>> loss = D2DRateLoss("min", p_max_w=1.0, noise_w=5e-12)
+    >>> g = torch.full((2, 3, 3), 1e-12) + torch.eye(3) * 1e-9
+    >>> value, metrics = loss(torch.ones(2, 3), {"g": g})
+    >>> bool(value < 0), sorted(metrics)
+    (True, ['min_rate_nats', 'sum_rate_nats'])
+    """
+
+    kind: str = "sum"
+    p_max_w: float = 1.0
+    noise_w: float = 1.0
+    snr_gap: float = 1.0
+    gains_key: str = "g"
+    weights_key: str = "w"
+    softmin_temperature: float | None = None
+    weights: tuple[float, ...] | None = None
+
+    KINDS = ("sum", "min", "weighted_sum")
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, self.KINDS)
+        check_positive("p_max_w", self.p_max_w)
+        check_positive("noise_w", self.noise_w)
+        check_positive("snr_gap", self.snr_gap)
+        if self.softmin_temperature is not None:
+            check_positive("softmin_temperature", self.softmin_temperature)
+        if self.weights is not None:
+            object.__setattr__(
+                self, "weights",
+                tuple(check_nonnegative(f"weights[{k}]", w) for k, w in enumerate(self.weights)),
+            )
+
+    def rates(self, out: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Per-link rates in nats, ``[batch, n]``."""
+        g = batch[self.gains_key]
+        if out.shape != g.shape[:-1]:
+            raise ConfigError(
+                f"power output shape {tuple(out.shape)} does not match gains "
+                f"{self.gains_key!r} of shape {tuple(g.shape)}; expected (batch, n)"
+            )
+        return d2d_rates_nats(g, out, self.p_max_w, self.noise_w, self.snr_gap)
+
+    def __call__(
+        self, out: torch.Tensor, batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, Metrics]:
+        r = self.rates(out, batch)
+        if self.kind == "sum":
+            loss = sum_rate_loss(r)
+        elif self.kind == "min":
+            loss = min_rate_loss(r, self.softmin_temperature)
+        else:
+            w = (
+                torch.tensor(self.weights, dtype=r.dtype, device=r.device)
+                if self.weights is not None
+                else batch[self.weights_key]
+            )
+            loss = sum_rate_loss(r, w)
+        with torch.no_grad():
+            metrics = {
+                "sum_rate_nats": r.sum(dim=-1).mean(),
+                "min_rate_nats": r.min(dim=-1).values.mean(),
+            }
+        return loss, metrics
+
+
+# --------------------------------------------------------------------------- MISO
+
+
+def as_complex_pairs(v: torch.Tensor, groups: int | None = None) -> torch.Tensor:
+    r"""View complex vectors as real pairs ``[..., n, 2]`` (last axis: real, imaginary).
+
+    Input
+    -----
+    v : complex ``[..., groups, n]``; or real ``[..., groups, n, 2]`` (returned as is); or
+        real flat ``[..., groups * 2 n]`` interleaved ``re_0, im_0, re_1, ...`` with
+        ``groups`` given (the layout of the beamforming head)
+
+    Output
+    ------
+    [..., groups, n, 2], real
+
+    Example
+    -------
+    >>> as_complex_pairs(torch.zeros(5, 96), groups=3).shape
+    torch.Size([5, 3, 16, 2])
+    """
+    if torch.is_complex(v):
+        return torch.view_as_real(v)
+    if groups is None:
+        if v.shape[-1] != 2:
+            raise ConfigError(
+                f"real tensor of shape {tuple(v.shape)} is not [..., n, 2]; give groups= "
+                "for a flat interleaved layout"
+            )
+        return v
+    groups = check_int("groups", groups, 1)
+    if v.shape[-1] % (2 * groups):
+        raise ConfigError(
+            f"last dimension {v.shape[-1]} is not divisible by 2 * groups = {2 * groups}"
+        )
+    return v.reshape(*v.shape[:-1], groups, -1, 2)
+
+
+def beamforming_gain(h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    r"""Normalized beamforming gain ``|h^H v|^2 / ||h||^2`` per base station.
+
+    Equals 1 for the MRT beamformer ``v = h / ||h||`` and is below 1 for any other
+    unit-norm ``v`` (Cauchy-Schwarz).
+
+    Input
+    -----
+    h : [batch, n_bs, m, 2] real pairs (or complex [batch, n_bs, m]), channels
+    v : [batch, n_bs, m, 2] real pairs (or complex), unit-norm beamformers
+
+    Output
+    ------
+    gain : [batch, n_bs], linear, in [0, 1] for unit-norm v
+
+    Example
+    -------
+    >>> h = torch.randn(4, 3, 16, 2)
+    >>> torch.allclose(beamforming_gain(h, mrt_beamformer(h)), torch.ones(4, 3))
+    True
+    """
+    h, v = as_complex_pairs(h), as_complex_pairs(v)
+    hr, hi = h[..., 0], h[..., 1]
+    vr, vi = v[..., 0], v[..., 1]
+    # h^H v = sum conj(h) v, [batch, n_bs]
+    re = (hr * vr + hi * vi).sum(dim=-1)
+    im = (hr * vi - hi * vr).sum(dim=-1)
+    h_norm2 = (hr * hr + hi * hi).sum(dim=-1)
+    return (re * re + im * im) / h_norm2.clamp_min(torch.finfo(h_norm2.dtype).tiny)
+
+
+def mrt_beamformer(h: torch.Tensor) -> torch.Tensor:
+    r"""Maximum-ratio transmission beamformer ``h_b / ||h_b||`` per base station.
+
+    Input: ``h : [batch, n_bs, m, 2]`` (or complex ``[batch, n_bs, m]``).
+    Output: ``[batch, n_bs, m, 2]``, real pairs, unit norm per base station.
+    """
+    h = as_complex_pairs(h)
+    norm = h.pow(2).sum(dim=(-2, -1), keepdim=True).sqrt()
+    return h / norm.clamp_min(torch.finfo(h.dtype).tiny)
+
+
+def mrt_mse(v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    r"""The paper's supervised beamforming loss: ``mean (v - h / ||h||)^2`` over all reals.
+
+    Input: ``v, h : [batch, n_bs, m, 2]`` (or complex). Output: scalar.
+    """
+    v = as_complex_pairs(v)
+    target = mrt_beamformer(h).to(v.dtype)
+    return F.mse_loss(v, target)
+
+
+def localization_mse(pos: torch.Tensor, target_m: torch.Tensor) -> torch.Tensor:
+    r"""``mean (pos - target)^2`` over users and coordinates (m^2).
+
+    Input: ``pos, target_m : [batch, 2]`` metres. Output: scalar.
+    """
+    return F.mse_loss(pos, target_m.to(pos.dtype))
+
+
+def localization_error_m(pos: torch.Tensor, target_m: torch.Tensor) -> torch.Tensor:
+    r"""Euclidean error ``||pos - target||`` in metres, ``[batch]``."""
+    return (pos - target_m.to(pos.dtype)).norm(dim=-1)
+
+
+@dataclass(frozen=True)
+class MRTLoss:
+    r"""MISO source loss: MSE of the beamformers to MRT (supervised, as in the paper).
+
+    The head output is ``[batch, 2 n_bs m]`` (flat interleaved real pairs, unit norm per
+    BS); ``batch[channel_key]`` holds ``h : [batch, n_bs, m, 2]`` or complex
+    ``[batch, n_bs, m]``. Metrics: ``bf_gain`` (mean beamforming gain, linear fraction of
+    perfect MRT) and ``mrt_mse``.
+    """
+
+    n_bs: int = 3
+    channel_key: str = "h"
+
+    def __post_init__(self) -> None:
+        check_int("n_bs", self.n_bs, 1)
+
+    def __call__(self, out, batch):
+        v = as_complex_pairs(out, self.n_bs)
+        h = batch[self.channel_key]
+        loss = mrt_mse(v, h)
+        with torch.no_grad():
+            metrics = {"bf_gain": beamforming_gain(h, v).mean(), "mrt_mse": loss.detach()}
+        return loss, metrics
+
+
+@dataclass(frozen=True)
+class LocalizationLoss:
+    r"""MISO target loss: MSE of the predicted position ``[batch, 2]`` (m) to
+    ``batch[position_key]``. Metrics: ``error_m`` (mean Euclidean error, metres)."""
+
+    position_key: str = "pos"
+
+    def __call__(self, out, batch):
+        target = batch[self.position_key]
+        loss = localization_mse(out, target)
+        with torch.no_grad():
+            metrics = {"error_m": localization_error_m(out, target).mean()}
+        return loss, metrics
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def bce_with_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    r"""Binary cross entropy ``-mean [y ln s(z) + (1 - y) ln(1 - s(z))]`` from logits ``z``.
+
+    Input: ``logits : [batch, 1] or [batch]``, ``labels : same number of entries, {0, 1}``.
+    Output: scalar (nats).
+    """
+    logits = logits.reshape(-1)
+    return F.binary_cross_entropy_with_logits(logits, labels.reshape(-1).to(logits.dtype))
+
+
+@dataclass(frozen=True)
+class BCELoss:
+    r"""Binary classification loss on a logit head; ``batch[label_key]`` in {0, 1}.
+    Metrics: ``accuracy`` (fraction, decision ``logit > 0``)."""
+
+    label_key: str = "y"
+
+    def __call__(self, out, batch):
+        labels = batch[self.label_key]
+        loss = bce_with_logits(out, labels)
+        with torch.no_grad():
+            pred = out.reshape(-1) > 0
+            metrics = {"accuracy": (pred == (labels.reshape(-1) > 0.5)).to(out.dtype).mean()}
+        return loss, metrics
+
+
+# --------------------------------------------------------------------------- combining
+
+
+def reconstruction_mse(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""``L_rec = mean (reconstruction - target)^2`` over samples and entries.
+
+    Input: ``reconstruction : [batch, d]``, ``target : [batch, ...]`` with ``d`` entries
+    (flattened), standardized. Output: scalar.
+    """
+    target = target.reshape(target.shape[0], -1).to(reconstruction.dtype)
+    if target.shape != reconstruction.shape:
+        raise ConfigError(
+            f"reconstruction target has {target.shape[-1]} entries per sample; the decoder "
+            f"outputs {reconstruction.shape[-1]}"
+        )
+    return F.mse_loss(reconstruction, target)
+
+
+def combined_loss(task: torch.Tensor, rec: torch.Tensor | None, alpha: float) -> torch.Tensor:
+    r"""``L = L_task + alpha * L_rec`` (``rec`` ignored when ``alpha == 0``)."""
+    if alpha == 0 or rec is None:
+        return task
+    return task + float(alpha) * rec.to(task.dtype)
+
+
+TaskLoss = Callable[[torch.Tensor, Mapping[str, torch.Tensor]], tuple[torch.Tensor, Metrics]]
+
+
+class Objective:
+    r"""Training objective ``objective(model, batch) -> (loss, metrics)`` for the engine.
+
+    Runs ``model(batch[input_key], head=head)``, applies the task loss to ``out`` and, with
+    ``alpha > 0``, adds ``alpha * reconstruction_mse(reconstruction, batch[reconstruction_key])``.
+
+    Input
+    -----
+    task_loss : callable ``(out, batch) -> (loss, metrics)``, e.g. :class:`D2DRateLoss`
+    head : str or None, the head to run (None: the model's only head)
+    input_key : str, the network input in the batch
+    alpha : float >= 0, reconstruction weight
+    reconstruction_key : str or None, the reconstruction target (required when alpha > 0)
+
+    Output of a call
+    ----------------
+    loss : scalar tensor (with grad)
+    metrics : dict of detached scalar tensors: the task loss's metrics plus ``loss``,
+        ``task_loss`` and, with a reconstruction, ``rec_mse``
+
+    Example
+    -------
+    >>> from wirelessrl.models import TransferNet, d2d_net_config
+    >>> net = TransferNet.from_config(d2d_net_config(3))
+    >>> obj = Objective(D2DRateLoss("sum"), head="sum_rate", alpha=3.0, reconstruction_key="x")
+    >>> batch = {"x": torch.randn(4, 9), "g": torch.rand(4, 3, 3)}
+    >>> loss, m = obj(net, batch)
+    >>> sorted(m)
+    ['loss', 'min_rate_nats', 'rec_mse', 'sum_rate_nats', 'task_loss']
+    """
+
+    def __init__(
+        self,
+        task_loss: TaskLoss,
+        head: str | None = None,
+        input_key: str = "x",
+        alpha: float = 0.0,
+        reconstruction_key: str | None = None,
+    ) -> None:
+        if not callable(task_loss):
+            raise ConfigError(f"task_loss={task_loss!r} is invalid; expected a callable")
+        self.task_loss = task_loss
+        self.head = head
+        self.input_key = input_key
+        self.alpha = check_nonnegative("alpha", alpha)
+        if self.alpha > 0 and reconstruction_key is None:
+            raise ConfigError(
+                f"reconstruction_key=None is invalid with alpha={alpha!r}; expected the batch "
+                "key of the reconstruction target"
+            )
+        self.reconstruction_key = reconstruction_key
+
+    def __call__(self, model, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+        res = model(batch[self.input_key], head=self.head)
+        task, metrics = self.task_loss(res["out"], batch)
+        metrics = dict(metrics)
+        rec = None
+        if self.alpha > 0:
+            if "reconstruction" not in res:
+                raise ConfigError(
+                    f"alpha={self.alpha!r} needs a reconstruction, but the model has no "
+                    "decoder; expected decoder_widths in the network config"
+                )
+            rec = reconstruction_mse(res["reconstruction"], batch[self.reconstruction_key])
+            metrics["rec_mse"] = rec.detach()
+        loss = combined_loss(task, rec, self.alpha)
+        metrics["task_loss"] = task.detach()
+        metrics["loss"] = loss.detach()
+        return loss, metrics
+
+    def __repr__(self) -> str:
+        return (
+            f"Objective({self.task_loss!r}, head={self.head!r}, input_key={self.input_key!r}, "
+            f"alpha={self.alpha!r}, reconstruction_key={self.reconstruction_key!r})"
+        )
+
+
+def _d2d(kind: str) -> Callable[..., D2DRateLoss]:
+    def make(**params) -> D2DRateLoss:
+        return D2DRateLoss(kind=kind, **params)
+
+    make.__doc__ = f"D2D {kind} loss; parameters of :class:`D2DRateLoss`."
+    return make
+
+
+TASK_LOSSES: dict[str, Callable[..., TaskLoss]] = {
+    "d2d_sum_rate": _d2d("sum"),
+    "d2d_min_rate": _d2d("min"),
+    "d2d_weighted_sum_rate": _d2d("weighted_sum"),
+    "miso_mrt_mse": MRTLoss,
+    "localization_mse": LocalizationLoss,
+    "bce": BCELoss,
+}
+"""Task losses by name; a new task registers its loss here."""
+
+
+def task_loss(name: str, **params) -> TaskLoss:
+    """Build a registered task loss, e.g. ``task_loss("d2d_min_rate", noise_w=5e-12)``."""
+    check_choice("task loss", name, tuple(TASK_LOSSES))
+    try:
+        return TASK_LOSSES[name](**params)
+    except TypeError as err:
+        raise ConfigError(f"task loss {name!r}: {err}") from None
+
