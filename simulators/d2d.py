@@ -19,7 +19,6 @@ repeat the receiver loop; then ``n*n`` shadowing normals (row-major, if enabled)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from numba import njit, prange
 from tqdm.auto import tqdm
 
 from simulators.pathloss import p1411_breakpoint
+from simulators.presets import PresetConfig
 from simulators.prng import next_exponential, next_normal, next_uniform, seed_key, stream_state
 from simulators.units import db_to_lin, dbm_to_watt, noise_power_w
 from simulators.validation import (
@@ -48,7 +48,7 @@ _MAX_PLACEMENT_TRIES = 100_000
 
 
 @dataclass(frozen=True)
-class D2DConfig:
+class D2DConfig(PresetConfig):
     """Every parameter of the D2D system model. Units are in the names.
 
     Use :meth:`from_preset` for the papers' settings; every field can be overridden.
@@ -109,34 +109,6 @@ class D2DConfig:
         check_choice("redraw", self.redraw, REDRAW_RULES)
         check_int("max_redraws", self.max_redraws, 1)
 
-    @classmethod
-    def from_preset(cls, preset: str = "paper", **overrides) -> D2DConfig:
-        """Config of a named preset (``paper``, ``paper-fading``, ``spatial-2019``)."""
-        check_choice("preset", preset, tuple(D2D_PRESETS))
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"{name}={overrides[name]!r} is not a D2D config field; expected one of "
-                + ", ".join(f.name for f in dataclasses.fields(cls) if f.name != "preset")
-            )
-        values = {**D2D_PRESETS[preset], **overrides}
-        return cls(preset=preset, **values)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> D2DConfig:
-        """Rebuild a config saved with :meth:`to_dict`."""
-        values = dict(values)
-        preset = values.pop("preset", "custom")
-        if preset in D2D_PRESETS:
-            return cls.from_preset(preset, **values)
-        return cls(preset=preset, **values)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes) -> D2DConfig:
-        return dataclasses.replace(self, **changes)
 
     @property
     def noise_w(self) -> float:
@@ -172,6 +144,8 @@ D2D_PRESETS: dict[str, dict] = {
 }
 """Named settings (SPEC section 2). ``paper`` has no shadowing or fading: the method
 paper's data is pure path loss (its code draws both, then discards them)."""
+D2DConfig.KIND = "D2D"
+D2DConfig.PRESETS = D2D_PRESETS
 
 
 @dataclass

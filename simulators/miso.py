@@ -63,6 +63,7 @@ from numba import njit, prange
 from tqdm.auto import tqdm
 
 from simulators.pathloss import miso_pathloss_db
+from simulators.presets import PresetConfig
 from simulators.prng import next_uniform, seed_key, stream_state
 from simulators.prng_reference import Stream
 from simulators.units import db_to_lin, dbm_to_watt, noise_power_w
@@ -134,7 +135,7 @@ def _bs_tuple(value) -> tuple[tuple[float, float, float], ...]:
 
 
 @dataclass(frozen=True)
-class MisoConfig:
+class MisoConfig(PresetConfig):
     r"""Every parameter of the MISO pilot model (SPEC section 3). Units are in the names.
 
     Use :meth:`from_preset` for the paper's setting; every field can be overridden.
@@ -202,29 +203,6 @@ class MisoConfig:
         check_finite("p_bs_dbm", self.p_bs_dbm)
         check_choice("noise_law", self.noise_law, NOISE_LAWS)
 
-    @classmethod
-    def from_preset(cls, preset: str = "paper", **overrides) -> MisoConfig:
-        """Config of a named preset (``paper``), with any field overridden."""
-        check_choice("preset", preset, tuple(MISO_PRESETS))
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"{name}={overrides[name]!r} is not a MISO config field; expected one of "
-                + ", ".join(f.name for f in dataclasses.fields(cls) if f.name != "preset")
-            )
-        values = {**MISO_PRESETS[preset], **overrides}
-        return cls(preset=preset, **values)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> MisoConfig:
-        """Rebuild a config saved with :meth:`to_dict` (lists are accepted for tuples)."""
-        values = dict(values)
-        preset = values.pop("preset", "custom")
-        if preset in MISO_PRESETS:
-            return cls.from_preset(preset, **values)
-        return cls(preset=preset, **values)
-
     def to_dict(self) -> dict:
         """Plain-Python dict of every field (positions as nested lists, for JSON / YAML)."""
         out = dataclasses.asdict(self)
@@ -232,8 +210,6 @@ class MisoConfig:
         out["user_area_m"] = list(self.user_area_m)
         return out
 
-    def replace(self, **changes) -> MisoConfig:
-        return dataclasses.replace(self, **changes)
 
     @property
     def n_bs(self) -> int:
@@ -268,6 +244,8 @@ class MisoConfig:
 
 MISO_PRESETS: dict[str, dict] = {"paper": {}}
 """Named settings (SPEC section 3). ``paper``: constant-modulus noise as in the paper's data."""
+MisoConfig.KIND = "MISO"
+MisoConfig.PRESETS = MISO_PRESETS
 
 
 # --------------------------------------------------------------------------------------
@@ -307,12 +285,19 @@ class MisoSystem:
     def check_matches(self, config: MisoConfig) -> None:
         """Raise :class:`ConfigError` unless shapes and pilot power fit ``config``."""
         want = (config.n_bs, config.n_pilots, config.n_antennas)
+        if np.ndim(self.pilots) != 1 or np.ndim(self.sensing) != 3:
+            raise ConfigError(
+                f"system pilots / sensing have shapes {np.shape(self.pilots)} / "
+                f"{np.shape(self.sensing)}; expected ({want[1]},) / {want}"
+            )
         got = (self.n_bs, self.n_pilots, self.n_antennas)
-        if self.pilots.ndim != 1 or self.sensing.ndim != 3 or got != want:
+        if got != want or np.shape(self.sensing)[1] != self.n_pilots:
             raise ConfigError(
                 f"system shape (n_bs, n_pilots, n_antennas)={got} does not match the config's "
                 f"{want}; build the system with make_system(config, system_seed)"
             )
+        if not np.issubdtype(np.asarray(self.pilots).dtype, np.number):
+            raise ConfigError(f"system pilots have dtype {self.pilots.dtype}; expected complex")
         power = np.abs(self.pilots) ** 2
         if not np.allclose(power, config.p_ue_w, rtol=1e-9, atol=0.0):
             raise ConfigError(
