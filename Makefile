@@ -18,18 +18,20 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/wirelessrl reproduce d2d --scale quick -o runs/demo
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(VENV)/bin/wirelessrl reproduce d2d --scale quick \
+		--threads 1 -o runs/demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) -m pytest
+	OPENBLAS_NUM_THREADS=1 NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_simulators.py
-	$(PY) benchmarks/bench_solvers.py
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) benchmarks/bench_simulators.py
+	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) benchmarks/bench_miso.py
+	OPENBLAS_NUM_THREADS=1 NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) benchmarks/bench_solvers.py
 
 clean:
 	rm -rf $(VENV) .numba_cache runs

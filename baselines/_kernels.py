@@ -1,0 +1,54 @@
+"""Numba helpers shared by the iterative sum-rate kernels (FP, WMMSE)."""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+_LN2 = math.log(2.0)
+
+
+@njit(cache=True, inline="always")
+def interference(g_off, p, noise, out):
+    """out_i = sum_{j != i} g_ij p_j + sigma^2, for ``g_off`` with a zero diagonal."""
+    n = p.shape[0]
+    for i in range(n):
+        s = noise
+        for j in range(n):
+            s += g_off[i, j] * p[j]
+        out[i] = s
+
+
+@njit(cache=True, inline="always")
+def all_equal(w):
+    for i in range(w.shape[0]):
+        if w[i] != w[0]:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def weighted_log2_rates(w, dg, p, interf, uniform):
+    """sum_i w_i log2(1 + dg_i p_i / interf_i).
+
+    With equal weights (``uniform``), one logarithm of a running product replaces the n
+    logarithms; the product is flushed before it can overflow.
+    """
+    n = p.shape[0]
+    obj = 0.0
+    if uniform:
+        prod = 1.0
+        for i in range(n):
+            factor = 1.0 + dg[i] * p[i] / interf[i]
+            if factor > 1e100:
+                obj += math.log(factor)
+            else:
+                prod *= factor
+                if prod > 1e200:
+                    obj += math.log(prod)
+                    prod = 1.0
+        return w[0] * (obj + math.log(prod)) / _LN2
+    for i in range(n):
+        obj += w[i] * math.log(1.0 + dg[i] * p[i] / interf[i])
+    return obj / _LN2
