@@ -18,6 +18,12 @@ What the loop does, per epoch:
 4. append a row to ``run_dir/metrics.csv`` and, at most every ``checkpoint_every_s``
    seconds, write ``run_dir/last.pt`` (model, optimizer, best weights, RNG state).
 
+An optional ``augment(batch, generator) -> batch`` (for example the link relabelling of
+:mod:`wirelessrl.augment`) transforms every *training* minibatch before the objective sees
+it; validation data is never augmented. Its ``torch.Generator`` is seeded from
+``(seed, epoch)`` like the shuffle, on its own stream, so augmented runs are reproducible
+and resume exactly.
+
 At the end the best-validation weights are loaded into the model. A non-finite training
 loss or validation metric stops the run with :class:`TrainingDiverged`, naming the
 epoch; ``last.pt`` is then still the last good checkpoint. Calling :func:`fit` again on
@@ -59,6 +65,7 @@ __all__ = [
     "FitResult",
     "TrainingDiverged",
     "fit",
+    "augment_name",
     "evaluate",
     "check_data",
 ]
@@ -76,6 +83,9 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 """Optimizers by name (``weight_decay`` is passed to each)."""
 
 Objective = Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]
+Augment = Callable[[dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]
+"""``augment(batch, generator) -> batch``: a random, label-free transform of a training
+minibatch (same keys, same number of samples); all its randomness from ``generator``."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -417,9 +427,42 @@ def _make_optimizer(config: TrainConfig, param_groups: list[dict]) -> torch.opti
 # --------------------------------------------------------------------------- fit
 
 
-def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+def _epoch_generator(seed: int, epoch: int, stream: int | None = None) -> torch.Generator:
+    """CPU generator of one epoch; ``stream`` separates independent uses (None: shuffle)."""
+    key = [seed, epoch] if stream is None else [seed, epoch, stream]
+    state = np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+AUGMENT_STREAM = 1
+"""``_epoch_generator`` stream of the augmentation (the shuffle uses the default one)."""
+
+
+def augment_name(augment: Augment | None) -> str | None:
+    """A stable name of an augmentation for checkpoints and ``fit.json``: its ``name``
+    attribute when it is a string, else its qualified name (None: no augmentation)."""
+    if augment is None:
+        return None
+    name = getattr(augment, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    target = augment if hasattr(augment, "__qualname__") else type(augment)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+def _check_augmented_batch(batch: Any, keys, n: int) -> dict:
+    if not isinstance(batch, Mapping) or set(batch) != set(keys):
+        got = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
+        raise ConfigError(
+            f"augment returned {got}; expected a dict with the keys {sorted(keys)}"
+        )
+    for key, value in batch.items():
+        if not isinstance(value, torch.Tensor) or value.ndim == 0 or value.shape[0] != n:
+            raise ConfigError(
+                f"augment returned {key!r} of shape "
+                f"{tuple(getattr(value, 'shape', ()))}; expected a tensor with {n} samples"
+            )
+    return dict(batch)
 
 
 def _finite_or_raise(value: float, what: str, epoch: int, ckpt: Path | None, ckpt_epoch):
@@ -453,7 +496,8 @@ class _MetricsLog:
                 reader = csv.DictReader(f)
                 self.columns = reader.fieldnames
                 for row in reader:
-                    if int(row["epoch"]) > resume_epoch:
+                    # a row torn by a kill lacks columns (its epoch may be cut short too)
+                    if None in row.values() or int(row["epoch"]) > resume_epoch:
                         break
                     self.rows.append(
                         {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
@@ -523,6 +567,7 @@ def fit(
     run_dir: str | os.PathLike | None = None,
     *,
     resume: bool = True,
+    augment: Augment | None = None,
 ) -> FitResult:
     r"""Train ``model`` on ``objective``; keep the best-validation weights.
 
@@ -538,7 +583,11 @@ def fit(
         nothing on disk
     resume : continue from ``run_dir/last.pt`` when it exists (its config must match,
         except for the fields in ``TrainConfig.RESUME_FREE``: epochs, progress,
-        checkpoint_every_s, num_threads)
+        checkpoint_every_s, num_threads; and so must the augmentation's name)
+    augment : ``augment(batch, generator) -> batch`` or None, applied to every training
+        minibatch (never to validation); ``generator`` is a CPU ``torch.Generator`` seeded
+        from ``(config.seed, epoch)`` on a stream of its own, so the run is reproducible
+        and resumable. None (default) trains on the data as given
 
     Output
     ------
@@ -562,6 +611,12 @@ def fit(
         raise ConfigError(f"config={type(config).__name__} is invalid; expected a TrainConfig")
     if not callable(objective):
         raise ConfigError(f"objective={objective!r} is invalid; expected a callable")
+    if augment is not None and not callable(augment):
+        raise ConfigError(
+            f"augment={augment!r} is invalid; expected a callable (batch, generator) -> batch "
+            "or None"
+        )
+    augment_id = augment_name(augment)
     device = resolve_device(config.device)
     train = _as_tensors(train, device)
     valid = _as_tensors(valid, device)
@@ -605,6 +660,13 @@ def fit(
             if ckpt_path is not None and resume and ckpt_path.is_file():
                 ckpt = load_checkpoint(ckpt_path, map_location=device)
                 _check_resume(ckpt, config, ckpt_path)
+                if ckpt.get("augment") != augment_id:
+                    raise ConfigError(
+                        f"cannot resume from {str(ckpt_path)!r}: it was written with "
+                        f"augment={ckpt.get('augment')!r}, this run has augment={augment_id!r}; "
+                        "expected the same augmentation (use another run_dir, or "
+                        "resume=False to start over)"
+                    )
                 check_state_dict(model, ckpt["model"], f"checkpoint {str(ckpt_path)!r}")
                 model.load_state_dict(ckpt["model"])
                 optimizer.load_state_dict(ckpt["optimizer"])
@@ -627,9 +689,11 @@ def fit(
                 if ckpt_path is None:
                     return
                 log.flush()
+                extra = {} if augment_id is None else {"augment": augment_id}
                 save_checkpoint(ckpt_path, {
                     "format": CHECKPOINT_FORMAT,
                     "config": config.to_json(),
+                    **extra,
                     "epoch": epoch,
                     "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                     "optimizer": optimizer.state_dict(),
@@ -664,6 +728,8 @@ def fit(
                     order = order.to(device)
                 else:
                     order = None
+                aug_gen = (None if augment is None
+                           else _epoch_generator(config.seed, epoch, AUGMENT_STREAM))
                 total = torch.zeros((), dtype=torch.float64, device=device)
                 for start in range(0, n_used, bs):
                     if order is None:
@@ -671,6 +737,9 @@ def fit(
                     else:
                         idx = order[start:start + bs]
                         batch = {k: v.index_select(0, idx) for k, v in train.items()}
+                    if aug_gen is not None:
+                        m = min(bs, n_used - start)
+                        batch = _check_augmented_batch(augment(batch, aug_gen), train, m)
                     loss, _ = objective(model, batch)
                     if not loss.requires_grad:
                         raise ConfigError(
@@ -750,6 +819,8 @@ def fit(
     )
     if run_path is not None:
         summary = {"config": config.to_dict(), "result": result.to_dict()}
+        if augment_id is not None:
+            summary["augment"] = augment_id
         tmp = run_path / (RESULT_NAME + ".tmp")
         tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
         os.replace(tmp, run_path / RESULT_NAME)

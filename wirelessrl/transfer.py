@@ -44,7 +44,7 @@ from torch import nn
 from simulators.validation import ConfigError, check_choice, check_nonnegative, check_positive
 from wirelessrl.checkpoint import save_net
 from wirelessrl.device import resolve_device
-from wirelessrl.engine import FitResult, TrainConfig, check_data, fit
+from wirelessrl.engine import Augment, FitResult, TrainConfig, augment_name, check_data, fit
 from wirelessrl.models import NetConfig, TransferNet
 from wirelessrl.objectives import Objective, TaskLoss
 
@@ -356,6 +356,7 @@ def train_target(
     run_dir: str | os.PathLike | None = None,
     *,
     cache_features: bool = True,
+    augment: Augment | None = None,
 ) -> tuple[TransferNet, FitResult]:
     r"""Train the target network of a strategy (the decoder is never part of it).
 
@@ -366,7 +367,10 @@ def train_target(
 
     With a frozen feature module and ``cache_features`` the features of every sample are
     computed once and only the head runs in the training loop: identical training,
-    several times faster (25,000 epochs of a 5,000-sample validation).
+    several times faster (25,000 epochs of a 5,000-sample validation). An ``augment``
+    changes the input of every training minibatch, so the features cannot be cached: with
+    an augmentation the cache is off whatever ``cache_features`` says (the frozen module
+    then runs in the loop, and only the head trains).
 
     Input
     -----
@@ -378,6 +382,10 @@ def train_target(
         are set here from the strategy and ``task.target_monitor``
     run_dir : directory for the engine's files and ``net.pt``
     cache_features : bool, see above
+    augment : ``augment(batch, generator) -> batch`` or None, applied by
+        :func:`wirelessrl.engine.fit` to every training minibatch (e.g.
+        :class:`wirelessrl.augment.D2DLinkPermutation`); it sees the raw batch (input and
+        loss keys), never the cached features
 
     Output
     ------
@@ -392,7 +400,7 @@ def train_target(
     model: nn.Module = net
     if not strategy.train_feature_on_target:
         net.freeze_features()
-        if cache_features:
+        if cache_features and augment is None:
             device = resolve_device(config.device)
             net.to(device)
             train = _features(net, train, task.input_key, device, config.valid_batch_size)
@@ -402,7 +410,8 @@ def train_target(
             config = config.replace(trainable=(f"heads.{task.target_head}",))
     elif strategy.uses_source and strategy.feature_lr_scale != 1.0:
         config = config.replace(lr_scales={"features": strategy.feature_lr_scale})
-    result = fit(model, objective, train, valid, config, run_dir)
+    result = fit(model, objective, train, valid, config, run_dir, augment=augment)
+    extra = {} if augment is None else {"augment": augment_name(augment)}
     _save(run_dir, net, role="target", strategy=dataclasses.asdict(strategy),
-          train_config=config.to_dict(), result=result.to_dict())
+          train_config=config.to_dict(), result=result.to_dict(), **extra)
     return net, result

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simulators.validation import ConfigError, check_choice
+from simulators.validation import ConfigError, check_choice, check_positive
 from wirelessrl import __version__
 from wirelessrl.config import apply_overrides, load_yaml, save_yaml
 from wirelessrl.engine import TrainConfig
@@ -43,15 +43,40 @@ def load_experiment_config(
 
 def parse_seeds(text: str | None, default: Sequence[int]) -> list[int]:
     """``"1,2,3"`` -> ``[1, 2, 3]``; None -> ``default``."""
-    if text is None:
-        return [int(s) for s in default]
+    if text is None:  # the config's seeds: a YAML list of integers
+        seeds = default if isinstance(default, (list, tuple)) else [default]
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32
+                                for s in seeds):
+            raise ConfigError(f"seeds={default!r} is invalid; expected a list of integers in "
+                              "[0, 2**32)")
+        return [int(s) for s in seeds]
     try:
         seeds = [int(s) for s in str(text).split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"seeds={text!r} is invalid; expected comma-separated integers") from None
-    if not seeds or any(s < 0 for s in seeds):
-        raise ConfigError(f"seeds={text!r} is invalid; expected non-negative integers")
+    if not seeds or any(not 0 <= s < 2**32 for s in seeds):
+        raise ConfigError(f"seeds={text!r} is invalid; expected integers in [0, 2**32)")
     return seeds
+
+
+def feature_width(model: Mapping[str, Any]) -> int:
+    """Width of the last feature layer, ``model.feature[-1]``; the list must be non-empty."""
+    widths = model.get("feature")
+    if not isinstance(widths, (list, tuple)) or not widths or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths
+    ):
+        raise ConfigError(
+            f"model.feature={widths!r} is invalid; expected a non-empty list of layer widths "
+            "(integers >= 1)"
+        )
+    return widths[-1]
+
+
+def check_lrs(field: str, values: Any) -> list[float]:
+    """A list of learning rates, each a finite number > 0."""
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"{field}={values!r} is invalid; expected a list of numbers > 0")
+    return [check_positive(field, v) for v in values]
 
 
 def train_config(section: Mapping[str, Any], seed: int, **extra) -> TrainConfig:

@@ -9,7 +9,10 @@ Steps per seed, each resumable (see :class:`wirelessrl.steps.StepRunner`):
 4. ``target/<table>/<strategy>-lr<lr>``: every transfer strategy on the min-rate target,
    with the paper's settings and, for the equal-budget table, a learning-rate grid chosen
    on validation.
-5. ``report``: tables (CSV, JSON, markdown) and plots over all seeds.
+5. ``target/<strategy>+<variant>-lr<lr>``: only for the protocol variants switched on under
+   the top-level ``variants`` key (:data:`VARIANTS`), every strategy again on the same
+   learning-rate grid, reported in rows of their own.
+6. ``report``: tables (CSV, JSON, markdown) and plots over all seeds.
 """
 
 from __future__ import annotations
@@ -17,20 +20,30 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from baselines import solve
 from simulators.d2d import D2DConfig
-from simulators.validation import check_choice
+from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
-from wirelessrl.reproduce.common import Echo, save_effective_config, train_config
+from wirelessrl.reproduce.common import (
+    Echo,
+    check_lrs,
+    feature_width,
+    save_effective_config,
+    train_config,
+)
 from wirelessrl.steps import StepRunner
 from wirelessrl.transfer import TransferTask, get_strategy, train_source, train_target
+
+if TYPE_CHECKING:
+    from wirelessrl.engine import Augment
 
 SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
 INPUT_TRANSFORMS = ("standardized", "log-db")
@@ -38,6 +51,30 @@ SOURCE_FOR = {"conventional": "conventional", "reconstruction": "reconstruction"
               "finetune": "reconstruction", "regular": None}
 BASELINE_METHODS = {"max-min optimum": "maxmin", "FP": "fp", "WMMSE": "wmmse",
                     "full power": "full", "random power": "random"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A protocol variant of the target training (SPEC 2: reported in rows of its own).
+
+    ``tag`` names its run directories (``target/<strategy>+<tag>-lr<lr>``), ``label`` its
+    report rows (``<strategy> + <label>``), ``protocol`` says what changes.
+    """
+
+    tag: str
+    label: str
+    protocol: str
+
+
+VARIANTS: dict[str, Variant] = {
+    "augment_permutations": Variant(
+        "perm", "link permutations",
+        "every target-training minibatch is relabelled at random (rows and columns of g "
+        "and the network input permuted together, a fresh permutation per layout and "
+        "step); the same target layouts, no labels",
+    ),
+}
+"""Protocol variants by the key that switches them on under ``variants:`` in the config."""
 
 PAPER_FIGURES = {  # SPEC section 2, authors' models on their test set
     "min_rate_mbps": {"max-min optimum": 9.163, "reconstruction": 6.005, "regular": 5.322,
@@ -57,7 +94,7 @@ def system_config(config: dict) -> D2DConfig:
 
 def net_config(config: dict, n_links: int) -> NetConfig:
     model = config["model"]
-    head = HeadConfig((model["feature"][-1], *model["head"], n_links), output="sigmoid")
+    head = HeadConfig((feature_width(model), *model["head"], n_links), output="sigmoid")
     return NetConfig(
         feature_widths=(n_links * n_links, *model["feature"]),
         heads={"sum_rate": head, "min_rate": head},
@@ -106,6 +143,44 @@ class InputTransform:
 
     def __call__(self, g: np.ndarray) -> np.ndarray:
         return ((self._raw(self.kind, g) - self.mean) / self.std).astype(np.float32)
+
+    def apply_torch(self, g: torch.Tensor) -> torch.Tensor:
+        """The same map in torch (float64 inside, float32 out), for inputs recomputed from
+        transformed gains during training (:class:`wirelessrl.augment.D2DLinkPermutation`).
+
+        Input: ``g : [batch, n, n]`` linear gains. Output: ``[batch, n * n]`` float32.
+        """
+        flat = g.reshape(g.shape[0], -1).to(torch.float64)
+        if self.kind == "log-db":
+            flat = 10.0 * torch.log10(flat)
+        mean = torch.from_numpy(np.asarray(self.mean, dtype=np.float64)).to(g.device)
+        std = torch.from_numpy(np.asarray(self.std, dtype=np.float64)).to(g.device)
+        return ((flat - mean) / std).to(torch.float32)
+
+
+def enabled_variants(config: dict) -> list[str]:
+    """Keys of :data:`VARIANTS` switched on under the config's top-level ``variants``
+    (absent or empty: none), validated."""
+    section = config.get("variants") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"variants={section!r} is invalid; expected a mapping such as "
+            "{augment_permutations: false}"
+        )
+    for key, value in section.items():
+        check_choice("variants", key, tuple(VARIANTS))
+        if not isinstance(value, bool):
+            raise ConfigError(f"variants.{key}={value!r} is invalid; expected true or false")
+    return [key for key in VARIANTS if section.get(key)]
+
+
+def variant_lrs(config: dict) -> list[float]:
+    """Learning rates a variant is run with: the equal-budget grid (with the paper's target
+    lr), or the paper's lr alone when tuning is off; the best is chosen on validation."""
+    target_lr = float(config["target"]["lr"])
+    if not config["tuning"].get("enabled", True):
+        return [target_lr]
+    return sorted({float(v) for v in config["tuning"]["lrs"]} | {target_lr})
 
 
 def tensors(g: np.ndarray, transform: InputTransform) -> dict[str, torch.Tensor]:
@@ -189,10 +264,28 @@ class D2DExperiment:
                 meta["methods"])
 
     # -------------------------------------------------------------- training
-    def _step_config(self, **extra) -> dict:
-        return {"system": self.system.to_dict(), "data": self.config["data"],
-                "model": self.config["model"], "source": self.config["source"],
-                "seed": self.seed, **extra}
+    def _step_config(self, variant: str | None = None, **extra) -> dict:
+        """What a training step depends on; the variant only for a variant's steps (so the
+        hashes of the plain steps do not change when variants are switched on)."""
+        cfg = {"system": self.system.to_dict(), "data": self.config["data"],
+               "model": self.config["model"], "source": self.config["source"],
+               "seed": self.seed, **extra}
+        if variant is not None:
+            cfg["variants"] = {variant: True}
+        return cfg
+
+    def augmentation(self, variant: str | None) -> Augment | None:
+        """The training-minibatch augmentation of a variant (None for the plain runs)."""
+        if variant is None:
+            return None
+        if variant == "augment_permutations":
+            from wirelessrl.augment import D2DLinkPermutation
+
+            self.data()  # fits self.transform
+            # the input is recomputed from the permuted gains: exact for per-entry statistics
+            return D2DLinkPermutation(transform=self.transform.apply_torch)
+        raise ConfigError(f"variant {variant!r} has no augmentation; expected one of "
+                          f"{', '.join(VARIANTS)}")
 
     def train_sources(self, strategies: list[str]) -> None:
         needed = sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})
@@ -208,15 +301,21 @@ class D2DExperiment:
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
                            [f"source/{name}/net.pt"])
 
-    def target_run_dir(self, strategy: str, lr: float) -> Path:
-        return self.path("target", f"{strategy}-lr{lr:g}")
+    @staticmethod
+    def target_run_name(strategy: str, lr: float, variant: str | None = None) -> str:
+        tag = "" if variant is None else f"+{VARIANTS[variant].tag}"
+        return f"{strategy}{tag}-lr{lr:g}"
 
-    def train_targets(self, strategies: list[str], lrs: list[float]) -> None:
+    def target_run_dir(self, strategy: str, lr: float, variant: str | None = None) -> Path:
+        return self.path("target", self.target_run_name(strategy, lr, variant))
+
+    def train_targets(self, strategies: list[str], lrs: list[float],
+                      variant: str | None = None) -> None:
         from wirelessrl.checkpoint import load_net
 
         for strategy in strategies:
             for lr in lrs:
-                out = self.target_run_dir(strategy, lr)
+                out = self.target_run_dir(strategy, lr, variant)
                 target = {**self.config["target"], "lr": float(lr)}
 
                 def build(strategy=strategy, out=out, target=target):
@@ -230,12 +329,13 @@ class D2DExperiment:
                         if strategy == "finetune" else None,
                     )
                     train_target(self.task, strat, source, d["target_train"], d["target_valid"],
-                                 train_config(target, self.seed, checkpoint_every_s=30.0), out)
+                                 train_config(target, self.seed, checkpoint_every_s=30.0), out,
+                                 augment=self.augmentation(variant))
 
                 rel = out.relative_to(self.dir)
-                self.steps.run(f"target/{strategy}-lr{lr:g}",
-                               self._step_config(target=target, strategy=strategy), build,
-                               [f"{rel}/net.pt"])
+                self.steps.run(f"target/{self.target_run_name(strategy, lr, variant)}",
+                               self._step_config(variant, target=target, strategy=strategy),
+                               build, [f"{rel}/net.pt"])
 
     # ------------------------------------------------------------ evaluation
     def net_powers(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:
@@ -252,34 +352,60 @@ class D2DExperiment:
             seconds = time.perf_counter() - start
         return out.double().numpy() * self.system.p_max_w, len(x) / seconds
 
-    def best_lr(self, strategy: str, lrs: list[float]) -> float:
+    def best_lr(self, strategy: str, lrs: list[float], variant: str | None = None) -> float:
         """The learning rate whose run reached the best validation min-rate."""
         import json
 
         scores = {}
         for lr in lrs:
-            fit = json.loads((self.target_run_dir(strategy, lr) / "fit.json").read_text())
+            run_dir = self.target_run_dir(strategy, lr, variant)
+            fit = json.loads((run_dir / "fit.json").read_text())
             scores[lr] = fit["result"]["best_metric"]
         return max(scores, key=scores.get)
 
 
 def _strategies(config: dict) -> list[str]:
-    names = list(config["strategies"])
+    names = config["strategies"]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"strategies={names!r} is invalid; expected a non-empty list of "
+                          f"{', '.join(SOURCE_FOR)}")
     for s in names:
         check_choice("strategies", s, tuple(SOURCE_FOR))
     return names
 
 
+def check_config(config: dict) -> None:
+    """Every check that can fail, before any work (nothing is written when one fails)."""
+    strategies = _strategies(config)
+    check_choice("model.input_transform", config["model"]["input_transform"], INPUT_TRANSFORMS)
+    task = make_task(config, system_config(config))
+    enabled_variants(config)
+    train_config(config["source"], 0)
+    train_config(config["target"], 0)
+    for split in SPLITS:
+        check_int(f"data.{split}", config["data"][split], 1)
+    check_lrs("tuning.lrs", config["tuning"]["lrs"])
+    b = config["baselines"]
+    check_int("baselines.fp_iterations", b["fp_iterations"], 1)
+    check_int("baselines.wmmse_iterations", b["wmmse_iterations"], 1)
+    check_int("baselines.random_seed", b["random_seed"], 0)
+    scale = config["target"].get("finetune_feature_lr_scale")
+    if scale is not None:
+        check_positive("target.finetune_feature_lr_scale", scale)
+    for strategy in strategies:
+        get_strategy(strategy, alpha=task.alpha,
+                     feature_lr_scale=scale if strategy == "finetune" else None)
+
+
 def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print) -> Path:
     """Run the D2D experiment for every seed and write the report; return ``report.md``."""
     run_dir = Path(run_dir)
+    check_config(config)
     strategies = _strategies(config)
-    check_choice("model.input_transform", config["model"]["input_transform"], INPUT_TRANSFORMS)
-    make_task(config, system_config(config))  # every other check, before any work
-    train_config(config["source"], 0)
-    train_config(config["target"], 0)
+    variants = enabled_variants(config)
     save_effective_config(run_dir, config, seeds)
     target_lr = float(config["target"]["lr"])
+    tuning = bool(config["tuning"].get("enabled", True))
     tuned_lrs = sorted({float(v) for v in config["tuning"]["lrs"]} | {target_lr})
     experiments = []
     for seed in seeds:
@@ -289,11 +415,14 @@ def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print)
         exp.solve_baselines()
         exp.train_sources(strategies)
         exp.train_targets(strategies, [target_lr])
-        if config["tuning"].get("enabled", True):
+        if tuning:
             extra = [lr for lr in tuned_lrs if lr != target_lr]
             exp.train_targets(strategies, extra)
+        for variant in variants:
+            exp.train_targets(strategies, variant_lrs(config), variant)
         experiments.append(exp)
     from wirelessrl.reproduce.d2d_report import write_report
 
-    return write_report(config, run_dir, experiments, strategies, target_lr, tuned_lrs, echo)
+    return write_report(config, run_dir, experiments, strategies, target_lr,
+                        tuned_lrs if tuning else [target_lr], echo, variants=variants)
 

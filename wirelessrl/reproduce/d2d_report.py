@@ -14,7 +14,7 @@ from wirelessrl.reproduce.common import (
     write_csv,
     write_json,
 )
-from wirelessrl.reproduce.d2d import PAPER_FIGURES, SOURCE_FOR, D2DExperiment
+from wirelessrl.reproduce.d2d import PAPER_FIGURES, SOURCE_FOR, VARIANTS, D2DExperiment
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
                  "reconstruction": "source, with reconstruction"}
@@ -29,7 +29,17 @@ def _rows_to_records(seed: int, table: str, rows: list[MetricSummary], extra=Non
     return out
 
 
-def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs) -> dict:
+def variant_table(variant: str) -> str:
+    """Record-table name of a protocol variant (``variant_<key>``)."""
+    return f"variant_{variant}"
+
+
+def variant_method(strategy: str, variant: str) -> str:
+    """Report-row label of a strategy trained under a variant."""
+    return f"{strategy} + {VARIANTS[variant].label}"
+
+
+def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs, variants=()) -> dict:
     """Every table of one seed: records, per-layout rates for the CDFs, speeds."""
     exp.data()
     g, system = exp.test_g, exp.system
@@ -57,11 +67,21 @@ def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs) -> dict:
         "paper_settings": d2d_table(g, system, {**refs, **paper_powers}),
         "equal_tuning": d2d_table(g, system, {**refs, **tuned_powers}),
     }
+    chosen_by_table = {"equal_tuning": chosen}
+    for variant in variants:
+        powers, picked = {}, {}
+        for s in strategies:
+            lr = exp.best_lr(s, tuned_lrs, variant)
+            label = variant_method(s, variant)
+            picked[label] = {"lr": lr}
+            powers[label], speeds[label] = exp.net_powers(
+                exp.target_run_dir(s, lr, variant) / "net.pt", "min_rate")
+        tables[variant_table(variant)] = d2d_table(g, system, {**refs, **powers})
+        chosen_by_table[variant_table(variant)] = picked
     records = []
     for name, rows in tables.items():
         keep = [r for r in rows if name == "baselines" or r.method not in refs]
-        records += _rows_to_records(exp.seed, name, keep,
-                                    chosen if name == "equal_tuning" else None)
+        records += _rows_to_records(exp.seed, name, keep, chosen_by_table.get(name))
     fp_layouts_per_s = len(g) / base_info["FP"]["seconds"]
     rates = {label: d2d_link_rates_mbps(g, p, system)
              for label, p in {**base_powers, **{f"{k} (transfer)": v
@@ -102,10 +122,31 @@ def _md_table(agg: dict, paper_mbps: dict, paper_pct: dict, unit_ref: str, lr_co
     return "\n".join(lines)
 
 
+def _variant_sections(config, tables: dict, variants, tuned_lrs) -> list[str]:
+    """Markdown of the protocol variants: one labelled table each."""
+    lines = []
+    for variant in variants:
+        v = VARIANTS[variant]
+        lines += [
+            f"## Min-rate, variant `variants.{variant}`: {v.label} (protocol change)",
+            "",
+            f"Not the paper's protocol: {v.protocol}. Same target epochs "
+            f"(≤ {config['target']['epochs']:,}, patience {config['target']['patience']}), "
+            "lr chosen on validation from "
+            f"{', '.join(f'{x:g}' for x in tuned_lrs)}; test set touched once per row.",
+            "",
+            _md_table(tables[f"min_rate_{variant_table(variant)}"], {}, {}, "optimum",
+                      lr_col=True),
+            "",
+        ]
+    return lines
+
+
 def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
-                 echo: Echo = print) -> Path:
+                 echo: Echo = print, variants=()) -> Path:
     seeds = [e.seed for e in experiments]
-    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs) for e in experiments]
+    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs, variants)
+                for e in experiments]
     records = [r for s in per_seed for r in s["records"]]
     write_csv(run_dir / "results.csv", records)
 
@@ -119,6 +160,8 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         "min_rate_equal_tuning": _aggregate(records, "equal_tuning", "min-rate"),
         "sum_rate_baselines": _aggregate(records, "baselines", "sum-rate"),
         "sum_rate_sources": _aggregate(records, "sources", "sum-rate"),
+        **{f"min_rate_{variant_table(v)}": _aggregate(records, variant_table(v), "min-rate")
+           for v in variants},
     }
     speeds = {k: mean_std([s["speeds"][k] for s in per_seed])[0] for k in per_seed[0]["speeds"]}
     fp_speed = mean_std([s["fp_layouts_per_s"] for s in per_seed])[0]
@@ -179,6 +222,7 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         "",
         _md_table(tables["min_rate_equal_tuning"], {}, {}, "optimum", lr_col=True),
         "",
+        *_variant_sections(config, tables, variants, tuned_lrs),
         "## Sum-rate (source task)",
         "",
         _md_table({**tables["sum_rate_baselines"], **tables["sum_rate_sources"]},

@@ -1,0 +1,168 @@
+import csv
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from simulators.validation import ConfigError
+from wirelessrl.cli import main
+from wirelessrl.sweep import (
+    cap_target_epochs,
+    load_sweep_spec,
+    parse_spec,
+    point_configs,
+    value_text,
+)
+
+SPECS = Path(__file__).resolve().parents[2] / "experiments" / "sweeps"
+D2D_SIZE = SPECS / "d2d_target_size.yaml"
+NAME = "d2d_target_size-tiny"
+
+
+def _sweep(*args):
+    return CliRunner().invoke(main, ["sweep", *map(str, args)])
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    runs, results = root / "runs", root / "results"
+    start = time.perf_counter()
+    result = _sweep(D2D_SIZE, "--scale", "tiny", "-o", runs, "--results", results,
+                    "--threads", "1")
+    seconds = time.perf_counter() - start
+    assert result.exit_code == 0, result.output
+    return runs, results, result.output, seconds
+
+
+def test_tiny_sweep_writes_point_csvs_summary_and_plot(tiny_sweep):
+    runs, results, output, seconds = tiny_sweep
+    assert seconds <= 40, f"tiny sweep took {seconds:.1f} s"
+    out = results / NAME
+    for value in (100, 200):
+        rows = _read(out / f"data.target_train={value}.csv")
+        assert list(rows[0]) == ["seed", "strategy", "value", "metric"]
+        assert {r["strategy"] for r in rows} == {"regular", "reconstruction"}
+        assert all(r["seed"] == "1" and r["value"] == str(value) for r in rows)
+        # a learned power control is a positive fraction of the exact max-min optimum
+        assert all(0 < float(r["metric"]) <= 100 + 1e-6 for r in rows)
+        assert (runs / NAME / f"data.target_train={value}" / "results.json").is_file()
+    summary = _read(out / "summary.csv")
+    assert len(summary) == 4 and list(summary[0]) == ["strategy", "value", "mean", "std",
+                                                      "n_seeds"]
+    assert all(r["n_seeds"] == "1" and float(r["std"]) == 0 for r in summary)
+    assert (out / f"{NAME}.png").stat().st_size > 1000
+
+
+def test_budget_cap_lowers_target_epochs(tiny_sweep):
+    runs, _, output, _ = tiny_sweep
+    # tiny: max_target_steps 8; 200 layouts / batch 100 = 2 steps per epoch -> 4 epochs
+    assert "budget: target.epochs 5 -> 4" in output
+    cfg = yaml.safe_load((runs / NAME / "data.target_train=200" / "config.yaml").read_text())
+    assert cfg["target"]["epochs"] == 4 and cfg["data"]["target_train"] == 200
+    cfg = yaml.safe_load((runs / NAME / "data.target_train=100" / "config.yaml").read_text())
+    assert cfg["target"]["epochs"] == 5  # 1 step per epoch: the cap does not bite
+
+
+def test_rerun_skips_finished_points(tiny_sweep):
+    runs, results, _, _ = tiny_sweep
+    result = _sweep(D2D_SIZE, "--scale", "tiny", "-o", runs, "--results", results)
+    assert result.exit_code == 0, result.output
+    assert "[skip] point/data.target_train=100" in result.output
+    assert "[skip] point/data.target_train=200" in result.output
+    assert "[run ]" not in result.output and "== D2D seed" not in result.output
+
+
+def test_plot_only_rebuilds_from_csvs(tiny_sweep, tmp_path):
+    _, results, _, _ = tiny_sweep
+    out = results / NAME
+    before = _read(out / "summary.csv")
+    (out / f"{NAME}.png").unlink()
+    (out / "summary.csv").unlink()
+    # no run folders needed: point the run root somewhere empty
+    result = _sweep(D2D_SIZE, "--scale", "tiny", "--plot-only", "-o", tmp_path / "none",
+                    "--results", results)
+    assert result.exit_code == 0, result.output
+    assert (out / f"{NAME}.png").is_file() and _read(out / "summary.csv") == before
+    assert not (tmp_path / "none").exists()
+
+
+def test_plot_only_without_csvs_fails(tmp_path):
+    result = _sweep(D2D_SIZE, "--scale", "tiny", "--plot-only", "--results", tmp_path)
+    assert result.exit_code == 2 and "no point CSVs" in result.output
+
+
+def _bad_spec(tmp_path, **changes):
+    spec = yaml.safe_load(D2D_SIZE.read_text())
+    spec["scales"]["tiny"].update(changes)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sweep": {"data.target_trian": [100, 200]}}, "data.target_trian"),
+        ({"sweep": {"target.epochz": [1, 2]}}, "target.epochz"),
+        ({"sweep": {"data.target_train": []}}, "non-empty list"),
+        ({"sweep": {"data.target_train": [100, "many"]}}, "many"),
+        ({"sweep": {"data.target_train": [100, 100]}}, "distinct"),
+        ({"sweep": {"data.target_train": [0, 100]}}, "data.target_train"),
+        ({"max_target_steps": 1, "sweep": {"data.target_train": [300]}}, "max_target_steps"),
+        ({"collect": {"field": "mean"}}, "collect.table"),
+    ],
+)
+def test_bad_spec_fails_with_exit_2_and_writes_nothing(tmp_path, changes, message):
+    path = _bad_spec(tmp_path, **changes)
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    result = _sweep(path, "--scale", "tiny", "-o", runs, "--results", results)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not runs.exists() and not results.exists()
+
+
+def test_unknown_spec_key_is_named(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(D2D_SIZE.read_text()), "sweeep": {}}))
+    result = _sweep(path, "--plot-only")
+    assert result.exit_code == 2 and "sweeep" in result.output
+
+
+def test_cap_target_epochs_formula():
+    cfg = {"data": {"target_train": 1000}, "target": {"epochs": 25000, "batch_size": 100}}
+    capped, note = cap_target_epochs(cfg, 100_000)
+    assert capped["target"]["epochs"] == 10_000 and "25000 -> 10000" in note
+    assert cfg["target"]["epochs"] == 25000  # the input is not modified
+    cfg["data"]["target_train"] = 1001  # 11 steps per epoch
+    assert cap_target_epochs(cfg, 100_000)[0]["target"]["epochs"] == 9090
+    assert cap_target_epochs(cfg, None) == (cfg, None)
+    cfg["target"]["epochs"] = 10
+    assert cap_target_epochs(cfg, 100_000) == (cfg, None)
+    with pytest.raises(ConfigError, match="below one epoch"):
+        cap_target_epochs(cfg, 10)
+
+
+def test_every_shipped_spec_parses_at_each_scale():
+    for path in sorted(SPECS.glob("*.yaml")):
+        for scale in (None, "quick", "tiny"):
+            sp = parse_spec(load_sweep_spec(path, scale))
+            assert sp.max_target_steps is not None and sp.values
+            configs = point_configs(sp)  # every point config passes the experiment's checks
+            assert list(configs) == sp.values
+            assert sp.name == path.stem + ("" if scale is None else f"-{scale}")
+        paper = parse_spec(load_sweep_spec(path))
+        assert paper.max_target_steps == 100_000 and paper.seeds == [1, 2, 3]
+
+
+def test_value_text_round_trips():
+    assert [value_text(v) for v in (100, 0, 0.3, 1.0, 1e-5, 10)] == [
+        "100", "0", "0.3", "1", "1e-05", "10"]
+    assert float(value_text(0.1234567891)) == 0.1234567891

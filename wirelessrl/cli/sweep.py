@@ -1,0 +1,41 @@
+"""``wirelessrl sweep SPEC``: a grid of ``reproduce`` runs over one config key."""
+
+from __future__ import annotations
+
+import click
+
+from wirelessrl.cli import main
+
+
+@main.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", default="runs/sweeps", show_default=True,
+              help="Root of the run folders: <output>/<sweep name>/<key>=<value>/.")
+@click.option("--results", "results_dir", default="results/sweeps", show_default=True,
+              help="Root of the small outputs: <results>/<sweep name>/ (point CSVs, "
+                   "summary.csv, PNG).")
+@click.option("--scale", type=click.Choice(["tiny", "quick", "paper"]), default=None,
+              help="Use the spec's block for this scale (default: the spec's own scale).")
+@click.option("--seeds", default=None, help="Comma-separated seeds (default: the spec's).")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Torch CPU threads (small networks often run fastest with 1).")
+@click.option("--plot-only", is_flag=True,
+              help="Only rebuild summary.csv and the PNG from the point CSVs.")
+def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only) -> None:
+    """Run every point of the sweep SPEC (YAML, see experiments/sweeps/), resumably.
+
+    Each point is one `reproduce` run with the swept value; finished points and steps are
+    skipped on re-run. Writes one CSV per point, summary.csv and a plot.
+    """
+    from wirelessrl.sweep import load_sweep_spec, plot_sweep_results, run_sweep
+
+    spec = load_sweep_spec(spec_path, scale, seeds)
+    if plot_only:
+        png = plot_sweep_results(spec, results_dir, click.echo)
+    else:
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        png = run_sweep(spec, out_dir, click.echo, results_dir)
+    click.echo(f"done: open {png}")

@@ -1,0 +1,390 @@
+"""Sweeps: a grid of ``reproduce`` runs over one config key, resumable, with small CSVs.
+
+A sweep spec (YAML, ``experiments/sweeps/<name>.yaml``) names an experiment of
+:data:`wirelessrl.reproduce.EXPERIMENTS`, its scale and seeds, fixed dotted overrides, one
+swept key with its values, and the number to collect from each point's ``results.json``::
+
+    experiment: d2d
+    scale: paper
+    seeds: [1, 2, 3]
+    overrides: {data.source_train: 100000, tuning.enabled: false}
+    sweep: {data.target_train: [100, 300, 1000, 3000, 10000]}
+    collect:                        # records with this table (and metric), this field
+      table: paper_settings
+      metric: min-rate              # optional: D2D records carry a metric, MISO ones do not
+      field: pct_of_reference_mean_ratio
+      label: min-rate (% of the max-min optimum)    # y-axis label
+    max_target_steps: 100000        # budget cap per target training run (below)
+    plot: {log_x: true}
+    scales:                         # --scale <name>: these keys replace the ones above
+      tiny: {scale: tiny, seeds: [1], sweep: {...}, overrides: {...}}
+
+Each point ``<key>=<value>`` is one ordinary ``reproduce`` run in
+``<out_dir>/<name>/<key>=<value>/`` with the config ``experiments/<experiment>.yaml`` +
+scale overrides + ``overrides`` + the swept value, so every step inside it (data, baselines,
+sources, targets) is skipped when re-run unchanged. The point itself is a
+:class:`~wirelessrl.steps.StepRunner` step of the sweep: it is done when its
+``results.json`` exists and the hash of (experiment, config, seeds) matches, in which case the
+experiment is not even re-entered.
+
+Budget cap: with ``max_target_steps = S``, every point's ``target.epochs`` is lowered to
+``floor(S / ceil(data.target_train / target.batch_size))`` when above it, so that
+``epochs * ceil(n_train / batch) <= S`` gradient steps per target training run (one
+strategy, one learning rate, one seed; the engine keeps an incomplete last minibatch). Early
+stopping (``target.patience``) still applies below the cap. A cap below one epoch is an
+error.
+
+Outputs, small enough to commit, under ``<results_dir>/<name>/``: one CSV per point
+``<key>=<value>.csv`` (columns ``seed, strategy, value, metric``), ``summary.csv`` (columns
+``strategy, value, mean, std, n_seeds``; std is the sample std over seeds, 0 for one seed)
+and ``<name>.png`` (metric against the swept value, one line per strategy, error bars = std).
+:func:`plot_sweep_results` rebuilds ``summary.csv`` and the PNG from the point CSVs alone.
+
+Example
+-------
+>>> spec = load_sweep_spec("experiments/sweeps/d2d_target_size.yaml", scale="tiny")
+>>> run_sweep(spec, "runs/sweeps", print, results_dir="results/sweeps")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.config import apply_overrides, load_yaml
+from wirelessrl.reproduce import EXPERIMENTS, get_experiment
+from wirelessrl.reproduce.common import (
+    Echo,
+    load_experiment_config,
+    mean_std,
+    parse_seeds,
+    write_csv,
+)
+
+SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "collect",
+             "max_target_steps", "plot", "scales")
+COLLECT_KEYS = ("table", "metric", "field", "label", "methods")
+PLOT_KEYS = ("log_x", "xlabel", "title")
+POINT_COLUMNS = ("seed", "strategy", "value", "metric")
+BUDGET_KEYS = ("data.target_train", "target.batch_size", "target.epochs")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep spec (see the module docstring for the YAML)."""
+
+    name: str
+    experiment: str
+    scale: str
+    seeds: list[int]
+    overrides: dict[str, Any]
+    key: str
+    values: list[int | float]
+    table: str
+    metric: str | None
+    field: str
+    label: str
+    methods: list[str] | None
+    max_target_steps: int | None
+    log_x: bool
+    xlabel: str
+    title: str
+
+    def point_name(self, value: int | float) -> str:
+        """``"data.target_train=100"``: the point's run folder and CSV stem."""
+        return f"{self.key}={value_text(value)}"
+
+
+# ------------------------------------------------------------------- the spec
+def load_sweep_spec(path: str | Path, scale: str | None = None,
+                    seeds: str | None = None) -> dict:
+    """Read a sweep spec and resolve ``--scale`` and ``--seeds``; return the plain dict.
+
+    With ``scale`` different from the spec's own, the entries of ``scales[scale]`` (if any)
+    replace the top-level ones wholesale (``overrides`` included, so a tiny block does not
+    inherit paper-size overrides), ``scale`` is set and the sweep name gets ``-<scale>``, so
+    its results never overwrite the full-scale ones. ``seeds`` is ``"1,2,3"`` text.
+    """
+    path = Path(path)
+    raw = load_yaml(path)
+    unknown = sorted(set(raw) - set(SPEC_KEYS))
+    if unknown:
+        raise ConfigError(f"sweep spec {str(path)!r} has unknown key(s) {', '.join(unknown)}; "
+                          f"expected {', '.join(SPEC_KEYS)}")
+    spec = {k: v for k, v in raw.items() if k != "scales"}
+    spec.setdefault("name", path.stem)
+    scales = raw.get("scales") or {}
+    if not isinstance(scales, dict):
+        raise ConfigError(f"scales={scales!r} is invalid; expected a mapping of scale name to "
+                          "spec entries")
+    if scale is not None and scale != spec.get("scale"):
+        block = scales.get(scale) or {}
+        if not isinstance(block, dict):
+            raise ConfigError(f"scales.{scale}={block!r} is invalid; expected a mapping")
+        allowed = [k for k in SPEC_KEYS if k not in ("name", "scales")]
+        bad = sorted(set(block) - set(allowed))
+        if bad:
+            raise ConfigError(f"scales.{scale} has unknown key(s) {', '.join(bad)}; expected "
+                              f"{', '.join(allowed)}")
+        spec.update(block)
+        spec["scale"] = scale
+        spec["name"] = f"{spec['name']}-{scale}"
+    if seeds is not None:
+        spec["seeds"] = parse_seeds(seeds, [])
+    return spec
+
+
+def parse_spec(spec: dict) -> SweepSpec:
+    """Check a spec's structure (no experiment config is read); raise :class:`ConfigError`."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sweep spec {spec!r} is invalid; expected a mapping")
+    for k in ("experiment", "sweep", "collect"):
+        if k not in spec:
+            raise ConfigError(f"sweep spec has no {k!r}; expected keys "
+                              f"{', '.join(SPEC_KEYS)}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ConfigError(f"name={name!r} is invalid; expected a folder name")
+    experiment = check_choice("experiment", spec["experiment"], tuple(EXPERIMENTS))
+    scale = spec.get("scale", "paper")
+    if not isinstance(scale, str):
+        raise ConfigError(f"scale={scale!r} is invalid; expected a scale name")
+    seeds = parse_seeds(None, spec.get("seeds", [0]))
+    overrides = spec.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides={overrides!r} is invalid; expected a mapping of dotted "
+                          "config keys to values")
+
+    sweep = spec["sweep"]
+    if not isinstance(sweep, dict) or len(sweep) != 1:
+        raise ConfigError(f"sweep={sweep!r} is invalid; expected one entry, "
+                          "<dotted config key>: [values]")
+    (key, values), = sweep.items()
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"sweep values of {key!r} are {values!r}; expected a non-empty list")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"sweep value {key}={v!r} is invalid; expected finite numbers")
+    names = [value_text(v) for v in values]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"sweep values of {key!r} are {values!r}; expected distinct values")
+    if key in overrides:
+        raise ConfigError(f"sweep key {key!r} is also in overrides; remove it from one of them")
+
+    collect = spec["collect"]
+    if not isinstance(collect, dict):
+        raise ConfigError(f"collect={collect!r} is invalid; expected table, field, metric")
+    bad = sorted(set(collect) - set(COLLECT_KEYS))
+    if bad:
+        raise ConfigError(f"collect has unknown key(s) {', '.join(bad)}; expected "
+                          f"{', '.join(COLLECT_KEYS)}")
+    for k in ("table", "field"):
+        if not isinstance(collect.get(k), str) or not collect[k]:
+            raise ConfigError(f"collect.{k}={collect.get(k)!r} is invalid; expected a name")
+    methods = collect.get("methods")
+    if methods is not None and (not isinstance(methods, list) or not methods):
+        raise ConfigError(f"collect.methods={methods!r} is invalid; expected a non-empty list")
+    metric = collect.get("metric")
+    label = collect.get("label") or " ".join(
+        str(p) for p in (collect["table"], metric, collect["field"]) if p)
+
+    cap = spec.get("max_target_steps")
+    if cap is not None:
+        cap = check_int("max_target_steps", cap, 1)
+    plot = spec.get("plot") or {}
+    if not isinstance(plot, dict) or set(plot) - set(PLOT_KEYS):
+        raise ConfigError(f"plot={plot!r} is invalid; expected keys {', '.join(PLOT_KEYS)}")
+    return SweepSpec(
+        name=name, experiment=experiment, scale=scale, seeds=seeds, overrides=dict(overrides),
+        key=str(key), values=list(values), table=collect["table"], metric=metric,
+        field=collect["field"], label=label, methods=methods, max_target_steps=cap,
+        log_x=bool(plot.get("log_x", True)), xlabel=str(plot.get("xlabel", key)),
+        title=str(plot.get("title", f"{experiment}: {label} ({scale} scale)")),
+    )
+
+
+def value_text(value: int | float) -> str:
+    """Shortest text that reads back as ``value``: ``100``, ``0.3``, ``1e-05``."""
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
+
+
+# ------------------------------------------------------------------ the points
+def cap_target_epochs(config: dict, max_target_steps: int | None) -> tuple[dict, str | None]:
+    """Lower ``target.epochs`` so that ``epochs * ceil(n_train / batch) <= max_target_steps``.
+
+    Input: an experiment config with ``data.target_train``, ``target.batch_size`` and
+    ``target.epochs``. Output: the (copied) config and a one-line note when the cap bit.
+    """
+    if max_target_steps is None:
+        return config, None
+    try:
+        n_train = config["data"]["target_train"]
+        batch = config["target"]["batch_size"]
+        epochs = config["target"]["epochs"]
+    except KeyError:
+        raise ConfigError("max_target_steps needs the config keys "
+                          f"{', '.join(BUDGET_KEYS)}; set max_target_steps: null") from None
+    n_train = check_int("data.target_train", n_train, 1)
+    batch = check_int("target.batch_size", batch, 1)
+    epochs = check_int("target.epochs", epochs, 1)
+    steps_per_epoch = math.ceil(n_train / batch)
+    max_epochs = max_target_steps // steps_per_epoch
+    if max_epochs < 1:
+        raise ConfigError(
+            f"max_target_steps={max_target_steps} is below one epoch ({steps_per_epoch} steps "
+            f"at data.target_train={n_train}, target.batch_size={batch}); expected >= "
+            f"{steps_per_epoch}")
+    if epochs <= max_epochs:
+        return config, None
+    config = {**config, "target": {**config["target"], "epochs": max_epochs}}
+    return config, (f"budget: target.epochs {epochs} -> {max_epochs} "
+                    f"({max_epochs * steps_per_epoch} <= {max_target_steps} steps at "
+                    f"{steps_per_epoch} steps/epoch)")
+
+
+def point_configs(sp: SweepSpec) -> dict[int | float, tuple[dict, str | None]]:
+    """Every point's full experiment config (and budget note), checked before any work."""
+    fixed = [f"{k}={json.dumps(v)}" for k, v in sp.overrides.items()]
+    base = load_experiment_config(sp.experiment, sp.scale, fixed)
+    module = importlib.import_module(EXPERIMENTS[sp.experiment])
+    check = getattr(module, "check_config", None)
+    out = {}
+    for value in sp.values:
+        try:
+            config = apply_overrides(base, [f"{sp.key}={json.dumps(value)}"])
+        except ConfigError as err:
+            raise ConfigError(f"sweep key {sp.key!r} is invalid: {err}") from None
+        config, note = cap_target_epochs(config, sp.max_target_steps)
+        if check is not None:
+            check(config)
+        out[value] = (config, note)
+    return out
+
+
+def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
+              results_dir: str | Path = "results/sweeps") -> Path:
+    """Run (or resume) every point of a sweep, collect its CSVs, plot; return the PNG.
+
+    Input: ``spec`` from :func:`load_sweep_spec`; ``out_dir`` holds the run folders
+    (``<out_dir>/<name>/<key>=<value>/``); ``results_dir`` the small outputs
+    (``<results_dir>/<name>/``). Every point config is validated before anything is written.
+    Output: path of ``<results_dir>/<name>/<name>.png``.
+    """
+    from wirelessrl.steps import StepRunner
+
+    sp = parse_spec(spec)
+    configs = point_configs(sp)  # every check, before any file appears
+    run = get_experiment(sp.experiment)
+    sweep_dir = Path(out_dir) / sp.name
+    steps = StepRunner(sweep_dir, echo)
+    results = Path(results_dir) / sp.name
+    for i, value in enumerate(sp.values, start=1):
+        point = sp.point_name(value)
+        config, note = configs[value]
+        echo(f"== sweep {sp.name}: point {i}/{len(sp.values)} {point} ==")
+        if note:
+            echo(note)
+        point_dir = sweep_dir / point
+        steps.run(f"point/{point}",
+                  {"experiment": sp.experiment, "config": config, "seeds": sp.seeds},
+                  lambda config=config, point_dir=point_dir: run(config, point_dir, sp.seeds,
+                                                                 echo),
+                  [f"{point}/results.json"])
+        rows = collect_point(sp, value, point_dir / "results.json")
+        write_csv(results / f"{point}.csv", rows)
+    return plot_sweep_results(spec, results_dir, echo)
+
+
+def collect_point(sp: SweepSpec, value: int | float, results_json: Path) -> list[dict]:
+    """Rows ``seed, strategy, value, metric`` of one point from its ``results.json``."""
+    records = json.loads(Path(results_json).read_text())["records"]
+    rows = []
+    for r in records:
+        if r.get("table") != sp.table or (sp.metric is not None and r.get("metric") != sp.metric):
+            continue
+        if sp.methods is not None and r.get("method") not in sp.methods:
+            continue
+        if sp.field not in r:
+            raise ConfigError(f"collect.field={sp.field!r} is not in the records of table "
+                              f"{sp.table!r}; fields: {', '.join(r)}")
+        x = r[sp.field]
+        rows.append({"seed": r["seed"], "strategy": r["method"], "value": value,
+                     "metric": float("nan") if x is None else float(x)})
+    if not rows:
+        tables = sorted({(r.get("table"), r.get("metric")) for r in records}, key=str)
+        have = ", ".join(t if m is None else f"{t}/{m}" for t, m in tables)
+        want = sp.table if sp.metric is None else f"{sp.table}/{sp.metric}"
+        raise ConfigError(f"collect table {want!r} matches no record in {str(results_json)!r}; "
+                          f"tables there: {have}")
+    return rows
+
+
+# ------------------------------------------------------------------ summary + plot
+def read_point_csvs(sp: SweepSpec, results: Path) -> dict[int | float, list[dict]]:
+    """The point CSVs present for the spec's values, in the spec's order."""
+    out = {}
+    for value in sp.values:
+        path = results / f"{sp.point_name(value)}.csv"
+        if path.is_file():
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if rows and set(POINT_COLUMNS) - set(rows[0]):
+                raise ConfigError(f"point CSV {str(path)!r} lacks columns "
+                                  f"{', '.join(sorted(set(POINT_COLUMNS) - set(rows[0])))}")
+            out[value] = rows
+    return out
+
+
+def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
+                       echo: Echo = print) -> Path:
+    """Rebuild ``summary.csv`` and ``<name>.png`` from the point CSVs; return the PNG path.
+
+    Values whose CSV is missing are left out (and named); none at all is a ConfigError.
+    """
+    from wirelessrl.plots import plot_sweep
+
+    sp = parse_spec(spec)
+    results = Path(results_dir) / sp.name
+    points = read_point_csvs(sp, results)
+    if not points:
+        raise ConfigError(f"no point CSVs of sweep {sp.name!r} under {str(results)!r}; "
+                          "run the sweep first (without --plot-only)")
+    missing = [sp.point_name(v) for v in sp.values if v not in points]
+    if missing:
+        echo(f"not yet run (left out): {', '.join(missing)}")
+    per: dict[str, dict[int | float, list[float]]] = {}
+    for value, rows in points.items():
+        for r in rows:
+            per.setdefault(r["strategy"], {}).setdefault(value, []).append(
+                float(r["metric"]) if r["metric"] not in ("", None) else float("nan"))
+    summary, series = [], {}
+    xs = list(points)
+    for strategy, by_value in per.items():
+        means, stds = [], []
+        for value in xs:
+            m, s = mean_std(by_value.get(value, []))
+            n = sum(math.isfinite(v) for v in by_value.get(value, []))
+            summary.append({"strategy": strategy, "value": value, "mean": m, "std": s,
+                            "n_seeds": n})
+            means.append(m)
+            stds.append(s)
+        series[strategy] = (means, stds)
+    write_csv(results / "summary.csv", summary)
+    png = plot_sweep([float(x) for x in xs], series, sp.xlabel, sp.label,
+                     results / f"{sp.name}.png", log_x=sp.log_x, title=sp.title)
+    echo(f"summary: {results / 'summary.csv'}")
+    echo(f"plot: {png}")
+    return png
+
+
+__all__ = ["SweepSpec", "cap_target_epochs", "collect_point", "load_sweep_spec",
+           "parse_spec", "plot_sweep_results", "point_configs", "run_sweep", "value_text"]
