@@ -22,8 +22,12 @@ class PresetConfig:
         return [f.name for f in dataclasses.fields(cls) if f.name != "preset"]
 
     @classmethod
-    def from_preset(cls, preset: str = "paper", **overrides):
-        """Config of a named preset with any field overridden."""
+    def from_preset(cls, preset: str = "paper", /, **overrides):
+        """Config of a named preset with any field overridden.
+
+        ``preset`` is positional-only, so an override named ``preset`` (``--set
+        preset=...``) is reported as an unknown field instead of a Python TypeError.
+        """
         check_choice("preset", preset, tuple(cls.PRESETS))
         unknown = sorted(set(overrides) - set(cls.field_names()))
         if unknown:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
+from simulators.validation import ConfigError
+
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _MIX1 = uint64(0xBF58476D1CE4E5B9)
 _MIX2 = uint64(0x94D049BB133111EB)
@@ -57,7 +59,8 @@ def next_exponential(state):
 
 
 def seed_key(seed: int) -> np.uint64:
-    """Map a user seed (any non-negative int) to the 64-bit key of its streams."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} is invalid; expected a non-negative integer")
-    return np.uint64(int(seed) % (1 << 64))
+    """Map a user seed (an int in [0, 2**64), stored in files as uint64) to its streams' key."""
+    if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+            or not 0 <= seed < 1 << 64):
+        raise ConfigError(f"seed={seed!r} is invalid; expected an integer in [0, 2**64)")
+    return np.uint64(int(seed))

@@ -6,7 +6,9 @@ It is written to a temporary file in the same directory and moved into place wit
 ``os.replace``, so a crash never leaves a half-written file under the final name.
 Reading always uses ``torch.load(weights_only=True)``: a file that carries arbitrary
 Python objects (a crafted pickle) is refused with a :class:`ConfigError` rather than
-executed.
+executed. Every checkpoint also carries a SHA-256 of its contents (``checksum_sha256``,
+verified and removed on load), so a corrupted or hand-edited file is refused instead of
+loading different weights.
 
 Trained networks are stored with :func:`save_net` (architecture as JSON + weights +
 metadata) and rebuilt by :func:`load_net`.
@@ -14,6 +16,7 @@ metadata) and rebuilt by :func:`load_net`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -39,6 +42,32 @@ __all__ = [
 ]
 
 NET_FORMAT = "wirelessrl-net/1"
+CHECKSUM_KEY = "checksum_sha256"
+
+
+def payload_checksum(payload: Any) -> str:
+    """SHA-256 over a payload of tensors and plain types, walked in a fixed order."""
+    digest = hashlib.sha256()
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, torch.Tensor):
+            t = obj.detach().cpu().contiguous()
+            digest.update(f"T|{t.dtype}|{tuple(t.shape)}|".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(obj, Mapping):
+            digest.update(f"D{len(obj)}|".encode())
+            for key in sorted(obj, key=repr):
+                digest.update(f"{key!r}:".encode())
+                walk(obj[key])
+        elif isinstance(obj, (list, tuple)):
+            digest.update(f"L{len(obj)}|".encode())
+            for item in obj:
+                walk(item)
+        else:
+            digest.update(f"{type(obj).__name__}|{obj!r}|".encode())
+
+    walk(payload)
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
@@ -63,10 +92,12 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
+    payload[CHECKSUM_KEY] = payload_checksum(payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(dict(payload), f)
+            torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -89,13 +120,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     ------
     dict
 
-    Raises :class:`ConfigError` when the file is missing, unreadable, not a dict, or holds
-    Python objects other than tensors and plain types (a pickle is never executed).
+    Raises :class:`ConfigError` when the file is missing, unreadable, not a dict, fails its
+    checksum, or holds Python objects other than tensors and plain types (a pickle is never
+    executed). Files without a checksum (written before it existed) load unverified.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist")
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except Exception:  # noqa: BLE001 - a damaged end record raises instead of returning False
+        is_zip = False
+    if not is_zip:
         raise ConfigError(
             f"checkpoint {str(path)!r} is not a readable torch checkpoint (expected the zip "
             "format written by torch.save)"
@@ -108,7 +144,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"checkpoint {str(path)!r} was refused: it holds Python objects other than tensors "
             f"and plain types, which are not loaded for safety (weights_only=True): {first}"
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+    except Exception as err:  # a corrupt archive surfaces as many exception types
         raise ConfigError(
             f"checkpoint {str(path)!r} is not a readable torch checkpoint "
             f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''})"
@@ -117,6 +153,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise ConfigError(
             f"checkpoint {str(path)!r} holds a {type(payload).__name__}; expected a dict"
         )
+    if CHECKSUM_KEY in payload:
+        stored = payload.pop(CHECKSUM_KEY)
+        if stored != payload_checksum(payload):
+            raise ConfigError(
+                f"checkpoint {str(path)!r} failed its checksum: its contents no longer match "
+                "what was written (corrupted or edited)"
+            )
     return payload
 
 
@@ -198,6 +241,17 @@ def load_net(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
             f"{str(path)!r} is not a saved network (format={payload.get('format')!r}; "
             f"expected {NET_FORMAT!r})"
         )
-    net = TransferNet.from_config(NetConfig.from_json(payload["net_config"]))
-    load_state_dict(net, payload["state_dict"], f"network file {str(path)!r}")
-    return net, json.loads(payload["meta"])
+    source = f"network file {str(path)!r}"
+    for key in ("net_config", "state_dict", "meta"):
+        if key not in payload:
+            raise ConfigError(f"{source} lacks {key!r}; expected net_config, state_dict, meta")
+    try:
+        net = TransferNet.from_config(NetConfig.from_json(payload["net_config"]))
+        meta = json.loads(payload["meta"])
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as err:
+        raise ConfigError(f"{source} holds an invalid net_config or meta ({err})") from None
+    load_state_dict(net, payload["state_dict"], source)
+    for name, value in payload["state_dict"].items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ConfigError(f"{source}: weight {name!r} holds NaN or inf; expected finite")
+    return net, meta

@@ -42,20 +42,72 @@ def save_d2d(
 
 
 def load_d2d(path: str | os.PathLike) -> D2DLayouts:
-    """Load a file written by :func:`save_d2d` back into :class:`D2DLayouts`."""
+    """Load a file written by :func:`save_d2d` back into :class:`D2DLayouts`.
+
+    Raises :class:`ConfigError` naming the file and what is wrong when it is missing,
+    corrupt, of another kind, or holds arrays of the wrong shape or non-physical gains.
+    """
     arrays, meta = read_arrays(path, D2D_KIND)
-    config = D2DConfig.from_dict(meta["config"])
-    g = arrays["g"]
-    if g.ndim != 3 or g.shape[1:] != (config.n_links, config.n_links):
+    config = _file_config(path, meta, D2DConfig)
+    seed = _file_seed(path, meta, "seed")
+    n = config.n_links
+    g = _array(path, arrays, "g")
+    if g.ndim != 3 or g.shape[1:] != (n, n) or g.shape[0] < 1:
         raise ConfigError(
-            f"file {str(path)!r}: g has shape {g.shape}; expected (batch, {config.n_links}, "
-            f"{config.n_links})"
+            f"file {str(path)!r}: g has shape {g.shape}; expected (batch, {n}, {n})"
         )
+    batch = g.shape[0]
+    for name, shape in {"tx_m": (batch, n, 2), "rx_m": (batch, n, 2), "redraws": (batch,)}.items():
+        if _array(path, arrays, name).shape != shape:
+            raise ConfigError(
+                f"file {str(path)!r}: {name} has shape {arrays[name].shape}; expected {shape}"
+            )
+    if not np.issubdtype(g.dtype, np.floating):
+        raise ConfigError(f"file {str(path)!r}: g has dtype {g.dtype}; expected floats")
     if not np.all(np.isfinite(g)) or np.any(g < 0):
-        raise ConfigError(f"file {str(path)!r}: g holds negative or non-finite gains")
-    return D2DLayouts(
-        config, int(meta["seed"]), arrays["tx_m"], arrays["rx_m"], g, arrays["redraws"]
-    )
+        raise ConfigError(
+            f"file {str(path)!r}: g holds negative or non-finite gains; expected finite "
+            "gains >= 0"
+        )
+    if np.any(np.diagonal(g, axis1=1, axis2=2) <= 0):
+        raise ConfigError(
+            f"file {str(path)!r}: g holds a direct gain g[b, i, i] <= 0; expected > 0"
+        )
+    return D2DLayouts(config, seed, arrays["tx_m"], arrays["rx_m"], g, arrays["redraws"])
+
+
+def _array(path, arrays: dict, name: str) -> np.ndarray:
+    if name not in arrays:
+        raise ConfigError(
+            f"file {str(path)!r} lacks the array {name!r}; expected "
+            f"{', '.join(sorted(arrays)) or 'arrays'} plus {name!r}"
+        )
+    return arrays[name]
+
+
+def _file_config(path, meta: dict, cls):
+    """The system config stored in a file's metadata, rebuilt and validated."""
+    values = meta.get("config")
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"file {str(path)!r}: its metadata config is {values!r}; expected a mapping of "
+            f"{cls.__name__} fields"
+        )
+    try:
+        return cls.from_dict(values)
+    except ConfigError as err:
+        raise ConfigError(f"file {str(path)!r}: config {err}") from None
+    except TypeError as err:  # a field of the wrong structure, e.g. a list for a number
+        raise ConfigError(f"file {str(path)!r}: config is invalid ({err})") from None
+
+
+def _file_seed(path, meta: dict, key: str) -> int:
+    value = meta.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"file {str(path)!r}: its metadata {key}={value!r}; expected an integer >= 0"
+        )
+    return value
 
 
 def simulate_d2d_file(
@@ -93,23 +145,37 @@ def load_miso(path: str | os.PathLike, system: MisoSystem | None = None) -> Miso
     one experiment share their system); otherwise :class:`ConfigError` says what differs.
     """
     arrays, meta = read_arrays(path, MISO_KIND)
-    config = MisoConfig.from_dict(meta["config"])
-    file_system = MisoSystem(arrays["pilots"], arrays["sensing"], int(meta["system_seed"]))
-    file_system.check_matches(config)
+    config = _file_config(path, meta, MisoConfig)
+    seed = _file_seed(path, meta, "seed")
+    file_system = MisoSystem(_array(path, arrays, "pilots"), _array(path, arrays, "sensing"),
+                             _file_seed(path, meta, "system_seed"))
+    try:
+        file_system.check_matches(config)
+    except ConfigError as err:
+        raise ConfigError(f"file {str(path)!r}: {err}") from None
     if system is not None:
         try:
             assert_same_system(system, file_system)
         except ConfigError as err:
             raise ConfigError(f"file {str(path)!r}: {err}") from None
-    n = arrays["h"].shape[0]
+    h = _array(path, arrays, "h")
+    n = h.shape[0] if h.ndim else 0
     want = {"positions_m": (n, 2), "h": (n, config.n_bs, config.n_antennas),
             "factors": (n, config.n_bs, 3), "y": (n, config.n_bs, config.n_pilots)}
     for name, shape in want.items():
-        if arrays[name].shape != shape:
+        if _array(path, arrays, name).shape != shape or n < 1:
             raise ConfigError(
-                f"file {str(path)!r}: {name} has shape {arrays[name].shape}; expected {shape}"
+                f"file {str(path)!r}: {name} has shape {arrays[name].shape}; expected {shape} "
+                "with n >= 1"
             )
-    return MisoSamples(config, int(meta["seed"]), file_system, arrays["positions_m"],
+        if not np.issubdtype(arrays[name].dtype, np.number) or not np.all(
+            np.isfinite(arrays[name])
+        ):
+            raise ConfigError(
+                f"file {str(path)!r}: {name} holds non-numeric or non-finite values; "
+                "expected finite numbers"
+            )
+    return MisoSamples(config, seed, file_system, arrays["positions_m"],
                        arrays["h"], arrays["factors"], arrays["y"])
 
 

@@ -1,15 +1,16 @@
 """Array files with provenance: HDF5 (default) or MATLAB, written atomically, checksummed.
 
 Every file holds named arrays and a metadata dict (``kind``, ``config``, ``seed``,
-``version``, ...) and a SHA-256 checksum of its arrays. Files are written under a temporary
-name in the destination folder and renamed into place, so an interrupted write never
-leaves a partial file under the final name.
+``version``, ...), a SHA-256 checksum of its arrays and one of its metadata, both verified
+on load. Files are written under a temporary name in the destination folder and renamed
+into place, so an interrupted write never leaves a partial file under the final name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -24,6 +25,8 @@ from simulators.validation import ConfigError
 from wirelessrl import __version__
 
 FORMATS = ("h5", "mat")
+_UMASK = os.umask(0)  # read once, at import: setting it back and forth is not thread-safe
+os.umask(_UMASK)
 
 
 def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
@@ -36,9 +39,22 @@ def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+META_CHECKSUM_KEY = "meta_sha256"
+
+
+def meta_checksum(meta: Mapping[str, Any]) -> str:
+    """SHA-256 of the metadata's canonical JSON, without the ``meta_sha256`` entry itself
+    and the creation time (so reruns of a seeded command differ only in that time)."""
+    body = {k: v for k, v in meta.items() if k not in (META_CHECKSUM_KEY, "created_utc")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def ensure_writable(path: str | os.PathLike, overwrite: bool) -> None:
     """Refuse early (before any work) to replace an existing file unless asked."""
-    if Path(path).exists() and not overwrite:
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"output {str(path)!r} is a directory; expected a file name")
+    if p.exists() and not overwrite:
         raise ConfigError(f"output {str(path)!r} exists; pass --overwrite to replace it")
 
 
@@ -47,15 +63,39 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     """Yield a temporary path beside ``path``; rename it to ``path`` on success only."""
     final = Path(path)
     ensure_writable(final, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part",
+                                   dir=final.parent)
+    except OSError as err:
+        raise ConfigError(
+            f"output {str(path)!r} cannot be written ({err.strerror or type(err).__name__}); "
+            "expected a file name in a writable folder"
+        ) from None
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a data file gets the usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, final)
+        _remove_stale_parts(final)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _remove_stale_parts(final: Path) -> None:
+    """Delete temporary files of ``final`` left by writers that were killed (SIGKILL, the
+    OOM killer): ``.<name>.<pid>.*.part`` whose process no longer exists."""
+    for part in final.parent.glob(f".{glob.escape(final.name)}.*.part"):
+        pid = part.name[len(final.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except OSError:  # alive under another user, or not ours to judge
+            pass
 
 
 def provenance(kind: str, config: Mapping[str, Any], seed: int | None, **extra: Any) -> dict:
@@ -92,6 +132,7 @@ def write_arrays(
         "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
         "checksum_sha256": arrays_checksum(arrays),
     }
+    meta[META_CHECKSUM_KEY] = meta_checksum(meta)
     meta_json = json.dumps(meta, sort_keys=True)
     with atomic_path(path, overwrite) as tmp:
         if fmt == "h5":
@@ -121,7 +162,7 @@ def read_arrays(
     if not p.is_file():
         raise ConfigError(f"file {str(p)!r} does not exist")
     try:
-        if infer_format(p) == "h5":
+        if _is_hdf5(p):  # by content: ``--format h5 -o x.mat`` is still HDF5
             import h5py
 
             with h5py.File(p, "r") as f:
@@ -140,6 +181,11 @@ def read_arrays(
         raise ConfigError(
             f"file {str(p)!r} is not a readable wirelessrl data file ({type(exc).__name__})"
         ) from None
+    if not isinstance(meta, dict):
+        raise ConfigError(
+            f"file {str(p)!r} is not a readable wirelessrl data file (its metadata is a "
+            f"{type(meta).__name__}; expected a JSON object)"
+        )
     if kind is not None and meta.get("kind") != kind:
         raise ConfigError(
             f"file {str(p)!r} holds kind={meta.get('kind')!r}; expected kind={kind!r}"
@@ -148,7 +194,21 @@ def read_arrays(
         raise ConfigError(
             f"file {str(p)!r} failed its checksum: its arrays no longer match what was written"
         )
+    # files written before the metadata checksum existed have none; all newer ones do
+    if verify and META_CHECKSUM_KEY in meta and meta_checksum(meta) != meta[META_CHECKSUM_KEY]:
+        raise ConfigError(
+            f"file {str(p)!r} failed its checksum: its metadata (config, seed, ...) no longer "
+            "match what was written"
+        )
     return arrays, meta
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
 
 
 def _restore_mat_shapes(arrays: dict, meta: dict) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines import SOLVERS, solve
+from baselines import SOLVERS, STATUSES, solve
 from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_table
@@ -69,8 +69,38 @@ def _plain(options: dict) -> dict:
 
 
 def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by :func:`solve_file`; check its arrays and provenance."""
     arrays, meta = read_arrays(path, SOLUTION_KIND)
-    arrays["status"] = arrays["status"].astype(str)
+    where = f"file {str(path)!r}"
+    missing = sorted({"p_w", "status", "iterations", "objective"} - set(arrays))
+    if missing:
+        raise ConfigError(f"{where} lacks the array {missing[0]!r}; expected p_w, status, "
+                          "iterations, objective")
+    p_w = arrays["p_w"]
+    if p_w.ndim != 2 or not np.issubdtype(p_w.dtype, np.floating):
+        raise ConfigError(f"{where}: p_w has shape {p_w.shape} and dtype {p_w.dtype}; "
+                          "expected floats of shape (batch, n_links)")
+    for name in ("status", "iterations", "objective"):
+        if arrays[name].shape != p_w.shape[:1]:
+            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
+                              f"{p_w.shape[:1]}")
+    try:
+        arrays["status"] = arrays["status"].astype(str)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{where}: status is not text; expected one of "
+                          f"{', '.join(STATUSES)}") from None
+    unknown = sorted(set(arrays["status"]) - set(STATUSES))
+    if unknown:
+        raise ConfigError(f"{where}: status {unknown[0]!r} is invalid; expected one of "
+                          f"{', '.join(STATUSES)}")
+    ok = arrays["status"] != "failed"
+    if not np.all(np.isfinite(p_w[ok])) or np.any(p_w[ok] < 0):
+        raise ConfigError(f"{where}: p_w holds negative or non-finite powers on layouts not "
+                          "marked failed; expected finite powers >= 0")
+    for key, kind in (("method", str), ("options", dict), ("config", dict), ("seed", int)):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
+                              f"{kind.__name__}")
     return arrays, meta
 
 

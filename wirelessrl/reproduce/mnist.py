@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simulators.validation import ConfigError, check_choice, check_int
+from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.mnist import (
     MNIST_FILES,
@@ -49,7 +49,12 @@ from wirelessrl.mnist import (
 )
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import BCELoss
-from wirelessrl.reproduce.common import Echo, save_effective_config, train_config
+from wirelessrl.reproduce.common import (
+    Echo,
+    feature_width,
+    save_effective_config,
+    train_config,
+)
 from wirelessrl.steps import StepRunner
 from wirelessrl.transfer import TransferTask, get_strategy, train_source, train_target
 
@@ -107,7 +112,7 @@ def net_config(config: dict) -> NetConfig:
     ``25 -> 50 -> side^2`` with the paper's widths (all from ``config["model"]``)."""
     model = config["model"]
     n_in = check_int("data.image_side", config["data"]["image_side"], 1) ** 2
-    head = HeadConfig((model["feature"][-1], *model["head"], 1), output="identity")
+    head = HeadConfig((feature_width(model), *model["head"], 1), output="identity")
     return NetConfig(
         feature_widths=(n_in, *model["feature"]),
         heads={"is_one": head, "is_eight": head},
@@ -311,7 +316,7 @@ def validate(config: dict) -> dict[str, Path]:
     train_config(config["target"], 0)
     scale = config["target"].get("finetune_feature_lr_scale")
     if scale is not None:
-        get_strategy("finetune", alpha=1.0, feature_lr_scale=scale)
+        check_positive("target.finetune_feature_lr_scale", scale)
     split_seed = config["data"].get("split_seed")
     if split_seed is not None:
         check_int("data.split_seed", split_seed, 0)
