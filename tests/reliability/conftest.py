@@ -3,14 +3,9 @@ malformed inputs tried / rejected (printed after the run, with or without ``-s``
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from rel_helpers import EXTRA, HARMLESS, TALLY  # noqa: E402
+import pytest
+import torch
+from rel_helpers import EXTRA, HARMLESS, TALLY
 
 torch.set_num_threads(1)
 

@@ -343,7 +343,7 @@ class D2DExperiment:
         from wirelessrl.checkpoint import load_net
 
         net, _ = load_net(net_path)
-        net.eval()
+        net.drop_decoder().eval()  # inference runs feature module and head only
         x = self.data()["test"]["x"]
         with torch.no_grad():
             net(x[:8], head=head)
