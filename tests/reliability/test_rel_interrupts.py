@@ -5,6 +5,7 @@ threads from the start of the session (:mod:`rel_interrupts`); these tests colle
 
 from __future__ import annotations
 
+import pytest
 import rel_interrupts as ri
 import torch
 from rel_helpers import EXTRA
@@ -61,7 +62,10 @@ def test_training_resumes_after_sigkill_and_sigint_with_the_same_result():
 
 
 def test_sigint_stops_reproduce_with_one_line_and_only_complete_steps():
-    out = _outcome("reproduce")
+    try:
+        out = _outcome("reproduce")
+    except ri.SignalMissed as missed:
+        pytest.skip(f"the command finished before Ctrl-C could land (loaded machine): {missed}")
     run_dir = out["run_dir"]
     for f in run_dir.rglob("*.h5"):  # whatever was written is complete (checksums verified)
         read_arrays(f)
