@@ -152,3 +152,13 @@ def save_effective_config(run_dir: Path, config: Mapping, seeds: Sequence[int]) 
 
 
 Echo = Callable[[str], None]
+
+
+def write_report(run_dir: Path, lines: list[str], plots: Iterable[str], echo: Echo) -> Path:
+    """Append the plots section to a report's lines and write ``run_dir/report.md``."""
+    body = [*lines, "## Plots", "", *[f"![{name}]({name})" for name in plots], ""]
+    report = Path(run_dir) / "report.md"
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(body))
+    echo(f"report: {report}")
+    return report

@@ -14,6 +14,9 @@ from wirelessrl.reproduce.common import (
     write_csv,
     write_json,
 )
+from wirelessrl.reproduce.common import (
+    write_report as write_markdown_report,
+)
 from wirelessrl.reproduce.d2d import PAPER_FIGURES, SOURCE_FOR, VARIANTS, D2DExperiment
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
@@ -235,18 +238,8 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         *[f"| network: {k} | {v:,.0f} |" for k, v in speeds.items()],
         f"| FP ({fp_rule}) | {fp_speed:,.0f} |",
         "",
-        "## Plots",
-        "",
-        *[f"![{name}]({name})" for name in plots],
-        "",
     ]
-    report = run_dir / "report.md"
-    from wirelessrl.fileio import atomic_path
-
-    with atomic_path(report) as tmp:
-        tmp.write_text("\n".join(lines))
-    echo(f"report: {report}")
-    return report
+    return write_markdown_report(run_dir, lines, plots, echo)
 
 
 __all__ = ["write_report"]

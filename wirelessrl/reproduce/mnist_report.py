@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from wirelessrl.fileio import atomic_path
 from wirelessrl.plots import plot_bars_vs_paper, plot_learning_curves
 from wirelessrl.reproduce.common import (
     Echo,
@@ -20,6 +19,9 @@ from wirelessrl.reproduce.common import (
     provenance_block,
     write_csv,
     write_json,
+)
+from wirelessrl.reproduce.common import (
+    write_report as write_markdown_report,
 )
 from wirelessrl.reproduce.mnist import (
     PAPER_ACCURACY_PCT,
@@ -209,16 +211,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[MnistExperiment]
         "MNIST files (SHA-256): " + ", ".join(f"{v['name']} {v['sha256'][:12]}"
                                               for v in digests.values()) + ".",
         "",
-        "## Plots",
-        "",
-        *[f"![{name}]({name})" for name in plots],
-        "",
     ]
-    report = run_dir / "report.md"
-    with atomic_path(report) as tmp:
-        tmp.write_text("\n".join(lines))
-    echo(f"report: {report}")
-    return report
+    return write_markdown_report(run_dir, lines, plots, echo)
 
 
 __all__ = ["write_report"]
