@@ -203,6 +203,11 @@ def _baseline_labels(info: dict, n_source: int) -> dict[str, str]:
     return out
 
 
+def _settings(values: dict) -> str:
+    return ", ".join(f"{k} = {v:,}" if isinstance(v, int) else f"{k} = {v}"
+                     for k, v in values.items()) or "none"
+
+
 def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
                  echo: Echo = print) -> Path:
     seeds = [e.seed for e in experiments]
@@ -322,8 +327,8 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         lines += [
             f"## Variant `{v.name}`: {v.label}",
             "",
-            f"Source settings changed: {v.source or 'none'} (sources in `{v.source_dir}/`); "
-            f"target settings changed: {v.target or 'none'}; lr chosen on validation from "
+            f"Source settings changed: {_settings(v.source)} (sources in `{v.source_dir}/`); "
+            f"target settings changed: {_settings(v.target)}; lr chosen on validation from "
             f"{', '.join(f'{x:g}' for x in v.lrs)}.",
             "",
             _loc_table(aggs[f"variant:{v.name}"], lr_col=True),
