@@ -13,7 +13,6 @@ from baselines.miso import (
     snr_fraction_of_mrt,
     summarize_errors,
 )
-from wirelessrl.fileio import atomic_path
 from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
 from wirelessrl.reproduce.common import (
     Echo,
@@ -22,6 +21,9 @@ from wirelessrl.reproduce.common import (
     provenance_block,
     write_csv,
     write_json,
+)
+from wirelessrl.reproduce.common import (
+    write_report as write_markdown_report,
 )
 from wirelessrl.reproduce.miso import (
     BEAMFORMERS,
@@ -352,16 +354,8 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         "",
         f"Localization outputs of every network inside the user area: {inside}.",
         "",
-        "## Plots",
-        "",
-        *[f"![{name}]({name})" for name in plots],
-        "",
     ]
-    report = run_dir / "report.md"
-    with atomic_path(report) as tmp:
-        tmp.write_text("\n".join(lines))
-    echo(f"report: {report}")
-    return report
+    return write_markdown_report(run_dir, lines, plots, echo)
 
 
 __all__ = ["write_report"]
