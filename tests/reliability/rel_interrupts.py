@@ -58,12 +58,19 @@ ROOT: Path | None = None
 # ------------------------------------------------------------------------ machinery
 
 
+def _default_sigint() -> None:
+    """Give the child the default Ctrl-C handling: a test run started in the background of
+    a non-interactive shell inherits SIGINT as ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, cwd: Path, cmd=CLI) -> tuple[subprocess.Popen, Path]:
     """Start a subprocess; its stdout and stderr (unbuffered) go to the returned file."""
     err = Path(cwd) / f".stderr-{time.monotonic_ns()}"
     with open(err, "wb") as f:
         proc = subprocess.Popen([*cmd, *map(str, args)], cwd=cwd, env=ENV, stdout=f,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, preexec_fn=_default_sigint)
     return proc, err
 
 
