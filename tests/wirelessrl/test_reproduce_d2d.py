@@ -71,3 +71,14 @@ def test_bad_overrides_fail_cleanly(tmp_path, override, message):
                                        str(tmp_path / "r"), override])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_target_size_change_keeps_the_source_models(tiny_run):
+    out, _ = tiny_run
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "data.target_train=150"])
+    assert result.exit_code == 0, result.output
+    assert "[run ] data" in result.output  # the target split changed size
+    assert "[skip] source/conventional" in result.output
+    assert "[skip] source/reconstruction" in result.output
+    assert "[run ] target/regular-lr2e-05" in result.output

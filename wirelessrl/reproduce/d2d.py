@@ -188,6 +188,12 @@ def tensors(g: np.ndarray, transform: InputTransform) -> dict[str, torch.Tensor]
     return {"x": torch.from_numpy(transform(g)), "g": torch.from_numpy(g.astype(np.float32))}
 
 
+def source_data(data: dict) -> dict:
+    """The data keys a source model depends on: its splits (layout k of a seed does not
+    depend on the other splits' sizes), so a target-size sweep reuses one source model."""
+    return {k: data[k] for k in ("source_train", "source_valid")}
+
+
 def _split_seed(seed: int, split: str) -> int:
     return 10 * seed + SPLITS.index(split)
 
@@ -270,6 +276,8 @@ class D2DExperiment:
         cfg = {"system": self.system.to_dict(), "data": self.config["data"],
                "model": self.config["model"], "source": self.config["source"],
                "seed": self.seed, **extra}
+        if "target" not in extra:  # a source step depends on the source splits only
+            cfg["data"] = source_data(self.config["data"])
         if variant is not None:
             cfg["variants"] = {variant: True}
         return cfg

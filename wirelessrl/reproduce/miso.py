@@ -406,8 +406,11 @@ class MisoExperiment:
 
     # -------------------------------------------------------------- training
     def _step_config(self, **extra) -> dict:
-        return {**self._data_config(), "model": self.config["model"],
-                "source": self.config["source"], **extra}
+        cfg = {**self._data_config(), "model": self.config["model"],
+               "source": self.config["source"], **extra}
+        if set(extra) <= {"source", "strategy"}:  # a source step: its own splits only
+            cfg["data"] = {k: self.config["data"][k] for k in ("source_train", "source_valid")}
+        return cfg
 
     def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
         return self.path(variant.source_dir if variant else "source", name, "net.pt")
