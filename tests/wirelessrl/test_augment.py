@@ -34,14 +34,6 @@ from wirelessrl.transfer import TransferTask, train_source, train_target
 N = 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def system():
     return D2DConfig.from_preset("paper", n_links=N)

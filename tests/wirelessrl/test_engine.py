@@ -25,14 +25,6 @@ from wirelessrl.objectives import D2DRateLoss, Objective
 N_LINKS = 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     cfg = D2DConfig.from_preset("paper", n_links=N_LINKS)

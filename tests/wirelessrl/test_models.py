@@ -21,14 +21,6 @@ from wirelessrl.models import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_mlp_layers_and_output_activation():
     mlp = MLP((4, 5, 3), activation="tanh", out_activation="relu")
     kinds = [type(m).__name__ for m in mlp]

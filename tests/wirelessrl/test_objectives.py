@@ -34,14 +34,6 @@ from wirelessrl.objectives import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module", params=[0.0, 6.0], ids=["gap0dB", "gap6dB"])
 def layouts(request):
     cfg = D2DConfig.from_preset("paper", snr_gap_db=request.param)

@@ -24,14 +24,6 @@ from wirelessrl.transfer import (
 N = 3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def setup():
     cfg = D2DConfig.from_preset("paper", n_links=N)
