@@ -67,9 +67,5 @@ def main() -> None:
     """wirelessrl: simulators, classical solvers and transfer learning for wireless."""
 
 
-for _module in ("simulate", "solve", "train", "reproduce", "sweep"):
-    try:
-        importlib.import_module(f"wirelessrl.cli.{_module}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"wirelessrl.cli.{_module}":
-            raise
+for _module in ("simulate", "solve", "reproduce", "sweep"):
+    importlib.import_module(f"wirelessrl.cli.{_module}")
