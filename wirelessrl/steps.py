@@ -3,6 +3,12 @@
 Each finished step leaves ``<run_dir>/.steps/<name>.json`` holding a hash of the config the
 step ran with. A step re-runs when that hash changes or an output is missing.
 
+Shared steps: with ``cache_dir``, a step run with ``share="<folder>"`` copies that folder of
+the run into ``<cache_dir>/<name>-<hash>/`` when it finishes, and a later run (another run
+directory, same step name and config hash) restores it from there instead of running. The
+sweeps use this so that every point with the same source config trains its source network
+once.
+
 Example
 -------
 >>> runner = StepRunner("runs/demo")
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,9 +36,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
 class StepRunner:
     """Run named steps once per config; print one line per step."""
 
-    def __init__(self, run_dir: str | Path, echo: Callable[[str], None] = print) -> None:
+    def __init__(self, run_dir: str | Path, echo: Callable[[str], None] = print,
+                 cache_dir: str | Path | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.echo = echo
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
         (self.run_dir / ".steps").mkdir(parents=True, exist_ok=True)
 
     def _stamp(self, name: str) -> Path:
@@ -55,20 +64,51 @@ class StepRunner:
         config: Mapping,
         fn: Callable[[], Any],
         outputs: Iterable[str | Path] = (),
+        share: str | None = None,
     ) -> bool:
-        """Run ``fn`` unless the step is done; return True when it ran."""
+        """Run ``fn`` unless the step is done; return True when it ran.
+
+        ``share``: a folder of the run holding every output of the step; with a
+        ``cache_dir`` it is restored from the cache when there, stored there after a run.
+        """
         outputs = list(outputs)
         if self.is_done(name, config, outputs):
             self.echo(f"[skip] {name} (done, config unchanged)")
             return False
+        cached = self._cached(name, config, share)
+        if cached is not None and cached.is_dir():
+            self._copy_folder(cached, self.run_dir / share)
+            self._write_stamp(name, config, 0.0, restored_from=str(cached))
+            if all((self.run_dir / out).exists() for out in outputs):
+                self.echo(f"[skip] {name} (restored from the step cache {cached})")
+                return False
         self.echo(f"[run ] {name}")
         start = time.perf_counter()
         fn()
         seconds = time.perf_counter() - start
+        if cached is not None:
+            self._copy_folder(self.run_dir / share, cached)
+        self._write_stamp(name, config, seconds)
+        self.echo(f"[done] {name} in {seconds:.1f} s")
+        return True
+
+    def _cached(self, name: str, config: Mapping, share: str | None) -> Path | None:
+        if self.cache_dir is None or share is None:
+            return None
+        return self.cache_dir / f"{name.replace('/', '__')}-{config_hash(config)}"
+
+    @staticmethod
+    def _copy_folder(src: Path, dst: Path) -> None:
+        """Replace ``dst`` by a copy of ``src``, renamed into place in one step."""
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+        shutil.rmtree(dst, ignore_errors=True)
+        tmp.rename(dst)
+
+    def _write_stamp(self, name: str, config: Mapping, seconds: float, **extra: str) -> None:
         with atomic_path(self._stamp(name)) as tmp:
             tmp.write_text(json.dumps(
                 {"config_hash": config_hash(config), "seconds": round(seconds, 3),
-                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
             ))
-        self.echo(f"[done] {name} in {seconds:.1f} s")
-        return True

@@ -22,8 +22,10 @@ swept key with its values, and the number to collect from each point's ``results
 Each point ``<key>=<value>`` is one ordinary ``reproduce`` run in
 ``<out_dir>/<name>/<key>=<value>/`` with the config ``experiments/<experiment>.yaml`` +
 scale overrides + ``overrides`` + the swept value, so every step inside it (data, baselines,
-sources, targets) is skipped when re-run unchanged. The point itself is a
-:class:`~wirelessrl.steps.StepRunner` step of the sweep: it is done when its
+sources, targets) is skipped when re-run unchanged. Source networks are shared through
+``<out_dir>/step-cache/``: a point whose source step has the config hash of one already
+trained (in this sweep or another under the same ``out_dir``) copies it instead of training.
+The point itself is a :class:`~wirelessrl.steps.StepRunner` step of the sweep: it is done when its
 ``results.json`` exists and the hash of (experiment, config, seeds) matches, in which case the
 experiment is not even re-entered.
 
@@ -72,6 +74,7 @@ SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "coll
 COLLECT_KEYS = ("table", "metric", "field", "label", "methods")
 PLOT_KEYS = ("log_x", "xlabel", "title")
 POINT_COLUMNS = ("seed", "strategy", "value", "metric")
+STEP_CACHE = "step-cache"  # source networks shared by points and sweeps (same config hash)
 BUDGET_KEYS = ("data.target_train", "target.batch_size", "target.epochs")
 
 
@@ -286,6 +289,7 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
     run = get_experiment(sp.experiment)
     sweep_dir = Path(out_dir) / sp.name
     steps = StepRunner(sweep_dir, echo)
+    cache = Path(out_dir) / STEP_CACHE  # shared by every sweep under out_dir
     results = Path(results_dir) / sp.name
     for i, value in enumerate(sp.values, start=1):
         point = sp.point_name(value)
@@ -297,7 +301,7 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
         steps.run(f"point/{point}",
                   {"experiment": sp.experiment, "config": config, "seeds": sp.seeds},
                   lambda config=config, point_dir=point_dir: run(config, point_dir, sp.seeds,
-                                                                 echo),
+                                                                 echo, step_cache=cache),
                   [f"{point}/results.json"])
         rows = collect_point(sp, value, point_dir / "results.json")
         write_csv(results / f"{point}.csv", rows)

@@ -61,6 +61,16 @@ def test_tiny_sweep_writes_point_csvs_summary_and_plot(tiny_sweep):
     assert (out / f"{NAME}.png").stat().st_size > 1000
 
 
+def test_second_point_reuses_the_source_network(tiny_sweep):
+    runs, _, output, _ = tiny_sweep
+    # the target size does not change the source step's config: one training, one restore
+    assert output.count("[run ] source/reconstruction") == 1
+    assert output.count("source/reconstruction (restored from the step cache") == 1
+    nets = [(runs / NAME / f"data.target_train={v}" / "seed-1" / "source" / "reconstruction"
+             / "net.pt").read_bytes() for v in (100, 200)]
+    assert nets[0] == nets[1]
+
+
 def test_budget_cap_lowers_target_epochs(tiny_sweep):
     runs, _, output, _ = tiny_sweep
     # tiny: max_target_steps 8; 200 layouts / batch 100 = 2 steps per epoch -> 4 epochs

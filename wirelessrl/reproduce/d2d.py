@@ -201,11 +201,12 @@ def _split_seed(seed: int, split: str) -> int:
 class D2DExperiment:
     """One seed of the D2D experiment under ``run_dir/seed-<seed>``."""
 
-    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo) -> None:
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo,
+                 step_cache: str | Path | None = None) -> None:
         self.config = config
         self.seed = seed
         self.dir = run_dir / f"seed-{seed}"
-        self.steps = StepRunner(self.dir, echo)
+        self.steps = StepRunner(self.dir, echo, cache_dir=step_cache)
         self.echo = echo
         self.system = system_config(config)
         self.task = make_task(config, self.system)
@@ -307,7 +308,7 @@ class D2DExperiment:
                              train_config(self.config["source"], self.seed, progress=True), out)
 
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
-                           [f"source/{name}/net.pt"])
+                           [f"source/{name}/net.pt"], share=f"source/{name}")
 
     @staticmethod
     def target_run_name(strategy: str, lr: float, variant: str | None = None) -> str:
@@ -405,7 +406,8 @@ def check_config(config: dict) -> None:
                      feature_lr_scale=scale if strategy == "finetune" else None)
 
 
-def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print) -> Path:
+def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print,
+        step_cache: str | Path | None = None) -> Path:
     """Run the D2D experiment for every seed and write the report; return ``report.md``."""
     run_dir = Path(run_dir)
     check_config(config)
@@ -418,7 +420,7 @@ def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print)
     experiments = []
     for seed in seeds:
         echo(f"== D2D seed {seed} ==")
-        exp = D2DExperiment(config, run_dir, seed, echo)
+        exp = D2DExperiment(config, run_dir, seed, echo, step_cache)
         exp.make_data()
         exp.solve_baselines()
         exp.train_sources(strategies)

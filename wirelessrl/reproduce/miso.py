@@ -288,11 +288,12 @@ def baseline_settings(config: dict) -> dict:
 class MisoExperiment:
     """One seed of the MISO experiment under ``run_dir/seed-<seed>``."""
 
-    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo) -> None:
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo,
+                 step_cache: str | Path | None = None) -> None:
         self.config = config
         self.seed = seed
         self.dir = run_dir / f"seed-{seed}"
-        self.steps = StepRunner(self.dir, echo)
+        self.steps = StepRunner(self.dir, echo, cache_dir=step_cache)
         self.echo = echo
         self.system = system_config(config)
         self.system_seed = system_seed(config)
@@ -430,7 +431,7 @@ class MisoExperiment:
                              train_config(section, self.seed, progress=True), out)
 
             self.steps.run(f"{folder}/{name}", self._step_config(source=section, strategy=name),
-                           build, [f"{folder}/{name}/net.pt"])
+                           build, [f"{folder}/{name}/net.pt"], share=f"{folder}/{name}")
 
     def target_run_dir(self, strategy: str, lr: float, variant: str | None = None) -> Path:
         folder = "target" if variant is None else f"target-{variant}"
@@ -539,7 +540,8 @@ def check_config(config: dict) -> None:
     baseline_settings(config)
 
 
-def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print) -> Path:
+def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print,
+        step_cache: str | Path | None = None) -> Path:
     """Run the MISO experiment for every seed and write the report; return ``report.md``."""
     run_dir = Path(run_dir)
     check_config(config)
@@ -551,7 +553,7 @@ def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print)
     experiments = []
     for seed in seeds:
         echo(f"== MISO seed {seed} ==")
-        exp = MisoExperiment(config, run_dir, seed, echo)
+        exp = MisoExperiment(config, run_dir, seed, echo, step_cache)
         exp.make_data()
         exp.solve_baselines()
         exp.train_sources(strategies + [s for v in variants(config) if not v.source

@@ -162,12 +162,12 @@ class MnistExperiment:
     """One seed and split of the MNIST experiment under ``run_dir/seed-<s>/split-<X>``."""
 
     def __init__(self, config: dict, run_dir: Path, seed: int, split: str, source: MnistData,
-                 digests: dict, echo: Echo) -> None:
+                 digests: dict, echo: Echo, step_cache: str | Path | None = None) -> None:
         self.config = config
         self.seed = seed
         self.split = split
         self.dir = run_dir / f"seed-{seed}" / f"split-{split}"
-        self.steps = StepRunner(self.dir, echo)
+        self.steps = StepRunner(self.dir, echo, cache_dir=step_cache)
         self.echo = echo
         self.source_data = source
         self.digests = digests
@@ -227,7 +227,7 @@ class MnistExperiment:
                              train_config(self.config["source"], self.seed), out)
 
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
-                           [f"source/{name}/net.pt"])
+                           [f"source/{name}/net.pt"], share=f"source/{name}")
 
     def train_targets(self, strategies: list[str]) -> None:
         from wirelessrl.checkpoint import load_net
@@ -323,7 +323,8 @@ def validate(config: dict) -> dict[str, Path]:
     return mnist_files(config)
 
 
-def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print) -> Path:
+def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print,
+        step_cache: str | Path | None = None) -> Path:
     """Run the MNIST experiment for every seed and split; write the report, return it."""
     run_dir = Path(run_dir)
     files = validate(config)
@@ -335,7 +336,8 @@ def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print)
     for seed in seeds:
         for split in splits:
             echo(f"== MNIST seed {seed}, split {split} ==")
-            exp = MnistExperiment(config, run_dir, seed, split, source, digests, echo)
+            exp = MnistExperiment(config, run_dir, seed, split, source, digests, echo,
+                                  step_cache)
             exp.make_data()
             exp.train_sources(strategies)
             exp.train_targets(strategies)

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+from wirelessrl.steps import StepRunner
+
+
+def _writer(calls: list, text: str):
+    def fn(run_dir: Path) -> None:
+        calls.append(text)
+        (run_dir / "model").mkdir(parents=True, exist_ok=True)
+        (run_dir / "model" / "net.txt").write_text(text)
+    return fn
+
+
+def _run(runner: StepRunner, calls: list, config: dict, text: str) -> bool:
+    return runner.run("source/net", config, lambda: _writer(calls, text)(runner.run_dir),
+                      ["model/net.txt"], share="model")
+
+
+def test_step_runs_once_then_skips(tmp_path):
+    calls = []
+    runner = StepRunner(tmp_path / "a", echo=lambda s: None)
+    assert _run(runner, calls, {"x": 1}, "one") is True
+    assert _run(runner, calls, {"x": 1}, "one") is False
+    assert _run(runner, calls, {"x": 2}, "two") is True  # config changed: runs again
+    assert calls == ["one", "two"]
+
+
+def test_shared_step_is_restored_from_the_cache_in_another_run_dir(tmp_path):
+    calls, lines = [], []
+    cache = tmp_path / "cache"
+    first = StepRunner(tmp_path / "a", echo=lines.append, cache_dir=cache)
+    assert _run(first, calls, {"x": 1}, "trained") is True
+    second = StepRunner(tmp_path / "b", echo=lines.append, cache_dir=cache)
+    assert _run(second, calls, {"x": 1}, "never written") is False
+    assert calls == ["trained"]
+    assert (tmp_path / "b" / "model" / "net.txt").read_text() == "trained"
+    assert any("restored from the step cache" in line for line in lines)
+    # the restored step is an ordinary finished step of its run directory
+    assert second.is_done("source/net", {"x": 1}, ["model/net.txt"])
+
+
+def test_shared_step_with_another_config_is_not_restored(tmp_path):
+    calls = []
+    cache = tmp_path / "cache"
+    _run(StepRunner(tmp_path / "a", echo=lambda s: None, cache_dir=cache), calls, {"x": 1}, "1")
+    _run(StepRunner(tmp_path / "b", echo=lambda s: None, cache_dir=cache), calls, {"x": 2}, "2")
+    assert calls == ["1", "2"]
+    assert (tmp_path / "b" / "model" / "net.txt").read_text() == "2"
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_without_cache_dir_share_is_ignored(tmp_path):
+    calls = []
+    runner = StepRunner(tmp_path / "a", echo=lambda s: None)
+    _run(runner, calls, {"x": 1}, "1")
+    assert calls == ["1"] and not (tmp_path / "cache").exists()
