@@ -43,6 +43,7 @@ from torch import nn
 
 from simulators.validation import ConfigError, check_choice, check_nonnegative, check_positive
 from wirelessrl.checkpoint import save_net
+from wirelessrl.corruption import InputCorruption
 from wirelessrl.device import resolve_device
 from wirelessrl.engine import Augment, FitResult, TrainConfig, augment_name, check_data, fit
 from wirelessrl.models import NetConfig, TransferNet
@@ -287,6 +288,7 @@ def train_source(
     valid: Mapping[str, torch.Tensor],
     config: TrainConfig,
     run_dir: str | os.PathLike | None = None,
+    corruption: InputCorruption | None = None,
 ) -> tuple[TransferNet, FitResult]:
     r"""Train the source network of a strategy: ``L = L_task + alpha L_rec``.
 
@@ -300,6 +302,9 @@ def train_source(
     config : :class:`TrainConfig`; ``monitor`` / ``mode`` are taken from
         ``task.source_monitor``; the network is initialized with ``config.seed``
     run_dir : directory for the engine's files and ``net.pt``; None keeps nothing
+    corruption : :class:`~wirelessrl.corruption.InputCorruption` or None; corrupts the
+        input of every training minibatch while the reconstruction target stays clean
+        (denoising / masked reconstruction); only with ``alpha > 0``
 
     Output
     ------
@@ -309,13 +314,22 @@ def train_source(
     strategy = resolve_strategy(strategy, task)
     net = build_source_net(task, strategy, config.seed)
     alpha = strategy.source_alpha
+    rec_key = task.reconstruction_key if alpha > 0 else None
+    if corruption is not None:
+        if rec_key is None:
+            raise ConfigError(f"a {corruption.kind} reconstruction needs alpha > 0; the "
+                              f"{strategy.name} source has alpha = {alpha:g}")
+        if rec_key == task.input_key:  # the decoder rebuilds the clean input: keep it aside
+            rec_key = f"{rec_key}_clean"
+            train = {**train, rec_key: train[task.input_key]}
+            valid = {**valid, rec_key: valid[task.input_key]}
     objective = Objective(
         task.source_loss, head=task.source_head, input_key=task.input_key, alpha=alpha,
-        reconstruction_key=task.reconstruction_key if alpha > 0 else None,
+        reconstruction_key=rec_key,
     )
     metric, mode = task.source_monitor
     config = config.replace(monitor=metric, mode=mode)
-    result = fit(net, objective, train, valid, config, run_dir)
+    result = fit(net, objective, train, valid, config, run_dir, augment=corruption)
     _save(run_dir, net, role="source", strategy=dataclasses.asdict(strategy), alpha=alpha,
           train_config=config.to_dict(), result=result.to_dict())
     return net, result

@@ -1,7 +1,14 @@
-"""Shared set-up of the learning tests: one torch thread (small networks run fastest so)."""
+"""Shared set-up of the learning tests: one torch thread (small networks run fastest so) and
+a tiny D2D transfer task."""
 
+import numpy as np
 import pytest
 import torch
+
+from simulators.d2d import D2DConfig, generate_d2d
+from wirelessrl.models import NetConfig
+from wirelessrl.objectives import D2DRateLoss
+from wirelessrl.transfer import TransferTask
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +17,28 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+N_TINY = 3
+
+
+@pytest.fixture(scope="module")
+def tiny_d2d_task():
+    """(task, data): a 3-link D2D transfer task and its source/target/valid splits."""
+    cfg = D2DConfig.from_preset("paper", n_links=N_TINY)
+    g = generate_d2d(cfg, 90, seed=21).g
+    lg = np.log10(g.reshape(len(g), -1))
+    x = torch.tensor((lg - lg.mean(0)) / lg.std(0), dtype=torch.float32)
+    g = torch.tensor(g, dtype=torch.float32)
+    split = {"source": slice(0, 50), "target": slice(50, 70), "valid": slice(70, 90)}
+    data = {k: {"x": x[s], "g": g[s]} for k, s in split.items()}
+    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
+    head = {"widths": (8, 8, N_TINY), "output": "sigmoid"}
+    task = TransferTask(
+        net=NetConfig((N_TINY * N_TINY, 16, 8), heads={"sum_rate": head, "min_rate": head},
+                      decoder_widths=(8, 16, N_TINY * N_TINY)),
+        source_head="sum_rate", target_head="min_rate",
+        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
+        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
+    )
+    return task, data

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from simulators.d2d import D2DConfig, generate_d2d
 from simulators.validation import ConfigError
 from wirelessrl.checkpoint import load_net
 from wirelessrl.engine import TrainConfig
-from wirelessrl.models import NetConfig
-from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.transfer import (
     STRATEGIES,
     Strategy,
@@ -25,24 +21,8 @@ N = 3
 
 
 @pytest.fixture(scope="module")
-def setup():
-    cfg = D2DConfig.from_preset("paper", n_links=N)
-    g = generate_d2d(cfg, 90, seed=21).g
-    lg = np.log10(g.reshape(len(g), -1))
-    x = torch.tensor((lg - lg.mean(0)) / lg.std(0), dtype=torch.float32)
-    g = torch.tensor(g, dtype=torch.float32)
-    split = {"source": slice(0, 50), "target": slice(50, 70), "valid": slice(70, 90)}
-    data = {k: {"x": x[s], "g": g[s]} for k, s in split.items()}
-    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
-    head = {"widths": (8, 8, N), "output": "sigmoid"}
-    task = TransferTask(
-        net=NetConfig((N * N, 16, 8), heads={"sum_rate": head, "min_rate": head},
-                      decoder_widths=(8, 16, N * N)),
-        source_head="sum_rate", target_head="min_rate",
-        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
-        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
-    )
-    return task, data
+def setup(tiny_d2d_task):
+    return tiny_d2d_task
 
 
 def tc(**kw):

@@ -28,6 +28,11 @@ import torch
 from baselines import solve
 from simulators.d2d import D2DConfig
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
+from wirelessrl.corruption import (
+    corruption_from_section,
+    hashed_source_section,
+    source_corruption,
+)
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
@@ -281,6 +286,7 @@ class D2DExperiment:
             cfg["data"] = source_data(self.config["data"])
         if variant is not None:
             cfg["variants"] = {variant: True}
+        cfg["source"] = hashed_source_section(cfg["source"])
         return cfg
 
     def augmentation(self, variant: str | None) -> Augment | None:
@@ -305,7 +311,9 @@ class D2DExperiment:
                 d = self.data()
                 train_source(self.task, get_strategy(name, alpha=self.task.alpha),
                              d["source_train"], d["source_valid"],
-                             train_config(self.config["source"], self.seed, progress=True), out)
+                             train_config(self.config["source"], self.seed, progress=True), out,
+                             corruption=source_corruption(self.config["source"], name,
+                                                          self.task.input_key))
 
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
                            [f"source/{name}/net.pt"], share=f"source/{name}")
@@ -390,6 +398,7 @@ def check_config(config: dict) -> None:
     task = make_task(config, system_config(config))
     enabled_variants(config)
     train_config(config["source"], 0)
+    corruption_from_section(config["source"])
     train_config(config["target"], 0)
     for split in SPLITS:
         check_int(f"data.{split}", config["data"][split], 1)

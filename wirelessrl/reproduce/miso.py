@@ -50,6 +50,11 @@ from baselines.miso import (
 )
 from simulators.miso import MisoConfig, MisoSamples, MisoSystem, make_system
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
+from wirelessrl.corruption import (
+    corruption_from_section,
+    hashed_source_section,
+    source_corruption,
+)
 from wirelessrl.datasets import load_miso, simulate_miso_file
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
@@ -411,6 +416,7 @@ class MisoExperiment:
                "source": self.config["source"], **extra}
         if set(extra) <= {"source", "strategy"}:  # a source step: its own splits only
             cfg["data"] = {k: self.config["data"][k] for k in ("source_train", "source_valid")}
+        cfg["source"] = hashed_source_section(cfg["source"])
         return cfg
 
     def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
@@ -428,7 +434,8 @@ class MisoExperiment:
                 d = self.data()
                 train_source(self.task, get_strategy(name, alpha=float(section["alpha"])),
                              d["source_train"], d["source_valid"],
-                             train_config(section, self.seed, progress=True), out)
+                             train_config(section, self.seed, progress=True), out,
+                             corruption=source_corruption(section, name, self.task.input_key))
 
             self.steps.run(f"{folder}/{name}", self._step_config(source=section, strategy=name),
                            build, [f"{folder}/{name}/net.pt"], share=f"{folder}/{name}")
@@ -526,7 +533,8 @@ def check_config(config: dict) -> None:
     system_seed(config)
     make_task(config, system)
     _strategies(config)
-    variants(config)
+    for section in [config["source"]] + [v.source_section(config) for v in variants(config)]:
+        corruption_from_section(section)
     train_config(config["source"], 0)
     train_config(config["target"], 0)
     train_config(config["supervised"], 0)
