@@ -39,6 +39,7 @@ error.
 Outputs, small enough to commit, under ``<results_dir>/<name>/``: one CSV per point
 ``<key>=<value>.csv`` (columns ``seed, strategy, value, metric``), ``summary.csv`` (columns
 ``strategy, value, mean, std, n_seeds``; std is the sample std over seeds, 0 for one seed)
+``summary.md`` (the same as a markdown table, strategies by values, ``mean ± std (n)``)
 and ``<name>.png`` (metric against the swept value, one line per strategy, error bars = std).
 :func:`plot_sweep_results` rebuilds ``summary.csv`` and the PNG from the point CSVs alone.
 
@@ -60,6 +61,7 @@ from typing import Any
 
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.config import apply_overrides, load_yaml
+from wirelessrl.fileio import atomic_path
 from wirelessrl.reproduce import EXPERIMENTS, get_experiment
 from wirelessrl.reproduce.common import (
     Echo,
@@ -348,6 +350,25 @@ def read_point_csvs(sp: SweepSpec, results: Path) -> dict[int | float, list[dict
     return out
 
 
+def write_summary_table(sp: SweepSpec, xs: list, per: dict[str, dict], path: Path) -> Path:
+    """``summary.md``: one row per strategy, one column per swept value, cells
+    ``mean ± std (n)`` over the seeds (n: seeds with a finite metric)."""
+    header = [sp.key + " →"] + [value_text(x) for x in xs]
+    lines = [f"{sp.label}, mean ± std over seeds (n seeds)", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for strategy, by_value in per.items():
+        cells = []
+        for x in xs:
+            values = by_value.get(x, [])
+            m, s = mean_std(values)
+            n = sum(math.isfinite(v) for v in values)
+            cells.append("" if not n else f"{m:.3g} ± {s:.2g} ({n})")
+        lines.append("| " + " | ".join([strategy, *cells]) + " |")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
                        echo: Echo = print) -> Path:
     """Rebuild ``summary.csv`` and ``<name>.png`` from the point CSVs; return the PNG path.
@@ -383,9 +404,10 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
             stds.append(s)
         series[strategy] = (means, stds)
     write_csv(results / "summary.csv", summary)
+    write_summary_table(sp, xs, per, results / "summary.md")
     png = plot_sweep([float(x) for x in xs], series, sp.xlabel, sp.label,
                      results / f"{sp.name}.png", log_x=sp.log_x, title=sp.title)
-    echo(f"summary: {results / 'summary.csv'}")
+    echo(f"summary: {results / 'summary.csv'}, {results / 'summary.md'}")
     echo(f"plot: {png}")
     return png
 

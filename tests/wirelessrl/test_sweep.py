@@ -58,6 +58,11 @@ def test_tiny_sweep_writes_point_csvs_summary_and_plot(tiny_sweep):
     assert len(summary) == 4 and list(summary[0]) == ["strategy", "value", "mean", "std",
                                                       "n_seeds"]
     assert all(r["n_seeds"] == "1" and float(r["std"]) == 0 for r in summary)
+    table = (out / "summary.md").read_text().splitlines()
+    assert table[2] == "| data.target_train → | 100 | 200 |"
+    for r in summary:  # every summary.csv mean appears in its strategy's row
+        row = next(line for line in table if line.startswith(f"| {r['strategy']} |"))
+        assert f"{float(r['mean']):.3g} ± 0 (1)" in row
     assert (out / f"{NAME}.png").stat().st_size > 1000
 
 
