@@ -22,6 +22,26 @@ def _one_thread():
 N_TINY = 3
 
 
+def tiny_transfer_task(cfg: D2DConfig) -> TransferTask:
+    """Sum-rate -> min-rate on ``cfg.n_links`` links with small layers (16, 8; decoder)."""
+    n = cfg.n_links
+    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
+    head = {"widths": (8, 8, n), "output": "sigmoid"}
+    return TransferTask(
+        net=NetConfig((n * n, 16, 8), heads={"sum_rate": head, "min_rate": head},
+                      decoder_widths=(8, 16, n * n)),
+        source_head="sum_rate", target_head="min_rate",
+        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
+        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
+    )
+
+
+@pytest.fixture(scope="session")
+def make_tiny_task():
+    """:func:`tiny_transfer_task`, for tests with their own D2D config."""
+    return tiny_transfer_task
+
+
 @pytest.fixture(scope="module")
 def tiny_d2d_task():
     """(task, data): a 3-link D2D transfer task and its source/target/valid splits."""
@@ -32,13 +52,4 @@ def tiny_d2d_task():
     g = torch.tensor(g, dtype=torch.float32)
     split = {"source": slice(0, 50), "target": slice(50, 70), "valid": slice(70, 90)}
     data = {k: {"x": x[s], "g": g[s]} for k, s in split.items()}
-    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
-    head = {"widths": (8, 8, N_TINY), "output": "sigmoid"}
-    task = TransferTask(
-        net=NetConfig((N_TINY * N_TINY, 16, 8), heads={"sum_rate": head, "min_rate": head},
-                      decoder_widths=(8, 16, N_TINY * N_TINY)),
-        source_head="sum_rate", target_head="min_rate",
-        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
-        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
-    )
-    return task, data
+    return tiny_transfer_task(cfg), data

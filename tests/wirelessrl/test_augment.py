@@ -29,7 +29,7 @@ from wirelessrl.reproduce.d2d import (
     enabled_variants,
     tensors,
 )
-from wirelessrl.transfer import TransferTask, train_source, train_target
+from wirelessrl.transfer import train_source, train_target
 
 N = 4
 
@@ -305,17 +305,10 @@ def test_augment_names():
     assert augment_name(test_augment_names).endswith("test_augment_names")
 
 
-def test_train_target_with_augment_keeps_frozen_features_frozen(system, fit_setup):
+def test_train_target_with_augment_keeps_frozen_features_frozen(system, fit_setup,
+                                                                  make_tiny_task):
     train, valid, _, transform = fit_setup
-    kw = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap": system.snr_gap}
-    head = {"widths": (8, 8, N), "output": "sigmoid"}
-    task = TransferTask(
-        net=NetConfig((N * N, 16, 8), heads={"sum_rate": head, "min_rate": head},
-                      decoder_widths=(8, 16, N * N)),
-        source_head="sum_rate", target_head="min_rate",
-        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
-        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
-    )
+    task = make_tiny_task(system)
     aug = D2DLinkPermutation(transform=transform.apply_torch)
     source, _ = train_source(task, "reconstruction", train, valid, cfg(epochs=2))
     rec = Recorder(aug)
