@@ -107,12 +107,15 @@ def corruption_from_section(section: Mapping[str, Any],
                            section.get("corruption_level", 0.0), input_key)
 
 
-def hashed_source_section(section: Mapping[str, Any]) -> dict[str, Any]:
+def hashed_source_section(section: Mapping[str, Any],
+                          uses_corruption: bool = True) -> dict[str, Any]:
     """The source section as a step hash should see it: without the corruption keys when
-    they mean plain reconstruction, so runs made before these keys existed stay valid and
-    every ``level = 0`` run is the same step as the plain one."""
+    they mean plain reconstruction (so runs made before these keys existed stay valid and
+    every ``level = 0`` run is the same step as the plain one), or when the step does not
+    depend on them (``uses_corruption=False``: the conventional source, the strategies
+    built on it or on no source)."""
     out = dict(section)
-    if corruption_from_section(section) is None:
+    if not uses_corruption or corruption_from_section(section) is None:
         for key in SECTION_KEYS:
             out.pop(key, None)
     return out

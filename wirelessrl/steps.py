@@ -3,11 +3,16 @@
 Each finished step leaves ``<run_dir>/.steps/<name>.json`` holding a hash of the config the
 step ran with. A step re-runs when that hash changes or an output is missing.
 
-Shared steps: with ``cache_dir``, a step run with ``share="<folder>"`` copies that folder of
-the run into ``<cache_dir>/<name>-<hash>/`` when it finishes, and a later run (another run
-directory, same step name and config hash) restores it from there instead of running. The
-sweeps use this so that every point with the same source config trains its source network
-once.
+A step that writes into its own folder (``folder="<folder>"``, e.g. a training run with
+its resumable ``last.pt``) marks the stamp *running* with its hash before it starts. When it
+starts again with the same hash (it was interrupted), the folder is kept and the work
+resumes; when the folder was written under another config, it is emptied first, so a changed
+config never resumes from a stale checkpoint.
+
+Shared steps: with ``cache_dir``, a step run with ``share=True`` copies its folder into
+``<cache_dir>/<name>-<hash>/`` when it finishes, and a later run (another run directory,
+same step name and config hash) restores it from there instead of running. The sweeps use
+this so that every point with the same source config trains its source network once.
 
 Example
 -------
@@ -50,13 +55,18 @@ class StepRunner:
         stamp = self._stamp(name)
         if not stamp.is_file():
             return False
-        try:
-            recorded = json.loads(stamp.read_text())["config_hash"]
-        except (ValueError, KeyError):
-            return False
-        if recorded != config_hash(config):
+        recorded = self._recorded(name)
+        if recorded is None or recorded.get("running") \
+                or recorded.get("config_hash") != config_hash(config):
             return False
         return all((self.run_dir / out).exists() for out in outputs)
+
+    def _recorded(self, name: str) -> dict | None:
+        try:
+            recorded = json.loads(self._stamp(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return recorded if isinstance(recorded, dict) else None
 
     def run(
         self,
@@ -64,38 +74,54 @@ class StepRunner:
         config: Mapping,
         fn: Callable[[], Any],
         outputs: Iterable[str | Path] = (),
-        share: str | None = None,
+        folder: str | None = None,
+        share: bool = False,
     ) -> bool:
         """Run ``fn`` unless the step is done; return True when it ran.
 
-        ``share``: a folder of the run holding every output of the step; with a
-        ``cache_dir`` it is restored from the cache when there, stored there after a run.
+        ``folder``: the folder of the run that holds every output of the step (emptied
+        when it was written under another config). ``share``: with a ``cache_dir``, the
+        folder is restored from the cache when there and stored there after a run.
         """
         outputs = list(outputs)
         if self.is_done(name, config, outputs):
             self.echo(f"[skip] {name} (done, config unchanged)")
             return False
-        cached = self._cached(name, config, share)
+        if share and folder is None:
+            raise ValueError(f"step {name!r}: share=True needs the step's folder")
+        cached = self._cached(name, config) if share else None
         if cached is not None and cached.is_dir():
-            self._copy_folder(cached, self.run_dir / share)
+            self._copy_folder(cached, self.run_dir / folder)
             self._write_stamp(name, config, 0.0, restored_from=str(cached))
             if all((self.run_dir / out).exists() for out in outputs):
                 self.echo(f"[skip] {name} (restored from the step cache {cached})")
                 return False
+        if folder is not None:
+            self._prepare_folder(name, config, self.run_dir / folder)
         self.echo(f"[run ] {name}")
         start = time.perf_counter()
         fn()
         seconds = time.perf_counter() - start
         if cached is not None:
-            self._copy_folder(self.run_dir / share, cached)
+            self._copy_folder(self.run_dir / folder, cached)
         self._write_stamp(name, config, seconds)
         self.echo(f"[done] {name} in {seconds:.1f} s")
         return True
 
-    def _cached(self, name: str, config: Mapping, share: str | None) -> Path | None:
-        if self.cache_dir is None or share is None:
+    def _cached(self, name: str, config: Mapping) -> Path | None:
+        if self.cache_dir is None:
             return None
         return self.cache_dir / f"{name.replace('/', '__')}-{config_hash(config)}"
+
+    def _prepare_folder(self, name: str, config: Mapping, folder: Path) -> None:
+        """Empty a folder written under another config; mark the step running."""
+        recorded = self._recorded(name)
+        if recorded is not None and recorded.get("config_hash") != config_hash(config) \
+                and folder.exists():
+            self.echo(f"[new ] {name}: config changed, starting over in {folder}")
+            shutil.rmtree(folder)
+        with atomic_path(self._stamp(name)) as tmp:
+            tmp.write_text(json.dumps({"config_hash": config_hash(config), "running": True}))
 
     @staticmethod
     def _copy_folder(src: Path, dst: Path) -> None:

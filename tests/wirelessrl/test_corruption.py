@@ -95,6 +95,8 @@ def test_step_hash_ignores_the_keys_when_plain():
     noisy = {**old, "reconstruction_input": "denoising", "corruption_level": 0.3}
     hashes = [config_hash(hashed_source_section(s)) for s in (old, plain, zero, noisy)]
     assert hashes[0] == hashes[1] == hashes[2] != hashes[3]
+    # a step that does not use the corruption (conventional source) keeps its hash
+    assert config_hash(hashed_source_section(noisy, uses_corruption=False)) == hashes[0]
 
 
 def test_train_source_corrupts_the_input_and_rebuilds_the_clean_one(tiny_d2d_task, monkeypatch):

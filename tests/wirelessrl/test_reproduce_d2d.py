@@ -64,6 +64,8 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
         ("strategies=[regular,magic]", "magic"),
         ("model.input_transform=cubic", "model.input_transform"),
         ("source.alpha=-1", "alpha"),
+        ("source.reconstruction_input=blurred", "source.reconstruction_input='blurred'"),
+        ("source.corruption_level=-0.5", "source.corruption_level=-0.5"),
     ],
 )
 def test_bad_overrides_fail_cleanly(tmp_path, override, message):
@@ -82,3 +84,23 @@ def test_target_size_change_keeps_the_source_models(tiny_run):
     assert "[skip] source/conventional" in result.output
     assert "[skip] source/reconstruction" in result.output
     assert "[run ] target/regular-lr2e-05" in result.output
+
+
+def test_denoising_retrains_only_the_reconstruction_source(tiny_run):
+    out, _ = tiny_run
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "source.reconstruction_input=denoising",
+                                       "source.corruption_level=0.3"])
+    assert result.exit_code == 0, result.output
+    assert "[skip] source/conventional" in result.output  # alpha = 0: nothing to corrupt
+    assert "[run ] source/reconstruction" in result.output
+    fit = json.loads((out / "seed-123" / "source" / "reconstruction" / "fit.json").read_text())
+    assert fit["augment"] == "denoising-0.3"
+    # level 0 is the plain reconstruction: the same step again, nothing to retrain
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "source.reconstruction_input=denoising",
+                                       "source.corruption_level=0"])
+    assert result.exit_code == 0, result.output
+    assert "[run ] source/reconstruction" in result.output  # back from denoising to plain
+    fit = json.loads((out / "seed-123" / "source" / "reconstruction" / "fit.json").read_text())
+    assert "augment" not in fit

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from wirelessrl.steps import StepRunner
 
 
@@ -13,7 +15,7 @@ def _writer(calls: list, text: str):
 
 def _run(runner: StepRunner, calls: list, config: dict, text: str) -> bool:
     return runner.run("source/net", config, lambda: _writer(calls, text)(runner.run_dir),
-                      ["model/net.txt"], share="model")
+                      ["model/net.txt"], folder="model", share=True)
 
 
 def test_step_runs_once_then_skips(tmp_path):
@@ -54,3 +56,31 @@ def test_without_cache_dir_share_is_ignored(tmp_path):
     runner = StepRunner(tmp_path / "a", echo=lambda s: None)
     _run(runner, calls, {"x": 1}, "1")
     assert calls == ["1"] and not (tmp_path / "cache").exists()
+
+
+def test_changed_config_starts_over_in_an_emptied_folder(tmp_path):
+    runner = StepRunner(tmp_path, echo=lambda s: None)
+    folder = tmp_path / "model"
+
+    def train(text, crash=False):
+        def fn():
+            folder.mkdir(exist_ok=True)
+            seen.append(sorted(p.name for p in folder.iterdir()))
+            (folder / "last.pt").write_text(text)  # a resumable checkpoint
+            if crash:
+                raise KeyboardInterrupt
+            (folder / "net.txt").write_text(text)
+        return fn
+
+    seen = []
+    runner.run("net", {"lr": 1}, train("lr1"), ["model/net.txt"], folder="model")
+    # another config: the old checkpoint must not be resumed
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("net", {"lr": 2}, train("lr2", crash=True), ["model/net.txt"],
+                   folder="model")
+    assert seen[-1] == []
+    assert not runner.is_done("net", {"lr": 2}, ["model/net.txt"])
+    # interrupted under the same config: its checkpoint is kept for the resume
+    runner.run("net", {"lr": 2}, train("lr2"), ["model/net.txt"], folder="model")
+    assert seen[-1] == ["last.pt"] and (folder / "last.pt").read_text() == "lr2"
+    assert runner.is_done("net", {"lr": 2}, ["model/net.txt"])

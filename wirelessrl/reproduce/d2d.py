@@ -286,7 +286,8 @@ class D2DExperiment:
             cfg["data"] = source_data(self.config["data"])
         if variant is not None:
             cfg["variants"] = {variant: True}
-        cfg["source"] = hashed_source_section(cfg["source"])
+        cfg["source"] = hashed_source_section(
+            cfg["source"], SOURCE_FOR.get(cfg.get("strategy")) == "reconstruction")
         return cfg
 
     def augmentation(self, variant: str | None) -> Augment | None:
@@ -316,7 +317,7 @@ class D2DExperiment:
                                                           self.task.input_key))
 
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
-                           [f"source/{name}/net.pt"], share=f"source/{name}")
+                           [f"source/{name}/net.pt"], folder=f"source/{name}", share=True)
 
     @staticmethod
     def target_run_name(strategy: str, lr: float, variant: str | None = None) -> str:
@@ -352,7 +353,7 @@ class D2DExperiment:
                 rel = out.relative_to(self.dir)
                 self.steps.run(f"target/{self.target_run_name(strategy, lr, variant)}",
                                self._step_config(variant, target=target, strategy=strategy),
-                               build, [f"{rel}/net.pt"])
+                               build, [f"{rel}/net.pt"], folder=str(rel))
 
     # ------------------------------------------------------------ evaluation
     def net_powers(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:

@@ -416,7 +416,8 @@ class MisoExperiment:
                "source": self.config["source"], **extra}
         if set(extra) <= {"source", "strategy"}:  # a source step: its own splits only
             cfg["data"] = {k: self.config["data"][k] for k in ("source_train", "source_valid")}
-        cfg["source"] = hashed_source_section(cfg["source"])
+        cfg["source"] = hashed_source_section(
+            cfg["source"], SOURCE_FOR.get(cfg.get("strategy")) == "reconstruction")
         return cfg
 
     def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
@@ -438,7 +439,8 @@ class MisoExperiment:
                              corruption=source_corruption(section, name, self.task.input_key))
 
             self.steps.run(f"{folder}/{name}", self._step_config(source=section, strategy=name),
-                           build, [f"{folder}/{name}/net.pt"], share=f"{folder}/{name}")
+                           build, [f"{folder}/{name}/net.pt"], folder=f"{folder}/{name}",
+                           share=True)
 
     def target_run_dir(self, strategy: str, lr: float, variant: str | None = None) -> Path:
         folder = "target" if variant is None else f"target-{variant}"
@@ -472,7 +474,8 @@ class MisoExperiment:
                 extra = {"target": section, "strategy": strategy}
                 if source_section is not None and variant.source:
                     extra["source"] = source_section
-                self.steps.run(str(rel), self._step_config(**extra), build, [f"{rel}/net.pt"])
+                self.steps.run(str(rel), self._step_config(**extra), build, [f"{rel}/net.pt"],
+                               folder=str(rel))
 
     def train_supervised(self) -> None:
         """The ceiling: the localization network from scratch on every source user."""
@@ -485,7 +488,7 @@ class MisoExperiment:
                          train_config(section, self.seed, progress=True), out)
 
         self.steps.run("supervised", self._step_config(supervised=section), build,
-                       ["supervised/net.pt"])
+                       ["supervised/net.pt"], folder="supervised")
 
     # ------------------------------------------------------------ evaluation
     def net_outputs(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:

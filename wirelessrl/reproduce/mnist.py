@@ -227,7 +227,7 @@ class MnistExperiment:
                              train_config(self.config["source"], self.seed), out)
 
             self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
-                           [f"source/{name}/net.pt"], share=f"source/{name}")
+                           [f"source/{name}/net.pt"], folder=f"source/{name}", share=True)
 
     def train_targets(self, strategies: list[str]) -> None:
         from wirelessrl.checkpoint import load_net
@@ -251,7 +251,7 @@ class MnistExperiment:
 
             self.steps.run(f"target/{strategy}",
                            self._step_config(target=target, strategy=strategy), build,
-                           [f"target/{strategy}/net.pt"])
+                           [f"target/{strategy}/net.pt"], folder=f"target/{strategy}")
 
     # ------------------------------------------------------------ evaluation
     def test_scores(self, net_path: Path, head: str) -> dict[str, float]:
