@@ -406,7 +406,8 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
     write_csv(results / "summary.csv", summary)
     write_summary_table(sp, xs, per, results / "summary.md")
     png = plot_sweep([float(x) for x in xs], series, sp.xlabel, sp.label,
-                     results / f"{sp.name}.png", log_x=sp.log_x, title=sp.title)
+                     results / f"{sp.name}.png", log_x=sp.log_x,
+                     title=f"{sp.title}\nmean ± std over {len(sp.seeds)} seed(s)")
     echo(f"summary: {results / 'summary.csv'}, {results / 'summary.md'}")
     echo(f"plot: {png}")
     return png
