@@ -37,7 +37,8 @@ stopping (``target.patience``) still applies below the cap. A cap below one epoc
 error.
 
 Outputs, small enough to commit, under ``<results_dir>/<name>/``: one CSV per point
-``<key>=<value>.csv`` (columns ``seed, strategy, value, metric``), ``summary.csv`` (columns
+``<key>=<value>.csv`` (columns ``seed, strategy, value, metric``) with its provenance
+``<key>=<value>.json`` (effective config, seeds, versions), ``summary.csv`` (columns
 ``strategy, value, mean, std, n_seeds``; std is the sample std over seeds, 0 for one seed)
 ``summary.md`` (the same as a markdown table, strategies by values, ``mean ± std (n)``)
 and ``<name>.png`` (metric against the swept value, one line per strategy, error bars = std).
@@ -69,6 +70,7 @@ from wirelessrl.reproduce.common import (
     mean_std,
     parse_seeds,
     write_csv,
+    write_json,
 )
 
 SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "collect",
@@ -307,7 +309,19 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
                   [f"{point}/results.json"])
         rows = collect_point(sp, value, point_dir / "results.json")
         write_csv(results / f"{point}.csv", rows)
+        write_point_provenance(sp, value, point_dir / "results.json", results / f"{point}.json")
     return plot_sweep_results(spec, results_dir, echo)
+
+
+def write_point_provenance(sp: SweepSpec, value: int | float, results_json: Path,
+                           path: Path) -> Path:
+    """``<point>.json``: what made a point CSV (sweep, value, and the point's provenance:
+    effective config, seeds, versions of wirelessrl, torch, numpy and Python)."""
+    provenance = json.loads(Path(results_json).read_text())["provenance"]
+    return write_json(path, {"sweep": sp.name, "key": sp.key, "value": value,
+                             "collect": {"table": sp.table, "metric": sp.metric,
+                                         "field": sp.field},
+                             "provenance": provenance})
 
 
 def collect_point(sp: SweepSpec, value: int | float, results_json: Path) -> list[dict]:

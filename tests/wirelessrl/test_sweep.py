@@ -1,4 +1,5 @@
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -54,6 +55,10 @@ def test_tiny_sweep_writes_point_csvs_summary_and_plot(tiny_sweep):
         # a learned power control is a positive fraction of the exact max-min optimum
         assert all(0 < float(r["metric"]) <= 100 + 1e-6 for r in rows)
         assert (runs / NAME / f"data.target_train={value}" / "results.json").is_file()
+        prov = json.loads((out / f"data.target_train={value}.json").read_text())
+        assert prov["value"] == value and prov["provenance"]["seeds"] == [1]
+        assert prov["provenance"]["config"]["data"]["target_train"] == value
+        assert prov["provenance"]["wirelessrl_version"] and prov["provenance"]["torch_version"]
     summary = _read(out / "summary.csv")
     assert len(summary) == 4 and list(summary[0]) == ["strategy", "value", "mean", "std",
                                                       "n_seeds"]
