@@ -22,6 +22,21 @@ def _one_thread():
 N_TINY = 3
 
 
+def d2d_tensors(n_links: int, n: int, seed: int) -> tuple[D2DConfig, torch.Tensor, torch.Tensor]:
+    """``paper`` layouts: (config, x: (n, n_links**2) standardized log-gains, g: (n, N, N))."""
+    cfg = D2DConfig.from_preset("paper", n_links=n_links)
+    g = generate_d2d(cfg, n, seed=seed).g
+    lg = np.log10(g.reshape(len(g), -1))
+    x = torch.tensor((lg - lg.mean(0)) / lg.std(0), dtype=torch.float32)
+    return cfg, x, torch.tensor(g, dtype=torch.float32)
+
+
+@pytest.fixture(scope="session")
+def make_d2d_tensors():
+    """:func:`d2d_tensors`, for tests that split the layouts their own way."""
+    return d2d_tensors
+
+
 def tiny_transfer_task(cfg: D2DConfig) -> TransferTask:
     """Sum-rate -> min-rate on ``cfg.n_links`` links with small layers (16, 8; decoder)."""
     n = cfg.n_links
@@ -45,11 +60,7 @@ def make_tiny_task():
 @pytest.fixture(scope="module")
 def tiny_d2d_task():
     """(task, data): a 3-link D2D transfer task and its source/target/valid splits."""
-    cfg = D2DConfig.from_preset("paper", n_links=N_TINY)
-    g = generate_d2d(cfg, 90, seed=21).g
-    lg = np.log10(g.reshape(len(g), -1))
-    x = torch.tensor((lg - lg.mean(0)) / lg.std(0), dtype=torch.float32)
-    g = torch.tensor(g, dtype=torch.float32)
+    cfg, x, g = d2d_tensors(N_TINY, 90, seed=21)
     split = {"source": slice(0, 50), "target": slice(50, 70), "valid": slice(70, 90)}
     data = {k: {"x": x[s], "g": g[s]} for k, s in split.items()}
     return tiny_transfer_task(cfg), data

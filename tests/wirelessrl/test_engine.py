@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from simulators.d2d import D2DConfig, generate_d2d
 from simulators.validation import ConfigError
 from wirelessrl.checkpoint import (
     load_checkpoint,
@@ -26,12 +24,8 @@ N_LINKS = 3
 
 
 @pytest.fixture(scope="module")
-def data():
-    cfg = D2DConfig.from_preset("paper", n_links=N_LINKS)
-    g = generate_d2d(cfg, 60, seed=7).g
-    lg = np.log10(g.reshape(len(g), -1))
-    x = torch.tensor((lg - lg.mean(0)) / lg.std(0), dtype=torch.float32)
-    g = torch.tensor(g, dtype=torch.float32)
+def data(make_d2d_tensors):
+    cfg, x, g = make_d2d_tensors(N_LINKS, 60, seed=7)
     train = {"x": x[:40], "g": g[:40]}
     valid = {"x": x[40:], "g": g[40:]}
     loss = D2DRateLoss("sum", p_max_w=cfg.p_max_w, noise_w=cfg.noise_w)
