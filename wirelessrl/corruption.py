@@ -9,8 +9,10 @@ than memorize it:
   ``n ~ N(0, 1)`` entrywise; ``level`` is in units of the standardized input (its entries
   have unit variance), so ``level = 0.3`` is noise at 30 % of one standard deviation.
 * ``masked`` (masked autoencoder): every entry of the input is hidden (set to 0, the mean
-  of a standardized entry) with probability ``level``, independently; the decoder must
-  rebuild the *whole* clean input, hidden entries included.
+  of a standardized entry) with probability ``level``, independently.
+
+The decoder's target is never corrupted: the clean input (D2D, which rebuilds its input,
+hidden entries included) or the geometry factors (MISO).
 
 Both are training-minibatch transforms of the :func:`wirelessrl.engine.fit` ``augment``
 hook: the task loss is still computed on the true channel of each sample, the
@@ -37,7 +39,7 @@ import torch
 from simulators.validation import ConfigError
 
 __all__ = ["CORRUPTIONS", "InputCorruption", "make_corruption", "corruption_from_section",
-           "source_corruption", "hashed_source_section"]
+           "source_corruption", "hashed_source_section", "check_source_corruption"]
 
 CORRUPTIONS = ("plain", "denoising", "masked")
 """Allowed values of the ``source.reconstruction_input`` config key."""
@@ -118,7 +120,21 @@ def hashed_source_section(section: Mapping[str, Any],
     if not uses_corruption or corruption_from_section(section) is None:
         for key in SECTION_KEYS:
             out.pop(key, None)
+    else:  # 1 and 1.0 train the same network
+        out["corruption_level"] = float(out["corruption_level"])
     return out
+
+
+def check_source_corruption(section: Mapping[str, Any], where: str = "source") -> None:
+    """Config check: a valid corruption, and one only with a reconstruction loss
+    (``alpha > 0``); errors name the field."""
+    corruption = corruption_from_section(section)
+    alpha = section.get("alpha", 0.0)
+    positive = isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha > 0
+    if corruption is not None and not positive:
+        raise ConfigError(f"{where}.reconstruction_input={corruption.kind!r} needs "
+                          f"{where}.alpha > 0 (there is nothing to reconstruct); got "
+                          f"alpha={section.get('alpha')!r}")
 
 
 def source_corruption(section: Mapping[str, Any], source_name: str,

@@ -3,11 +3,11 @@
 Each finished step leaves ``<run_dir>/.steps/<name>.json`` holding a hash of the config the
 step ran with. A step re-runs when that hash changes or an output is missing.
 
-A step that writes into its own folder (``folder="<folder>"``, e.g. a training run with
-its resumable ``last.pt``) marks the stamp *running* with its hash before it starts. When it
-starts again with the same hash (it was interrupted), the folder is kept and the work
-resumes; when the folder was written under another config, it is emptied first, so a changed
-config never resumes from a stale checkpoint.
+A step marks its stamp *running* with its hash before it starts, so an interrupted step is
+never taken for done. A step that writes into its own folder (``folder="<folder>"``, e.g. a
+training run with its resumable ``last.pt``) keeps that folder when it starts again with the
+same hash (the work resumes) and empties it when it was written under another config, so a
+changed config never resumes from a stale checkpoint.
 
 Shared steps: with ``cache_dir``, a step run with ``share=True`` copies its folder into
 ``<cache_dir>/<name>-<hash>/`` when it finishes, and a later run (another run directory,
@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -96,14 +97,13 @@ class StepRunner:
             if all((self.run_dir / out).exists() for out in outputs):
                 self.echo(f"[skip] {name} (restored from the step cache {cached})")
                 return False
-        if folder is not None:
-            self._prepare_folder(name, config, self.run_dir / folder)
+        self._start(name, config, None if folder is None else self.run_dir / folder)
         self.echo(f"[run ] {name}")
         start = time.perf_counter()
         fn()
         seconds = time.perf_counter() - start
         if cached is not None:
-            self._copy_folder(self.run_dir / folder, cached)
+            self._store(self.run_dir / folder, cached)
         self._write_stamp(name, config, seconds)
         self.echo(f"[done] {name} in {seconds:.1f} s")
         return True
@@ -113,11 +113,12 @@ class StepRunner:
             return None
         return self.cache_dir / f"{name.replace('/', '__')}-{config_hash(config)}"
 
-    def _prepare_folder(self, name: str, config: Mapping, folder: Path) -> None:
-        """Empty a folder written under another config; mark the step running."""
+    def _start(self, name: str, config: Mapping, folder: Path | None) -> None:
+        """Mark the step running (so an interrupted step is never taken for done); empty
+        its folder when that was written under another config."""
         recorded = self._recorded(name)
-        if recorded is not None and recorded.get("config_hash") != config_hash(config) \
-                and folder.exists():
+        if folder is not None and folder.exists() and recorded is not None \
+                and recorded.get("config_hash") != config_hash(config):
             self.echo(f"[new ] {name}: config changed, starting over in {folder}")
             shutil.rmtree(folder)
         with atomic_path(self._stamp(name)) as tmp:
@@ -126,11 +127,24 @@ class StepRunner:
     @staticmethod
     def _copy_folder(src: Path, dst: Path) -> None:
         """Replace ``dst`` by a copy of ``src``, renamed into place in one step."""
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
+
+    @staticmethod
+    def _store(src: Path, entry: Path) -> None:
+        """Put a finished folder into the cache. An entry, once in place, is never replaced
+        or removed, so a restore never reads a half-written one; when another process
+        stored the same entry first, this copy is dropped."""
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        try:
+            tmp.rename(entry)  # fails when the entry exists (a non-empty directory)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _write_stamp(self, name: str, config: Mapping, seconds: float, **extra: str) -> None:
         with atomic_path(self._stamp(name)) as tmp:

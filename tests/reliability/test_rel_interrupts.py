@@ -5,6 +5,8 @@ threads from the start of the session (:mod:`rel_interrupts`); these tests colle
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import rel_interrupts as ri
 import torch
@@ -70,7 +72,9 @@ def test_sigint_stops_reproduce_with_one_line_and_only_complete_steps():
     for f in run_dir.rglob("*.h5"):  # whatever was written is complete (checksums verified)
         read_arrays(f)
     assert not list(run_dir.rglob("*.part"))
-    stamps = {p.stem for p in (run_dir / ".steps").glob("*.json")}
+    # finished steps (a step marks its stamp "running" before it starts)
+    stamps = {p.stem for p in (run_dir / ".steps").glob("*.json")
+              if not json.loads(p.read_text()).get("running")}
     if "data" in stamps:
         assert all((run_dir / "data" / f"{s}.h5").is_file() for s in ("source_train", "test"))
     _report("reproduce d2d", ["SIGINT during the data step"])

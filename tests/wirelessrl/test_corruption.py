@@ -11,6 +11,7 @@ import torch
 from simulators.validation import ConfigError
 from wirelessrl import transfer
 from wirelessrl.corruption import (
+    check_source_corruption,
     corruption_from_section,
     hashed_source_section,
     make_corruption,
@@ -37,7 +38,9 @@ def _batch(n=2000, d=50):
 @pytest.mark.parametrize("level", [0.1, 0.5])
 def test_masked_hides_a_fraction_level_and_keeps_the_rest(level):
     batch = _batch()
+    before = batch["x"].clone()
     out = make_corruption("masked", level)(batch, _gen())
+    assert torch.equal(batch["x"], before)  # the caller's batch is not changed in place
     hidden = out["x"] == 0
     n = hidden.numel()
     # binomial(n, level): 5 standard deviations
@@ -95,6 +98,8 @@ def test_step_hash_ignores_the_keys_when_plain():
     noisy = {**old, "reconstruction_input": "denoising", "corruption_level": 0.3}
     hashes = [config_hash(hashed_source_section(s)) for s in (old, plain, zero, noisy)]
     assert hashes[0] == hashes[1] == hashes[2] != hashes[3]
+    one = [{**old, "reconstruction_input": "denoising", "corruption_level": v} for v in (1, 1.0)]
+    assert len({config_hash(hashed_source_section(s)) for s in one}) == 1
     # a step that does not use the corruption (conventional source) keeps its hash
     assert config_hash(hashed_source_section(noisy, uses_corruption=False)) == hashes[0]
 
@@ -116,10 +121,20 @@ def test_train_source_corrupts_the_input_and_rebuilds_the_clean_one(tiny_d2d_tas
     key = seen["objective"].reconstruction_key
     assert key != task.input_key
     assert seen["train"][key] is data["source"]["x"]  # the clean input, not a copy
+    clean = data["source"]["x"].clone()
     batch = corruption(seen["train"], _gen())
-    assert torch.equal(batch[key], data["source"]["x"])
-    assert not torch.equal(batch["x"], data["source"]["x"])
+    assert torch.equal(batch[key], clean) and torch.equal(data["source"]["x"], clean)
+    assert not torch.equal(batch["x"], clean)
     assert math.isfinite(result.best_metric)
+
+
+def test_corruption_without_reconstruction_loss_is_a_config_error():
+    section = {"alpha": 0.0, "reconstruction_input": "masked", "corruption_level": 0.2}
+    with pytest.raises(ConfigError, match=r"source.reconstruction_input='masked' needs "
+                                          r"source.alpha > 0"):
+        check_source_corruption(section)
+    check_source_corruption({**section, "alpha": 3.0})
+    check_source_corruption({**section, "corruption_level": 0})  # plain: any alpha
 
 
 def test_train_source_records_the_corruption_and_refuses_alpha_zero(tiny_d2d_task, tmp_path):

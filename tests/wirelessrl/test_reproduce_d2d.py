@@ -96,11 +96,25 @@ def test_denoising_retrains_only_the_reconstruction_source(tiny_run):
     assert "[run ] source/reconstruction" in result.output
     fit = json.loads((out / "seed-123" / "source" / "reconstruction" / "fit.json").read_text())
     assert fit["augment"] == "denoising-0.3"
-    # level 0 is the plain reconstruction: the same step again, nothing to retrain
+    # back to plain (level 0): retrained without corruption, in an emptied folder
     result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
                                        "source.reconstruction_input=denoising",
                                        "source.corruption_level=0"])
     assert result.exit_code == 0, result.output
-    assert "[run ] source/reconstruction" in result.output  # back from denoising to plain
+    assert "[new ] source/reconstruction: config changed" in result.output
     fit = json.loads((out / "seed-123" / "source" / "reconstruction" / "fit.json").read_text())
     assert "augment" not in fit
+    # and level 0 is the very step of the plain config: nothing runs again
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "[skip] source/reconstruction" in result.output and "[run ]" not in result.output
+
+
+def test_corruption_without_reconstruction_loss_fails_before_any_work(tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "source.alpha=0", "source.reconstruction_input=masked",
+                                       "source.corruption_level=0.2"])
+    assert result.exit_code == 2, result.output
+    assert "needs source.alpha > 0" in result.output and "Traceback" not in result.output
+    assert not out.exists()

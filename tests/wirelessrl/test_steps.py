@@ -55,7 +55,37 @@ def test_without_cache_dir_share_is_ignored(tmp_path):
     calls = []
     runner = StepRunner(tmp_path / "a", echo=lambda s: None)
     _run(runner, calls, {"x": 1}, "1")
-    assert calls == ["1"] and not (tmp_path / "cache").exists()
+    assert calls == ["1"] and [p.name for p in tmp_path.iterdir()] == ["a"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".steps", "model"]
+
+
+def test_step_interrupted_after_writing_its_outputs_is_not_taken_for_done(tmp_path):
+    runner = StepRunner(tmp_path, echo=lambda s: None)
+    out = tmp_path / "out.txt"
+
+    def crash_after_writing():
+        out.write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("data", {"n": 1}, crash_after_writing, ["out.txt"])
+    assert out.exists() and not runner.is_done("data", {"n": 1}, ["out.txt"])
+    assert runner.run("data", {"n": 1}, lambda: out.write_text("full"), ["out.txt"]) is True
+    assert out.read_text() == "full"
+
+
+def test_a_cache_entry_is_never_replaced(tmp_path):
+    calls = []
+    cache = tmp_path / "cache"
+    _run(StepRunner(tmp_path / "a", echo=lambda s: None, cache_dir=cache), calls, {"x": 1}, "1")
+    entry = next(cache.iterdir())
+    # another process finished the same step meanwhile: its copy is dropped, not mixed in
+    StepRunner._store(tmp_path / "a" / "model", entry)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "net.txt").write_text("other")
+    StepRunner._store(tmp_path / "other", entry)
+    assert (entry / "net.txt").read_text() == "1"
+    assert [p.name for p in cache.iterdir()] == [entry.name]  # no temporary folder left
 
 
 def test_changed_config_starts_over_in_an_emptied_folder(tmp_path):

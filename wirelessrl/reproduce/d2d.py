@@ -29,7 +29,7 @@ from baselines import solve
 from simulators.d2d import D2DConfig
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.corruption import (
-    corruption_from_section,
+    check_source_corruption,
     hashed_source_section,
     source_corruption,
 )
@@ -399,7 +399,7 @@ def check_config(config: dict) -> None:
     task = make_task(config, system_config(config))
     enabled_variants(config)
     train_config(config["source"], 0)
-    corruption_from_section(config["source"])
+    check_source_corruption(config["source"])
     train_config(config["target"], 0)
     for split in SPLITS:
         check_int(f"data.{split}", config["data"][split], 1)

@@ -51,7 +51,7 @@ from baselines.miso import (
 from simulators.miso import MisoConfig, MisoSamples, MisoSystem, make_system
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.corruption import (
-    corruption_from_section,
+    check_source_corruption,
     hashed_source_section,
     source_corruption,
 )
@@ -536,8 +536,9 @@ def check_config(config: dict) -> None:
     system_seed(config)
     make_task(config, system)
     _strategies(config)
-    for section in [config["source"]] + [v.source_section(config) for v in variants(config)]:
-        corruption_from_section(section)
+    check_source_corruption(config["source"])
+    for v in variants(config):
+        check_source_corruption(v.source_section(config), f"variants.{v.name}.source")
     train_config(config["source"], 0)
     train_config(config["target"], 0)
     train_config(config["supervised"], 0)
