@@ -47,6 +47,7 @@ __all__ = [
     "Objective",
     "D2DRateLoss",
     "MRTLoss",
+    "BeamformingGainLoss",
     "LocalizationLoss",
     "BCELoss",
     "d2d_sinr",
@@ -391,6 +392,30 @@ class MRTLoss:
 
 
 @dataclass(frozen=True)
+class BeamformingGainLoss:
+    r"""Unsupervised MISO source loss: ``-mean_{batch, b} |h_b^H v_b|^2 / ||h_b||^2``.
+
+    The normalized beamforming gain of :func:`beamforming_gain` (1 for perfect MRT),
+    maximized directly: no MRT labels. Same head layout, channel key and metrics as
+    :class:`MRTLoss` (``bf_gain``, ``mrt_mse``).
+    """
+
+    n_bs: int = 3
+    channel_key: str = "h"
+
+    def __post_init__(self) -> None:
+        check_int("n_bs", self.n_bs, 1)
+
+    def __call__(self, out, batch):
+        v = as_complex_pairs(out, self.n_bs)
+        h = batch[self.channel_key]
+        gain = beamforming_gain(h, v).mean()
+        with torch.no_grad():
+            metrics = {"bf_gain": gain.detach(), "mrt_mse": mrt_mse(v, h)}
+        return -gain, metrics
+
+
+@dataclass(frozen=True)
 class LocalizationLoss:
     r"""MISO target loss: MSE of the predicted position ``[batch, 2]`` (m) to
     ``batch[position_key]``. Metrics: ``error_m`` (mean Euclidean error, metres)."""
@@ -552,6 +577,7 @@ TASK_LOSSES: dict[str, Callable[..., TaskLoss]] = {
     "d2d_min_rate": _d2d("min"),
     "d2d_weighted_sum_rate": _d2d("weighted_sum"),
     "miso_mrt_mse": MRTLoss,
+    "miso_beamforming_gain": BeamformingGainLoss,
     "localization_mse": LocalizationLoss,
     "bce": BCELoss,
 }

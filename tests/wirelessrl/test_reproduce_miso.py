@@ -11,11 +11,10 @@ from wirelessrl.checkpoint import load_net
 from wirelessrl.cli import main
 from wirelessrl.datasets import load_miso
 from wirelessrl.models import miso_net_config
-from wirelessrl.objectives import mrt_beamformer
+from wirelessrl.objectives import BeamformingGainLoss, mrt_beamformer
 from wirelessrl.reproduce.common import load_experiment_config
 from wirelessrl.reproduce.miso import (
     SPLITS,
-    BeamformingGainLoss,
     Standardizer,
     net_config,
     system_config,

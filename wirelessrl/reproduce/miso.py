@@ -59,12 +59,10 @@ from wirelessrl.datasets import load_miso, simulate_miso_file
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import (
+    BeamformingGainLoss,
     LocalizationLoss,
     MRTLoss,
-    as_complex_pairs,
-    mrt_mse,
 )
-from wirelessrl.objectives import beamforming_gain as torch_beamforming_gain
 from wirelessrl.reproduce.common import (
     Echo,
     feature_width,
@@ -125,30 +123,6 @@ def net_config(config: dict, system: MisoConfig) -> NetConfig:
         },
         decoder_widths=(width, *model["decoder"], 3 * system.n_bs),
     )
-
-
-@dataclass(frozen=True)
-class BeamformingGainLoss:
-    r"""Unsupervised MISO source loss: ``-mean_{batch, b} |h_b^H v_b|^2 / ||h_b||^2``.
-
-    The normalized beamforming gain of :func:`wirelessrl.objectives.beamforming_gain`
-    (1 for perfect MRT), maximized directly: no MRT labels. Same head layout and metrics
-    as :class:`wirelessrl.objectives.MRTLoss` (``bf_gain``, ``mrt_mse``).
-    """
-
-    n_bs: int = 3
-    channel_key: str = "h"
-
-    def __post_init__(self) -> None:
-        check_int("n_bs", self.n_bs, 1)
-
-    def __call__(self, out, batch):
-        v = as_complex_pairs(out, self.n_bs)
-        h = batch[self.channel_key]
-        gain = torch_beamforming_gain(h, v).mean()
-        with torch.no_grad():
-            metrics = {"bf_gain": gain.detach(), "mrt_mse": mrt_mse(v, h)}
-        return -gain, metrics
 
 
 def source_loss(config: dict, system: MisoConfig):
