@@ -6,7 +6,29 @@ import math
 
 from numba import njit
 
+from baselines._common import CONVERGED, FAILED
+
 _LN2 = math.log(2.0)
+
+KEEP_GOING = -1
+"""Code of :func:`record_iteration` for a layout that has not stopped."""
+
+
+@njit(cache=True, inline="always")
+def record_iteration(hist, it, obj, change, tol):
+    """Store iteration ``it``'s objective in ``hist``; return the layout's stopping code:
+    ``FAILED`` (objective or change not finite), ``CONVERGED`` (``change < tol``; the rest
+    of ``hist`` then holds ``obj``) or :data:`KEEP_GOING`."""
+    hist[it] = obj
+    if not math.isfinite(obj) or not math.isfinite(change):
+        code = FAILED
+    elif change < tol:
+        code = CONVERGED
+    else:
+        return KEEP_GOING
+    for k in range(it + 1, hist.shape[0]):
+        hist[k] = obj
+    return code
 
 
 @njit(cache=True, inline="always")

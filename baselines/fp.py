@@ -39,8 +39,6 @@ still move after 20,000; the paper's fixed 150 iterations is the default.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -60,7 +58,13 @@ from baselines._common import (
     take_options,
     to_result,
 )
-from baselines._kernels import all_equal, interference, weighted_log2_rates
+from baselines._kernels import (
+    KEEP_GOING,
+    all_equal,
+    interference,
+    record_iteration,
+    weighted_log2_rates,
+)
 from baselines.heuristics import best_of_restarts
 
 DEFAULT_ITERATIONS = 150
@@ -116,16 +120,9 @@ def _fp_layout(g, p_max, w, x, noise, gap, iterations, tol, hist):
             p[i] = xi * p_max[i]
         interference(g_off, p, noise, interf)
         obj = weighted_log2_rates(w, dg, p, interf, uniform)
-        hist[it] = obj
-        if not math.isfinite(obj) or not math.isfinite(change):
-            code = FAILED
-        elif change < tol:
-            code = CONVERGED
-        else:
-            continue
-        for k in range(it + 1, iterations):
-            hist[k] = obj
-        return it + 1, code
+        code = record_iteration(hist, it, obj, change, tol)
+        if code != KEEP_GOING:
+            return it + 1, code
     return iterations, MAX_ITER
 
 
