@@ -289,6 +289,30 @@ def check_x0(x0, batch: int, n: int) -> np.ndarray:
     return x
 
 
+def run_power_kernel(kernel, g, p_max_w, noise_w, snr_gap_db, weights, iterations, tol,
+                     x0) -> PowerSolution:
+    """Validate a weighted sum-rate problem, run a batched Numba ``kernel`` (FP, WMMSE) on
+    it and package the result.
+
+    ``kernel(g, p_max, w, x, noise, gap, iterations, tol, hist, used, codes)`` updates the
+    power fractions ``x: [batch, n]`` in place and fills ``hist: [batch, iterations]``
+    (objective after each iteration), ``used`` and ``codes: [batch]``; ``tol = -1``
+    disables the early stop.
+    """
+    prob = check_problem(g, p_max_w, noise_w, snr_gap_db, weights)
+    iterations = check_iterations("iterations", iterations)
+    tol = check_tol("tol", tol)
+    batch, n = prob.p_max_w.shape
+    x = check_x0(x0, batch, n).copy()
+    hist = np.empty((batch, iterations))
+    used = np.empty(batch, dtype=np.int64)
+    codes = np.empty(batch, dtype=np.int64)
+    kernel(prob.g, prob.p_max_w, prob.weights, x, prob.noise_w, prob.gap, iterations,
+           -1.0 if tol is None else tol, hist, used, codes)
+    x, obj, status = finalize(prob, x, codes)
+    return PowerSolution(x, obj, hist, used, status)
+
+
 def check_restarts(name: str, value) -> int:
     return check_iterations(name, value, maximum=10_000)
 

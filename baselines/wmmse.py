@@ -48,9 +48,8 @@ from baselines._common import (
     check_problem,
     check_restarts,
     check_tol,
-    check_x0,
     describe_stopping_rule,
-    finalize,
+    run_power_kernel,
     take_options,
     to_result,
 )
@@ -165,18 +164,8 @@ def wmmse(
     >>> bool(np.all(np.diff(h) >= -1e-12))
     True
     """
-    prob = check_problem(g, p_max_w, noise_w, snr_gap_db, weights)
-    iterations = check_iterations("iterations", iterations)
-    tol = check_tol("tol", tol)
-    batch, n = prob.p_max_w.shape
-    x = check_x0(x0, batch, n).copy()
-    hist = np.empty((batch, iterations))
-    used = np.empty(batch, dtype=np.int64)
-    codes = np.empty(batch, dtype=np.int64)
-    _wmmse_kernel(prob.g, prob.p_max_w, prob.weights, x, prob.noise_w, prob.gap, iterations,
-                  -1.0 if tol is None else tol, hist, used, codes)
-    x, obj, status = finalize(prob, x, codes)
-    return PowerSolution(x, obj, hist, used, status)
+    return run_power_kernel(_wmmse_kernel, g, p_max_w, noise_w, snr_gap_db, weights,
+                            iterations, tol, x0)
 
 
 WMMSE_OPTIONS = {
