@@ -50,6 +50,14 @@ index 0, so a system never shares a stream with a sample even when the two seeds
 equal): ``L`` uniform pilot phases, then for each ``b``, ``l``, antenna ``i`` (antenna
 fastest) the real then the imaginary part of the sensing vector (standard normals), each
 ``(b, l)`` vector then scaled to unit norm.
+
+**Named systems.** ``system_seed`` may also name a fixed draw (:data:`NAMED_SYSTEMS`).
+``"paper"`` is the method paper's own draw: NumPy's legacy generator seeded once with 123
+(``np.random.seed(123)`` in the paper's code; here a private ``RandomState(123)``, so no global
+state is touched), then ``normal(0, 1, L) + 1j * normal(0, 1, L)`` for the pilots (all real
+parts first), each scaled to modulus ``sqrt(P_ue)``, then ``normal(size=(B, L, M)) + 1j *
+normal(size=(B, L, M))`` for the sensing vectors (BS, pilot, antenna), each scaled to unit
+norm. The legacy stream is frozen by NumPy's compatibility policy.
 """
 
 from __future__ import annotations
@@ -261,14 +269,14 @@ class MisoSystem:
     ----------
     pilots : [n_pilots], complex, ``x_l`` with ``|x_l|^2 = P_ue`` (W), uniform phases
     sensing : [n_bs, n_pilots, n_antennas], complex, unit-norm ``w_{b,l}``
-    system_seed : int, the seed they were drawn from
+    system_seed : int or str, the seed they were drawn from, or the name of a fixed draw
 
     Compare two systems with :func:`assert_same_system`.
     """
 
     pilots: np.ndarray
     sensing: np.ndarray
-    system_seed: int
+    system_seed: int | str
 
     @property
     def n_bs(self) -> int:
@@ -310,7 +318,52 @@ class MisoSystem:
         return {"pilots": self.pilots, "sensing": self.sensing, "system_seed": self.system_seed}
 
 
-def make_system(config: MisoConfig, system_seed: int) -> MisoSystem:
+def _paper_system_draw(config: MisoConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Pilots and sensing vectors as the method paper's code draws them (legacy seed 123)."""
+    rng = np.random.RandomState(123)  # the paper's np.random.seed(123), without global state
+    n_bs, n_pilots, n_ant = config.n_bs, config.n_pilots, config.n_antennas
+    pilots = rng.normal(0, 1, size=n_pilots) + 1j * rng.normal(0, 1, size=n_pilots)
+    pilots *= math.sqrt(config.p_ue_w) / np.abs(pilots)
+    # [n_bs, n_pilots, n_antennas]
+    sensing = rng.normal(size=(n_bs, n_pilots, n_ant)) + 1j * rng.normal(
+        size=(n_bs, n_pilots, n_ant)
+    )
+    sensing /= np.linalg.norm(sensing, axis=-1, keepdims=True)
+    return pilots, sensing
+
+
+NAMED_SYSTEMS = {"paper": _paper_system_draw}
+"""Fixed pilot / sensing draws selectable by name in place of an integer ``system_seed``."""
+
+
+def check_system_seed(value, field_name: str = "system_seed") -> int | str:
+    """Validate a system seed: an integer >= 0 or a name in :data:`NAMED_SYSTEMS`.
+
+    Digit strings (as given on a command line) become integers.
+
+    Example
+    -------
+    >>> check_system_seed("paper"), check_system_seed("7"), check_system_seed(0)
+    ('paper', 7, 0)
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, str):
+        if value in NAMED_SYSTEMS:
+            return value
+        raise ConfigError(
+            f"{field_name}={value!r} is invalid; expected an integer >= 0 or one of "
+            + ", ".join(repr(name) for name in NAMED_SYSTEMS)
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(
+            f"{field_name}={value!r} is invalid; expected an integer >= 0 or one of "
+            + ", ".join(repr(name) for name in NAMED_SYSTEMS)
+        )
+    return check_int(field_name, value, 0)
+
+
+def make_system(config: MisoConfig, system_seed: int | str) -> MisoSystem:
     r"""Draw the pilots and sensing vectors of ``config`` from ``system_seed`` alone.
 
     .. math::
@@ -324,7 +377,8 @@ def make_system(config: MisoConfig, system_seed: int) -> MisoSystem:
     Input
     -----
     config : MisoConfig
-    system_seed : int, non-negative
+    system_seed : int, non-negative, or a name in :data:`NAMED_SYSTEMS` (``"paper"``: the
+        method paper's own draw, see the module docstring)
 
     Output
     ------
@@ -335,10 +389,17 @@ def make_system(config: MisoConfig, system_seed: int) -> MisoSystem:
     >>> sys0 = make_system(MisoConfig.from_preset("paper"), system_seed=0)
     >>> sys0.sensing.shape
     (3, 4, 16)
+    >>> make_system(MisoConfig.from_preset("paper"), "paper").system_seed
+    'paper'
     """
     if not isinstance(config, MisoConfig):
         raise ConfigError(f"config={type(config).__name__} is invalid; expected a MisoConfig")
-    system_seed = check_int("system_seed", system_seed, 0)
+    system_seed = check_system_seed(system_seed)
+    if isinstance(system_seed, str):
+        pilots, sensing = NAMED_SYSTEMS[system_seed](config)
+        pilots.setflags(write=False)
+        sensing.setflags(write=False)
+        return MisoSystem(pilots, sensing, system_seed)
     stream = Stream((system_seed ^ SYSTEM_STREAM_SALT) % (1 << 64), 0)
     n_bs, n_pilots, n_ant = config.n_bs, config.n_pilots, config.n_antennas
     phases = np.array([stream.uniform() for _ in range(n_pilots)])

@@ -32,7 +32,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _compatible(default: Any, value: Any) -> bool:
+UNION_LEAVES: dict[str, tuple[type, ...]] = {"system_seed": (int, str)}
+"""Leaves that take more than one type (checked by their own validator downstream), e.g.
+``system.system_seed``: an integer seed or the name of a fixed draw (``paper``)."""
+
+
+def _compatible(default: Any, value: Any, leaf: str = "") -> bool:
+    if leaf in UNION_LEAVES and isinstance(value, UNION_LEAVES[leaf]):
+        return not isinstance(value, bool)
     if default is None or value is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
@@ -60,7 +67,7 @@ def apply_overrides(config: Mapping, overrides: Iterable[str], strict: bool = Tr
         if strict and leaf not in node:
             allowed = ", ".join(sorted(node)) or "none"
             raise ConfigError(f"config key {key!r} does not exist; keys here: {allowed}")
-        if strict and leaf in node and not _compatible(node[leaf], value):
+        if strict and leaf in node and not _compatible(node[leaf], value, leaf):
             raise ConfigError(
                 f"config key {key}={value!r} has type {type(value).__name__}; "
                 f"expected {type(node[leaf]).__name__}"

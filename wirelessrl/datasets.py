@@ -18,6 +18,7 @@ import numpy as np
 
 from simulators.d2d import D2DConfig, D2DLayouts, generate_d2d
 from simulators.miso import (
+    NAMED_SYSTEMS,
     MisoConfig,
     MisoSamples,
     MisoSystem,
@@ -110,6 +111,13 @@ def _file_seed(path, meta: dict, key: str) -> int:
     return value
 
 
+def _file_system_seed(path, meta: dict) -> int | str:
+    value = meta.get("system_seed")
+    if isinstance(value, str) and value in NAMED_SYSTEMS:
+        return value
+    return _file_seed(path, meta, "system_seed")
+
+
 def simulate_d2d_file(
     config: D2DConfig,
     n: int,
@@ -148,7 +156,7 @@ def load_miso(path: str | os.PathLike, system: MisoSystem | None = None) -> Miso
     config = _file_config(path, meta, MisoConfig)
     seed = _file_seed(path, meta, "seed")
     file_system = MisoSystem(_array(path, arrays, "pilots"), _array(path, arrays, "sensing"),
-                             _file_seed(path, meta, "system_seed"))
+                             _file_system_seed(path, meta))
     try:
         file_system.check_matches(config)
     except ConfigError as err:
@@ -183,7 +191,7 @@ def simulate_miso_file(
     config: MisoConfig,
     n: int,
     seed: int,
-    system_seed: int,
+    system_seed: int | str,
     path: str | os.PathLike,
     fmt: str | None = None,
     overwrite: bool = True,

@@ -117,3 +117,29 @@ def test_cli_simulate_miso_shares_the_system_across_files(runner, tmp_path):
         load_miso(a, make_system(MisoConfig.from_preset("paper"), 5))
     with pytest.raises(ConfigError, match="kind='miso-samples'"):
         load_d2d(a)
+
+
+@pytest.mark.parametrize("suffix", ["h5", "mat"])
+def test_cli_simulate_miso_with_the_paper_system_round_trips(runner, tmp_path, suffix):
+    from simulators.miso import MisoConfig, make_system
+    from wirelessrl.datasets import load_miso
+
+    out = tmp_path / f"paper.{suffix}"
+    result = runner.invoke(main, ["simulate", "miso", "--n", "20", "--system-seed", "paper",
+                                  "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "system seed paper" in result.output
+    data = load_miso(out, make_system(MisoConfig.from_preset("paper"), "paper"))
+    assert data.system.system_seed == "paper"
+    with pytest.raises(ConfigError, match="system_seed differs: 0 vs paper"):
+        load_miso(out, make_system(MisoConfig.from_preset("paper"), 0))
+
+
+@pytest.mark.parametrize("value", ["papr", "-3", "1.5"])
+def test_cli_simulate_miso_rejects_unknown_system_names(runner, tmp_path, value):
+    out = tmp_path / "x.h5"
+    result = runner.invoke(main, ["simulate", "miso", "--n", "5", "--system-seed", value,
+                                  "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "system_seed=" in result.output and "'paper'" in result.output
+    assert "Traceback" not in result.output and not out.exists()

@@ -205,6 +205,7 @@ def test_standardizer_uses_training_statistics():
         ("source.alpha=-1", "alpha"),
         ("baselines.grid_estimators=[mean]", "baselines.grid_estimators"),
         ("system.system_seed=-1", "system_seed"),
+        ("system.system_seed=papr", "system_seed"),
         ("variants=[{name: x, target: {epochz: 3}}]", "epochz"),
         ("variants=[{name: x, source: {alfa: 3}}]", "alfa"),
         ("variants=[{name: x, strategies: [magic]}]", "magic"),
@@ -216,3 +217,11 @@ def test_bad_overrides_fail_cleanly(tmp_path, override, message):
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "r" / "seed-123").exists()
+
+
+def test_paper_scale_runs_on_the_papers_own_system_and_quick_stays_on_seed_0():
+    assert load_experiment_config("miso", scale="paper")["system"]["system_seed"] == "paper"
+    assert load_experiment_config("miso", scale="quick")["system"]["system_seed"] == 0
+    config = load_experiment_config("miso", scale="tiny", overrides=["system.system_seed=paper"])
+    system = make_system(system_config(config), config["system"]["system_seed"])
+    assert system.system_seed == "paper"

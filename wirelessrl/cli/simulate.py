@@ -45,14 +45,16 @@ def simulate_d2d(preset, n, seed, overrides, output, fmt, overwrite) -> None:
 
 @simulate.command("miso")
 @_common
-@click.option("--system-seed", type=int, default=0, show_default=True,
-              help="Seed of the pilots and sensing vectors (shared by one experiment's files).")
+@click.option("--system-seed", default="0", show_default=True,
+              help="Seed of the pilots and sensing vectors (shared by one experiment's files): "
+                   "an integer >= 0, or 'paper' for the method paper's own draw.")
 def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, system_seed) -> None:
     """MISO users, channels and pilot observations (3 BSs, 4x4 arrays)."""
-    from simulators.miso import MisoConfig
+    from simulators.miso import MisoConfig, check_system_seed
     from wirelessrl.datasets import simulate_miso_file
 
     config = MisoConfig.from_preset(preset, **_fields(overrides))
+    system_seed = check_system_seed(system_seed)
     path = simulate_miso_file(config, n, seed, system_seed, output, fmt, overwrite,
                               progress=n >= 100_000)
     click.echo(f"wrote {n} {preset} MISO samples (seed {seed}, system seed {system_seed}) "

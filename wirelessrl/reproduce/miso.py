@@ -48,7 +48,7 @@ from baselines.miso import (
     received_snr_db,
     snr_fraction_of_mrt,
 )
-from simulators.miso import MisoConfig, MisoSamples, MisoSystem, make_system
+from simulators.miso import MisoConfig, MisoSamples, MisoSystem, check_system_seed, make_system
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.corruption import (
     check_source_corruption,
@@ -100,8 +100,9 @@ def system_config(config: dict) -> MisoConfig:
                                   **(system.get("overrides") or {}))
 
 
-def system_seed(config: dict) -> int:
-    return check_int("system.system_seed", config["system"].get("system_seed", 0), 0)
+def system_seed(config: dict) -> int | str:
+    """The experiment's pilot / sensing system: an integer seed or a named draw ("paper")."""
+    return check_system_seed(config["system"].get("system_seed", 0), "system.system_seed")
 
 
 def net_config(config: dict, system: MisoConfig) -> NetConfig:

@@ -210,6 +210,12 @@ def _settings(values: dict) -> str:
                      for k, v in values.items()) or "none"
 
 
+
+def _system_text(system_seed) -> str:
+    if system_seed == "paper":
+        return "the paper's own pilots and sensing vectors (system `paper`, legacy seed 123)"
+    return f"system seed {system_seed}"
+
 def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
                  echo: Echo = print) -> Path:
     seeds = [e.seed for e in experiments]
@@ -290,7 +296,7 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         f"Seeds {', '.join(map(str, seeds))}; mean ± std over seeds where there are several. "
         f"Preset `{sysc.get('preset', 'paper')}` (3 BSs with 4 x 4 arrays, Rician K = 10, "
         "4 pilots, constant-modulus pilot noise; path loss 32.6 + 36.7 log10(d) dB as in the "
-        f"paper's code, beside a 50 GHz carrier); system seed {sysc.get('system_seed', 0)} "
+        f"paper's code, beside a 50 GHz carrier); {_system_text(sysc.get('system_seed', 0))} "
         f"shared by every split. Users: source {d['source_train']:,} / {d['source_valid']:,}, "
         f"target {d['target_train']:,} / {d['target_valid']:,}, test {d['test']:,}.",
         f"Source loss: {source_loss}; alpha = {src['alpha']:g}; batch {src['batch_size']:,}, "
