@@ -15,7 +15,7 @@ is involved, but the training inputs are no longer the data set as given, so exp
 report it as a variant of its own.
 
 The network input is a function of the gains (e.g. the per-entry standardization of
-:class:`wirelessrl.reproduce.d2d.InputTransform`), so it must follow the permutation. Two
+:class:`wirelessrl.standardize.Standardizer`), so it must follow the permutation. Two
 ways, both offered by :class:`D2DLinkPermutation`:
 
 * ``transform`` given (recommended): the input is *recomputed* from the permuted gains.

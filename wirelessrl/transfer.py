@@ -54,6 +54,8 @@ __all__ = [
     "Strategy",
     "TransferTask",
     "get_strategy",
+    "needed_sources",
+    "source_of",
     "train_source",
     "train_target",
     "build_source_net",
@@ -76,18 +78,24 @@ class Strategy:
     train_feature_on_target : bool, whether the feature module trains on the target
     feature_lr_scale : float > 0, feature-module learning rate relative to the target lr
         (used only when ``train_feature_on_target``)
+    source : str or None, name of the strategy whose source network this one starts from
+        (``finetune`` starts from the ``reconstruction`` source; default: its own name when
+        it has a source model, None when it has none)
 
     Example
     -------
     >>> get_strategy("reconstruction", alpha=3.0)
     Strategy(name='reconstruction', source_alpha=3.0, train_feature_on_target=False, \
-feature_lr_scale=1.0)
+feature_lr_scale=1.0, source='reconstruction')
+    >>> get_strategy("finetune", alpha=3.0).source
+    'reconstruction'
     """
 
     name: str
     source_alpha: float | None
     train_feature_on_target: bool
     feature_lr_scale: float = 1.0
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.source_alpha is not None:
@@ -103,6 +111,13 @@ feature_lr_scale=1.0)
         object.__setattr__(
             self, "feature_lr_scale", check_positive("feature_lr_scale", self.feature_lr_scale)
         )
+        if self.source_alpha is None and self.source is not None:
+            raise ConfigError(
+                f"strategy {self.name!r}: source={self.source!r} is invalid without a source "
+                "model (source_alpha=None); expected source=None"
+            )
+        if self.source_alpha is not None and self.source is None:
+            object.__setattr__(self, "source", self.name)  # trains its own source network
 
     @property
     def uses_source(self) -> bool:
@@ -132,7 +147,8 @@ def _reconstruction(alpha: float | None, feature_lr_scale: float | None) -> Stra
 
 def _finetune(alpha: float | None, feature_lr_scale: float | None) -> Strategy:
     scale = 0.1 if feature_lr_scale is None else feature_lr_scale
-    return Strategy("finetune", _needs_alpha("finetune", alpha), True, scale)
+    return Strategy("finetune", _needs_alpha("finetune", alpha), True, scale,
+                    source="reconstruction")
 
 
 STRATEGIES: dict[str, Callable[[float | None, float | None], Strategy]] = {
@@ -171,6 +187,28 @@ def get_strategy(
     if feature_lr_scale is not None:
         feature_lr_scale = check_positive("feature_lr_scale", feature_lr_scale)
     return STRATEGIES[name](alpha, feature_lr_scale)
+
+
+def source_of(name: str) -> str | None:
+    """The source network a registered strategy starts from (None: a fresh network).
+
+    Example
+    -------
+    >>> [source_of(s) for s in STRATEGIES]
+    [None, 'conventional', 'reconstruction', 'reconstruction']
+    """
+    return get_strategy(name, alpha=0.0).source
+
+
+def needed_sources(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The distinct source networks a list of strategies needs, sorted by name.
+
+    Example
+    -------
+    >>> needed_sources(["regular", "finetune", "reconstruction"])
+    ['reconstruction']
+    """
+    return sorted({s for s in map(source_of, names) if s is not None})
 
 
 def resolve_strategy(strategy: Strategy | str, task: TransferTask) -> Strategy:

@@ -289,14 +289,14 @@ def repro_cases(experiment: str):
 
 @functools.lru_cache
 def _section_keys(experiment: str, section: str) -> set[str]:
-    from wirelessrl.reproduce.common import load_experiment_config
+    from experiments import load_experiment_config
 
     return set(load_experiment_config(experiment, "tiny")[section])
 
 
 @pytest.fixture(scope="module")
 def fake_mnist(tmp_path_factory):
-    from wirelessrl.mnist import make_fake_mnist
+    from wirelessrl.data.mnist import make_fake_mnist
 
     d = tmp_path_factory.mktemp("mnist")
     make_fake_mnist(d, n_train=200, n_test=50, seed=0)
@@ -309,7 +309,6 @@ def _no_work(*args, **kwargs):
 
 @pytest.mark.parametrize("experiment", ["d2d", "miso", "mnist"])
 def test_reproduce_rejects_malformed_configs_before_any_work(experiment, fake_mnist):
-    module = f"wirelessrl.reproduce.{experiment}"
 
     @settings(PROPERTY, max_examples=50)
     @given(case=repro_cases(experiment))
@@ -318,7 +317,7 @@ def test_reproduce_rejects_malformed_configs_before_any_work(experiment, fake_mn
         base = ["reproduce", experiment, "--scale", "tiny", "-o", "run"]
         if experiment == "mnist":
             base.append(f"data.mnist_dir={fake_mnist}")
-        with workdir() as d, mock.patch(f"{module}.save_effective_config", _no_work):
+        with workdir() as d, mock.patch("experiments.runner.save_effective_config", _no_work):
             expect_cli_rejects(f"cli: reproduce {experiment}", base + extra, d, names)
 
     check()

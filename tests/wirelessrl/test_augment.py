@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from baselines import solve
+from experiments.d2d import D2DRun, fit_inputs, tensors
+from experiments.runner import make_plan
 from simulators.d2d import D2DConfig, generate_d2d
 from simulators.rates import link_rates_bps
 from simulators.validation import ConfigError
@@ -23,12 +25,6 @@ from wirelessrl.checkpoint import load_checkpoint
 from wirelessrl.engine import TrainConfig, augment_name, fit
 from wirelessrl.models import NetConfig, TransferNet
 from wirelessrl.objectives import D2DRateLoss, Objective, d2d_rates_nats
-from wirelessrl.reproduce.d2d import (
-    D2DExperiment,
-    InputTransform,
-    enabled_variants,
-    tensors,
-)
 from wirelessrl.transfer import train_source, train_target
 
 N = 4
@@ -96,21 +92,12 @@ def test_permute_links_hand_example():
 
 @pytest.fixture(scope="module")
 def transform(layouts):
-    return InputTransform.fit("standardized", layouts)
-
-
-def test_input_transform_torch_path_equals_numpy(layouts):
-    for kind in ("standardized", "log-db"):
-        tr = InputTransform.fit(kind, layouts)
-        ref = tr(layouts)
-        out = tr.apply_torch(torch.from_numpy(layouts.astype(np.float32)))
-        assert out.dtype == torch.float32 and out.shape == ref.shape
-        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-5)
+    return fit_inputs("standardized", layouts)
 
 
 def test_augmentation_is_a_valid_relabelling_of_every_layout(layouts, transform):
     batch = tensors(layouts[:50], transform)
-    aug = D2DLinkPermutation(transform=transform.apply_torch)
+    aug = D2DLinkPermutation(transform=transform.torch)
     out = aug(batch, torch.Generator().manual_seed(3))
     assert set(out) == {"x", "g"} and out["g"].shape == batch["g"].shape
     assert out["x"].shape == batch["x"].shape and out["x"].dtype == batch["x"].dtype
@@ -123,7 +110,7 @@ def test_augmentation_is_a_valid_relabelling_of_every_layout(layouts, transform)
         moved += not np.array_equal(perm, np.arange(N))
     assert moved >= 45  # 1/24 of identities expected
     # the input is the transform of the permuted gains, not the permuted standardized input
-    torch.testing.assert_close(out["x"], transform.apply_torch(out["g"]))
+    torch.testing.assert_close(out["x"], transform.torch(out["g"]))
     # the batch given is left as it was
     torch.testing.assert_close(batch["g"], torch.from_numpy(layouts[:50].astype(np.float32)))
 
@@ -140,7 +127,7 @@ def test_every_layout_gets_its_own_uniform_permutation():
 
 def test_augmentation_is_reproducible_with_a_seed(layouts, transform):
     batch = tensors(layouts[:30], transform)
-    aug = D2DLinkPermutation(transform=transform.apply_torch)
+    aug = D2DLinkPermutation(transform=transform.torch)
     a = aug(batch, torch.Generator().manual_seed(7))
     b = aug(batch, torch.Generator().manual_seed(7))
     c = aug(batch, torch.Generator().manual_seed(8))
@@ -223,7 +210,7 @@ class Recorder:
 
 def test_fit_applies_augment_to_training_batches_only(fit_setup):
     train, valid, objective, transform = fit_setup
-    rec = Recorder(D2DLinkPermutation(transform=transform.apply_torch))
+    rec = Recorder(D2DLinkPermutation(transform=transform.torch))
     fit(small_net(), objective, train, valid, cfg(epochs=2), augment=rec)
     assert len(rec.seen) == 2 * 4  # 80 samples, batches of 20, 2 epochs
     assert all(len(g) == 20 for g in rec.seen)
@@ -234,7 +221,7 @@ def test_fit_applies_augment_to_training_batches_only(fit_setup):
 
 def test_fit_with_augment_is_reproducible_and_differs_from_none(fit_setup):
     train, valid, objective, transform = fit_setup
-    aug = D2DLinkPermutation(transform=transform.apply_torch)
+    aug = D2DLinkPermutation(transform=transform.torch)
     a, b, plain = small_net(), small_net(), small_net()
     fit(a, objective, train, valid, cfg(), augment=aug)
     fit(b, objective, train, valid, cfg(), augment=aug)
@@ -258,7 +245,7 @@ class Interrupt:
 
 def test_fit_with_augment_resumes_exactly(fit_setup, tmp_path):
     train, valid, objective, transform = fit_setup
-    aug = D2DLinkPermutation(transform=transform.apply_torch)
+    aug = D2DLinkPermutation(transform=transform.torch)
     full_net = small_net()
     full = fit(full_net, objective, train, valid, cfg(), tmp_path / "a", augment=aug)
     net = small_net()
@@ -281,7 +268,7 @@ def test_resume_with_another_augmentation_is_refused(fit_setup, tmp_path):
     with pytest.raises(ConfigError, match=r"cannot resume .*augment=None.*"
                                           r"augment='d2d-link-permutation'"):
         fit(small_net(), objective, train, valid, cfg(epochs=3), tmp_path,
-            augment=D2DLinkPermutation(transform=transform.apply_torch))
+            augment=D2DLinkPermutation(transform=transform.torch))
     assert fit(small_net(), objective, train, valid, cfg(epochs=3), tmp_path).resumed_from == 2
 
 
@@ -309,7 +296,7 @@ def test_train_target_with_augment_keeps_frozen_features_frozen(system, fit_setu
                                                                   make_tiny_task):
     train, valid, _, transform = fit_setup
     task = make_tiny_task(system)
-    aug = D2DLinkPermutation(transform=transform.apply_torch)
+    aug = D2DLinkPermutation(transform=transform.torch)
     source, _ = train_source(task, "reconstruction", train, valid, cfg(epochs=2))
     rec = Recorder(aug)
     net, result = train_target(task, "reconstruction", source, train, valid, cfg(epochs=2),
@@ -329,30 +316,46 @@ def test_train_target_with_augment_keeps_frozen_features_frozen(system, fit_setu
 
 
 def test_variants_are_validated_and_off_by_default():
-    assert enabled_variants({}) == []
-    assert enabled_variants({"variants": {"augment_permutations": False}}) == []
-    assert enabled_variants({"variants": {"augment_permutations": True}}) == [
-        "augment_permutations"]
-    with pytest.raises(ConfigError, match=r"variants='yes' is invalid; expected one of"):
-        enabled_variants({"variants": {"yes": True}})
-    with pytest.raises(ConfigError, match=r"variants.augment_permutations=1 is invalid"):
-        enabled_variants({"variants": {"augment_permutations": 1}})
+    from experiments import load_experiment_config
+
+    base = load_experiment_config("d2d", "tiny")
+    assert make_plan(D2DRun, base).variants == []
+    (v,) = make_plan(D2DRun, {**base, "variants": ["augment_permutations"]}).variants
+    assert (v.name, v.label, v.augment) == ("augment_permutations", "link permutations",
+                                            "link-permutations")
+    assert v.lrs == (2e-5, 1e-3)  # the equal-budget grid with the paper's target lr
+    with pytest.raises(ConfigError, match=r"variants\[0\]='yes' is not a variant preset"):
+        make_plan(D2DRun, {**base, "variants": ["yes"]})
+    with pytest.raises(ConfigError, match=r"variants\[0\].augment='spin' is invalid"):
+        make_plan(D2DRun, {**base, "variants": [{"name": "x", "augment": "spin"}]})
+    with pytest.raises(ConfigError, match=r"variants=\{'augment_permutations': True\} is invalid"):
+        make_plan(D2DRun, {**base, "variants": {"augment_permutations": True}})
+
+
+def test_old_variant_switch_names_the_list_spelling():
+    from experiments import load_experiment_config
+
+    with pytest.raises(ConfigError, match=r"expected e.g. 'variants=\[augment_permutations\]'"):
+        load_experiment_config("d2d", "tiny", ["variants.augment_permutations=true"])
 
 
 def test_plain_step_configs_do_not_mention_variants(tmp_path):
-    from wirelessrl.reproduce.common import load_experiment_config
+    from experiments import load_experiment_config
 
     base = load_experiment_config("d2d", "tiny")
-    on = load_experiment_config("d2d", "tiny", ["variants.augment_permutations=true"])
-    a = D2DExperiment(base, tmp_path / "a", 1, lambda s: None)
-    b = D2DExperiment(on, tmp_path / "b", 1, lambda s: None)
+    on = load_experiment_config("d2d", "tiny", ["variants=[augment_permutations]"])
+    a = D2DRun(base, tmp_path / "a", 1, lambda s: None)
+    b = D2DRun(on, tmp_path / "b", 1, lambda s: None)
+    (v,) = b.plan.variants
     # the plain steps hash the same with the variant on or off (no retraining)
-    assert a._step_config(strategy="regular") == b._step_config(strategy="regular")
-    assert "variants" not in a._step_config(strategy="regular")
-    assert b._step_config("augment_permutations", strategy="regular")["variants"] == {
-        "augment_permutations": True}
-    assert b.target_run_name("regular", 1e-3, "augment_permutations") == "regular+perm-lr0.001"
-    assert a.target_run_name("regular", 1e-3) == "regular-lr0.001"
+    target = {**base["target"], "lr": 1e-3}
+    assert a.step_config(None, "regular", target=target) == \
+        b.step_config(None, "regular", target=target)
+    assert "augment" not in a.step_config(None, "regular", target=target)
+    assert b.target_run_dir("regular", 1e-3, v).relative_to(b.dir).as_posix() == \
+        "target-augment_permutations/regular-lr0.001"
+    assert a.target_run_dir("regular", 1e-3).relative_to(a.dir).as_posix() == \
+        "target/regular-lr0.001"
 
 
 def test_tiny_d2d_with_the_variant_reuses_plain_steps_and_reports_labelled_rows(tmp_path):
@@ -366,15 +369,15 @@ def test_tiny_d2d_with_the_variant_reuses_plain_steps_and_reports_labelled_rows(
     plain = CliRunner().invoke(main, args)
     assert plain.exit_code == 0, plain.output
     assert "link permutations" not in (out / "report.md").read_text()
-    result = CliRunner().invoke(main, [*args, "variants.augment_permutations=true"])
+    result = CliRunner().invoke(main, [*args, "variants=[augment_permutations]"])
     assert result.exit_code == 0, result.output
     # switching the variant on retrains nothing that existed
     assert "[run ] target/regular-lr" not in result.output
     assert "[run ] source" not in result.output
-    assert "[run ] target/regular+perm-lr0.001" in result.output
-    assert "[run ] target/reconstruction+perm-lr0.001" in result.output
+    assert "[run ] target-augment_permutations/regular-lr0.001" in result.output
+    assert "[run ] target-augment_permutations/reconstruction-lr0.001" in result.output
     report = (out / "report.md").read_text()
-    assert "variant `variants.augment_permutations`: link permutations (protocol change)" in report
+    assert "variant `augment_permutations`: link permutations (protocol change)" in report
     assert "| regular + link permutations |" in report
     summary = json.loads((out / "results.json").read_text())["summary"]
     rows = summary["min_rate_variant_augment_permutations"]
@@ -382,5 +385,6 @@ def test_tiny_d2d_with_the_variant_reuses_plain_steps_and_reports_labelled_rows(
     optimum = summary["min_rate_baselines"]["max-min optimum"]["mean"]
     assert all(0 < r["mean"] <= optimum * (1 + 1e-6) for r in rows.values())
     fit_json = json.loads(
-        (out / "seed-123" / "target" / "regular+perm-lr0.001" / "fit.json").read_text())
+        (out / "seed-123" / "target-augment_permutations" / "regular-lr0.001" / "fit.json")
+        .read_text())
     assert fit_json["augment"] == "d2d-link-permutation"

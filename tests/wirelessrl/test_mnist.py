@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simulators.validation import ConfigError
-from wirelessrl.mnist import (
+from wirelessrl.data.mnist import (
     MNIST_FILES,
     MNIST_MEAN,
     MNIST_STD,

@@ -1,24 +1,18 @@
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
+from experiments import load_experiment_config
+from experiments.miso import SPLITS, net_config, system_config
 from simulators.miso import MisoConfig, generate_miso, make_system
 from wirelessrl.checkpoint import load_net
 from wirelessrl.cli import main
 from wirelessrl.datasets import load_miso
 from wirelessrl.models import miso_net_config
 from wirelessrl.objectives import BeamformingGainLoss, mrt_beamformer
-from wirelessrl.reproduce.common import load_experiment_config
-from wirelessrl.reproduce.miso import (
-    SPLITS,
-    Standardizer,
-    net_config,
-    system_config,
-)
 
 STRATEGIES = {"regular", "conventional", "reconstruction", "finetune"}
 
@@ -182,18 +176,6 @@ def test_gain_loss_is_minus_the_gain_and_minimal_at_mrt():
     other = torch.nn.functional.normalize(torch.randn(16, 3, 32, dtype=torch.float64), dim=-1)
     loss2, metrics2 = loss_fn(other.reshape(16, -1), {"h": h})
     assert -1.0 < float(loss2) < 0 and float(metrics2["bf_gain"]) == pytest.approx(-float(loss2))
-
-
-def test_standardizer_uses_training_statistics():
-    rng = np.random.default_rng(0)
-    train = rng.normal(3.0, 2.0, size=(1000, 3, 3))
-    s = Standardizer.fit(train)
-    z = s(train)
-    assert z.shape == (1000, 9) and z.dtype == np.float32
-    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(z.std(axis=0), 1, atol=1e-5)
-    np.testing.assert_allclose(s(np.full((1, 3, 3), 3.0)), (3.0 - s.mean[None]) / s.std[None],
-                               rtol=1e-6)
 
 
 @pytest.mark.parametrize(

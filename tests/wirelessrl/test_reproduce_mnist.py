@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from wirelessrl.cli import main
-from wirelessrl.mnist import MNIST_FILES, make_fake_mnist
+from wirelessrl.data.mnist import MNIST_FILES, make_fake_mnist
 
 STRATEGIES = {"regular", "conventional", "reconstruction", "finetune"}
 

@@ -7,15 +7,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from simulators.validation import ConfigError
-from wirelessrl.cli import main
-from wirelessrl.sweep import (
+from experiments.sweep import (
     cap_target_epochs,
     load_sweep_spec,
     parse_spec,
     point_configs,
     value_text,
 )
+from simulators.validation import ConfigError
+from wirelessrl.cli import main
 
 SPECS = Path(__file__).resolve().parents[2] / "experiments" / "sweeps"
 D2D_SIZE = SPECS / "d2d_target_size.yaml"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import click
 
+from experiments import TASKS
 from wirelessrl.cli import main
 
 
 @main.command()
-@click.argument("experiment", type=click.Choice(["d2d", "miso", "mnist"]))
+@click.argument("experiment", type=click.Choice(list(TASKS)))
 @click.option("--scale", type=click.Choice(["tiny", "quick", "paper"]), default="quick",
               show_default=True, help="Data sizes and epochs (see the experiment's YAML).")
 @click.option("--seeds", default=None, help="Comma-separated seeds (default: the config's).")
 @click.option("-o", "--output", "run_dir", default=None,
               help="Run directory (default: runs/<experiment>-<scale>).")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
-              help="YAML config (default: experiments/<experiment>.yaml).")
+              help="YAML config (default: the packaged experiments/<experiment>.yaml).")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="Torch CPU threads (small networks often run fastest with 1).")
 @click.argument("overrides", nargs=-1)
@@ -25,16 +26,14 @@ def reproduce(experiment, scale, seeds, run_dir, config_path, threads, overrides
     OVERRIDES are KEY=VALUE pairs on the config, nested keys with dots, for example
     source.epochs=50 target.lr=1e-3.
     """
-    from wirelessrl.reproduce import get_experiment
+    from experiments import load_experiment_config, parse_seeds, run_experiment
 
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    from wirelessrl.reproduce.common import load_experiment_config, parse_seeds
-
     config = load_experiment_config(experiment, scale, overrides, config_path)
     seed_list = parse_seeds(seeds, config.get("seeds", [0]))
-    run = get_experiment(experiment)
-    report = run(config, run_dir or f"runs/{experiment}-{scale}", seed_list, click.echo)
+    report = run_experiment(experiment, config, run_dir or f"runs/{experiment}-{scale}",
+                            seed_list, click.echo)
     click.echo(f"done: open {report}")

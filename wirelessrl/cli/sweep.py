@@ -22,12 +22,13 @@ from wirelessrl.cli import main
 @click.option("--plot-only", is_flag=True,
               help="Only rebuild summary.csv and the PNG from the point CSVs.")
 def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only) -> None:
-    """Run every point of the sweep SPEC (YAML, see experiments/sweeps/), resumably.
+    """Run every point of the sweep SPEC (a YAML path, or the name of a packaged spec in
+    experiments/sweeps/ such as d2d_target_size), resumably.
 
     Each point is one `reproduce` run with the swept value; finished points and steps are
     skipped on re-run. Writes one CSV per point, summary.csv and a plot.
     """
-    from wirelessrl.sweep import load_sweep_spec, plot_sweep_results, run_sweep
+    from experiments.sweep import load_sweep_spec, plot_sweep_results, run_sweep
 
     spec = load_sweep_spec(spec_path, scale, seeds)
     if plot_only:

@@ -4,42 +4,41 @@ The method paper's sanity experiment (SPEC section 4). MNIST is read from the fo
 files in ``data.mnist_dir`` (never downloaded); a run without it, or with files missing,
 stops before any work with a one-line :class:`ConfigError` naming the files.
 
-Steps per seed and split (``A``, ``B``), each resumable (see
-:class:`wirelessrl.steps.StepRunner`), under ``<run_dir>/seed-<seed>/split-<split>/``:
+Steps per seed and split (``A``, ``B``), each resumable (the runner's,
+:mod:`experiments.runner`, plus the data step), under ``<run_dir>/seed-<seed>/split-<split>/``:
 
 1. ``data``: the split's source / target train / validation images and the test images of
    digits 0/1/8, one HDF5 file with the SHA-256 of the IDX files it came from.
 2. ``source/<conventional|reconstruction>``: the "is it a 1" networks, trained without
    and with the reconstruction loss (``BCE + alpha * MSE(decoder(features), image)``).
-3. ``target/<strategy>``: every transfer strategy on "is it an 8".
+3. ``target/<strategy>-lr<lr>``: every transfer strategy on "is it an 8".
 4. ``report``: accuracy on the test images per strategy and split, mean ± std over seeds
-   (CSV, JSON, markdown, plots), see :mod:`wirelessrl.reproduce.mnist_report`.
+   (CSV, JSON, markdown, plots), see :mod:`experiments.mnist_report`.
 
 Each seed draws the split permutation (unless ``data.split_seed`` fixes it) and the network
 initializations, so the spread over seeds covers both.
 
 Example
 -------
->>> from wirelessrl.mnist import make_fake_mnist
->>> from wirelessrl.reproduce.common import load_experiment_config
+>>> from wirelessrl.data.mnist import make_fake_mnist
+>>> from experiments import load_experiment_config, run_experiment
 >>> _ = make_fake_mnist("fake_mnist", n_train=1000, n_test=300, seed=0)
 >>> config = load_experiment_config("mnist", "tiny", ["data.mnist_dir=fake_mnist"])
->>> report = run(config, "runs/mnist-tiny", [0])  # doctest: +SKIP
+>>> report = run_experiment("mnist", config, "runs/mnist-tiny", [0])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from simulators.validation import ConfigError, check_choice, check_int, check_positive
-from wirelessrl.fileio import provenance, read_arrays, write_arrays
-from wirelessrl.mnist import (
+from experiments.runner import Plan, TaskRun, feature_width
+from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.data.mnist import (
     MNIST_FILES,
     SPLIT_PARTS,
     SPLITS,
@@ -47,30 +46,14 @@ from wirelessrl.mnist import (
     load_mnist_018,
     split_mnist_018,
 )
+from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import BCELoss
-from wirelessrl.reproduce.common import (
-    Echo,
-    feature_width,
-    save_effective_config,
-    train_config,
-)
-from wirelessrl.steps import StepRunner
-from wirelessrl.transfer import TransferTask, get_strategy, train_source, train_target
-
-SOURCE_FOR = {"conventional": "conventional", "reconstruction": "reconstruction",
-              "finetune": "reconstruction", "regular": None}
-"""Strategy -> the source network it starts from (None: a fresh network)."""
+from wirelessrl.results import Echo
+from wirelessrl.transfer import TransferTask
 
 SELECT_ON = {"loss": ("loss", "min"), "accuracy": ("accuracy", "max")}
 """``select_on`` config value -> (validation metric, mode) picking the kept weights."""
-
-PAPER_ACCURACY_PCT = {"reconstruction": 97.4, "conventional": 95.2, "regular": 92.8}
-"""The method paper's test accuracies (%), split A (SPEC section 4)."""
-
-PAPER_COUNTS = {"A": {"source_train": 12_313, "target_train": 92},
-                "B": {"source_train": 11_664, "target_train": 926}}
-"""Training-set sizes of the paper's splits on the 18,516 real MNIST images of 0/1/8."""
 
 DATA_KIND = "mnist-018-split"
 
@@ -121,6 +104,7 @@ def net_config(config: dict) -> NetConfig:
 
 
 def make_task(config: dict) -> TransferTask:
+    """"Is it a 1" -> "is it an 8" :class:`~wirelessrl.transfer.TransferTask` (BCE on logits)."""
     source_on = check_choice("source.select_on", config["source"].get("select_on", "loss"),
                              tuple(SELECT_ON))
     target_on = check_choice("target.select_on", config["target"].get("select_on", "loss"),
@@ -158,33 +142,62 @@ class MnistData:
         return self._data
 
 
-class MnistExperiment:
+class MnistRun(TaskRun):
     """One seed and split of the MNIST experiment under ``run_dir/seed-<s>/split-<X>``."""
 
-    def __init__(self, config: dict, run_dir: Path, seed: int, split: str, source: MnistData,
-                 digests: dict, echo: Echo, step_cache: str | Path | None = None) -> None:
-        self.config = config
-        self.seed = seed
+    name = "mnist"
+    title = "MNIST"
+
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo = print,
+                 step_cache: str | Path | None = None, *, split: str, source: MnistData,
+                 digests: dict) -> None:
         self.split = split
-        self.dir = run_dir / f"seed-{seed}" / f"split-{split}"
-        self.steps = StepRunner(self.dir, echo, cache_dir=step_cache)
-        self.echo = echo
         self.source_data = source
         self.digests = digests
-        self.task = make_task(config)
         split_seed = config["data"].get("split_seed")
         self.split_seed = seed if split_seed is None else int(split_seed)
+        super().__init__(config, run_dir, seed, echo, step_cache, split=split)
         self._arrays: dict | None = None
         self._meta: dict | None = None
 
-    def path(self, *parts: str) -> Path:
-        return self.dir.joinpath(*parts)
+    @classmethod
+    def make_task(cls, config: dict) -> TransferTask:
+        return make_task(config)
+
+    @classmethod
+    def check_task_config(cls, config: dict) -> None:
+        _splits(config)
+        split_seed = config["data"].get("split_seed")
+        if split_seed is not None:
+            check_int("data.split_seed", split_seed, 0)
+        mnist_files(config)
+
+    @classmethod
+    def units(cls, config: dict, seeds: list[int]) -> list[dict]:
+        """Every (seed, split); the IDX files are hashed once and read at most once."""
+        digests = file_digests(mnist_files(config))
+        source = MnistData(mnist_dir(config), int(config["data"]["image_side"]))
+        return [{"seed": seed, "split": split, "source": source, "digests": digests}
+                for seed in seeds for split in _splits(config)]
+
+    @classmethod
+    def unit_dir(cls, seed: int, **unit) -> str:
+        return f"seed-{seed}/split-{unit['split']}"
+
+    def label(self) -> str:
+        return f"seed {self.seed}, split {self.split}"
 
     # ----------------------------------------------------------------- data
     def _data_config(self) -> dict:
         return {"files": {k: v["sha256"] for k, v in self.digests.items()},
                 "split": self.split, "split_seed": self.split_seed,
                 "image_side": self.config["data"]["image_side"]}
+
+    def data_config(self) -> dict:
+        return {"data": self._data_config(), "seed": self.seed}
+
+    def source_data_config(self) -> dict:
+        return self.data_config()  # one data file holds every part of the split
 
     def make_data(self) -> None:
         def build():
@@ -201,57 +214,19 @@ class MnistExperiment:
         self.steps.run("data", self._data_config(), build, ["data.h5"])
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The split's arrays (``<part>_x``, ``<part>_y``, ``test_digits``)."""
         if self._arrays is None:
             self._arrays, self._meta = read_arrays(self.path("data.h5"), DATA_KIND)
         return self._arrays
 
     def counts(self) -> dict[str, int]:
+        """Images per part of the split."""
         self.arrays()
         return dict(self._meta["counts"])
 
-    def tensors(self, part: str) -> dict[str, torch.Tensor]:
-        return _tensors(self.arrays(), part)
-
-    # -------------------------------------------------------------- training
-    def _step_config(self, **extra) -> dict:
-        return {"data": self._data_config(), "model": self.config["model"],
-                "source": self.config["source"], "seed": self.seed, **extra}
-
-    def train_sources(self, strategies: list[str]) -> None:
-        for name in sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]}):
-            out = self.path("source", name)
-
-            def build(name=name, out=out):
-                train_source(self.task, get_strategy(name, alpha=self.task.alpha),
-                             self.tensors("source_train"), self.tensors("source_valid"),
-                             train_config(self.config["source"], self.seed), out)
-
-            self.steps.run(f"source/{name}", self._step_config(strategy=name), build,
-                           [f"source/{name}/net.pt"], folder=f"source/{name}", share=True)
-
-    def train_targets(self, strategies: list[str]) -> None:
-        from wirelessrl.checkpoint import load_net
-
-        target = self.config["target"]
-        for strategy in strategies:
-            out = self.path("target", strategy)
-
-            def build(strategy=strategy, out=out):
-                source = None
-                if SOURCE_FOR[strategy]:
-                    source, _ = load_net(self.path("source", SOURCE_FOR[strategy], "net.pt"))
-                strat = get_strategy(
-                    strategy, alpha=self.task.alpha,
-                    feature_lr_scale=target.get("finetune_feature_lr_scale")
-                    if strategy == "finetune" else None,
-                )
-                train_target(self.task, strat, source, self.tensors("target_train"),
-                             self.tensors("target_valid"),
-                             train_config(target, self.seed, checkpoint_every_s=30.0), out)
-
-            self.steps.run(f"target/{strategy}",
-                           self._step_config(target=target, strategy=strategy), build,
-                           [f"target/{strategy}/net.pt"], folder=f"target/{strategy}")
+    def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {part: _tensors(self.arrays(), part)
+                for part in ("source_train", "source_valid", "target_train", "target_valid")}
 
     # ------------------------------------------------------------ evaluation
     def test_scores(self, net_path: Path, head: str) -> dict[str, float]:
@@ -279,22 +254,19 @@ class MnistExperiment:
                 else float("nan"),
                 "n_test": int(truth.size)}
 
-    def fit_summary(self, run: Path) -> dict:
-        fit = json.loads((run / "fit.json").read_text())
-        r = fit["result"]
+    def fit_summary_row(self, run: Path) -> dict:
+        """Best and last epoch, early stop, seconds and validation accuracy of a run."""
+        r = self.fit_summary(run)["result"]
         return {"best_epoch": r["best_epoch"], "last_epoch": r["last_epoch"],
                 "stopped_early": r["stopped_early"], "train_seconds": r["seconds"],
                 "valid_accuracy": r["best_metrics"].get("accuracy")}
 
+    @classmethod
+    def write_report(cls, config: dict, run_dir: Path, runs: list, plan: Plan,
+                     echo: Echo) -> Path:
+        from experiments.mnist_report import write_report
 
-def _strategies(config: dict) -> list[str]:
-    names = config["strategies"]
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"strategies={names!r} is invalid; expected a non-empty list of "
-                          f"{', '.join(SOURCE_FOR)}")
-    for s in names:
-        check_choice("strategies", s, tuple(SOURCE_FOR))
-    return list(dict.fromkeys(names))
+        return write_report(config, run_dir, runs, plan, runs[0].digests, echo)
 
 
 def _splits(config: dict) -> list[str]:
@@ -307,41 +279,4 @@ def _splits(config: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def validate(config: dict) -> dict[str, Path]:
-    """Every check before any work; returns the MNIST files."""
-    _strategies(config)
-    _splits(config)
-    make_task(config)
-    train_config(config["source"], 0)
-    train_config(config["target"], 0)
-    scale = config["target"].get("finetune_feature_lr_scale")
-    if scale is not None:
-        check_positive("target.finetune_feature_lr_scale", scale)
-    split_seed = config["data"].get("split_seed")
-    if split_seed is not None:
-        check_int("data.split_seed", split_seed, 0)
-    return mnist_files(config)
-
-
-def run(config: dict, run_dir: str | Path, seeds: list[int], echo: Echo = print,
-        step_cache: str | Path | None = None) -> Path:
-    """Run the MNIST experiment for every seed and split; write the report, return it."""
-    run_dir = Path(run_dir)
-    files = validate(config)
-    strategies, splits = _strategies(config), _splits(config)
-    digests = file_digests(files)
-    save_effective_config(run_dir, config, seeds)
-    source = MnistData(mnist_dir(config), int(config["data"]["image_side"]))
-    experiments = []
-    for seed in seeds:
-        for split in splits:
-            echo(f"== MNIST seed {seed}, split {split} ==")
-            exp = MnistExperiment(config, run_dir, seed, split, source, digests, echo,
-                                  step_cache)
-            exp.make_data()
-            exp.train_sources(strategies)
-            exp.train_targets(strategies)
-            experiments.append(exp)
-    from wirelessrl.reproduce.mnist_report import write_report
-
-    return write_report(config, run_dir, experiments, strategies, splits, digests, echo)
+TASK = MnistRun

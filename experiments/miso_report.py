@@ -13,27 +13,30 @@ from baselines.miso import (
     snr_fraction_of_mrt,
     summarize_errors,
 )
+from experiments.runner import Plan
 from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
-from wirelessrl.reproduce.common import (
+from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
     provenance_block,
     write_csv,
     write_json,
+    write_markdown_report,
 )
-from wirelessrl.reproduce.common import (
-    write_report as write_markdown_report,
-)
-from wirelessrl.reproduce.miso import (
-    BEAMFORMERS,
-    EXPECTED_BF_GAIN_PCT,
-    PAPER_FIGURES,
-    SOURCE_FOR,
-    TARGET_HEAD,
-    MisoExperiment,
-    variants,
-)
+from wirelessrl.transfer import needed_sources
+
+TARGET_HEAD = "localization"
+BEAMFORMERS = ("perfect MRT", "genie LMMSE", "LoS", "random")
+"""Test-set beamforming baselines, in report order."""
+
+PAPER_FIGURES = {  # SPEC section 3, authors' models on their 2,000 test users
+    "error_mean_m": {"reconstruction": 5.59, "conventional": 6.06, "regular": 6.56,
+                     "centre guess": 30.6},
+    "bf_gain_pct": {"source, with reconstruction": 91.3, "source, no reconstruction": 91.9},
+}
+EXPECTED_BF_GAIN_PCT = {"perfect MRT": 100.0, "genie LMMSE": 92.3, "LoS": 91.5}
+"""SPEC section 3's expected beamforming baselines (not paper figures)."""
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
                  "reconstruction": "source, with reconstruction"}
@@ -57,7 +60,7 @@ def _bf_record(seed, method, gain, snr_fraction, snr_db) -> dict:
             "snr_db": float(np.mean(snr_db))}
 
 
-def _seed_results(exp: MisoExperiment, strategies, target_lr, tuned_lrs) -> dict:
+def _seed_results(exp, strategies, target_lr, tuned_lrs, variants) -> dict:
     """Every table of one seed: records, per-user errors for the CDFs, speeds."""
     samples = exp.samples()
     test = samples["test"]
@@ -73,13 +76,12 @@ def _seed_results(exp: MisoExperiment, strategies, target_lr, tuned_lrs) -> dict
         records.append(_bf_record(exp.seed, label, base[f"bf_gain/{label}"],
                                   base[f"snr_fraction/{label}"], base[f"snr_db/{label}"]))
     source_nets = [(SOURCE_LABELS[name], exp.source_net_path(name))
-                   for name in sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})]
-    for var in variants(exp.config):
+                   for name in needed_sources(strategies)]
+    for var in variants:
         if var.source:
             source_nets += [(f"{SOURCE_LABELS[name]} [variant {var.name}]",
                              exp.source_net_path(name, var))
-                            for name in sorted({SOURCE_FOR[s] for s in var.strategies
-                                                if SOURCE_FOR[s]})]
+                            for name in needed_sources(var.strategies)]
     for label, path in source_nets:
         v, speed = exp.beamformers(path)
         if "[variant" not in label:
@@ -114,10 +116,10 @@ def _seed_results(exp: MisoExperiment, strategies, target_lr, tuned_lrs) -> dict
         lr = exp.best_lr(s, tuned_lrs)
         chosen[s] = lr
         network("equal_tuning", exp.target_run_dir(s, lr), s, n_target, lr=lr)
-    for v in variants(exp.config):
+    for v in variants:
         for s in v.strategies:
-            lr = exp.best_lr(s, v.lrs, v.name)
-            network(f"variant:{v.name}", exp.target_run_dir(s, lr, v.name), s, n_target, lr=lr)
+            lr = exp.best_lr(s, v.lrs, v)
+            network(f"variant:{v.name}", exp.target_run_dir(s, lr, v), s, n_target, lr=lr)
     if exp.config["supervised"].get("enabled", True):
         errors[SUPERVISED], speeds[SUPERVISED], preds[SUPERVISED] = network(
             "supervised", exp.path("supervised"), SUPERVISED, n_source,
@@ -210,21 +212,26 @@ def _settings(values: dict) -> str:
                      for k, v in values.items()) or "none"
 
 
-
 def _system_text(system_seed) -> str:
     if system_seed == "paper":
         return "the paper's own pilots and sensing vectors (system `paper`, legacy seed 123)"
     return f"system seed {system_seed}"
 
-def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
+
+def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
                  echo: Echo = print) -> Path:
+    """Tables over the seeds' runs (``results.csv``, ``results.json``), plots and
+    ``report.md``; returns the report's path."""
+    strategies, target_lr, tuned_lrs = plan.strategies, plan.target_lr, plan.tuned_lrs
+    variants = plan.variants
     seeds = [e.seed for e in experiments]
-    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs) for e in experiments]
+    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs, variants)
+                for e in experiments]
     records = [r for s in per_seed for r in s["records"]]
     write_csv(run_dir / "results.csv", records)
 
     loc_tables = ["localization_baselines", "supervised", "paper_settings", "equal_tuning",
-                  *[f"variant:{v.name}" for v in variants(config)]]
+                  *[f"variant:{v.name}" for v in variants]]
     aggs = {t: _aggregate(records, t, LOC_METRICS) for t in loc_tables}
     aggs["beamforming"] = _aggregate(records, "beamforming", BF_METRICS)
     summary = {t: _summary(a, BF_METRICS if t == "beamforming" else LOC_METRICS)
@@ -254,7 +261,7 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
     plots["learning_curves.png"] = plot_learning_curves(
         curves, "valid_error_m", run_dir / "learning_curves.png",
         "validation mean error (m)", f"localization training, target lr {target_lr:g}")
-    sources = sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})
+    sources = needed_sources(strategies)
     if sources:
         plots["source_curves.png"] = plot_learning_curves(
             {SOURCE_LABELS[n]: exp0.path("source", n, "metrics.csv") for n in sources},
@@ -331,7 +338,7 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
             _loc_table(aggs["equal_tuning"], lr_col=True),
             "",
         ]
-    for v in variants(config):
+    for v in variants:
         lines += [
             f"## Variant `{v.name}`: {v.label}",
             "",

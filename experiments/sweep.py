@@ -1,7 +1,7 @@
 """Sweeps: a grid of ``reproduce`` runs over one config key, resumable, with small CSVs.
 
-A sweep spec (YAML, ``experiments/sweeps/<name>.yaml``) names an experiment of
-:data:`wirelessrl.reproduce.EXPERIMENTS`, its scale and seeds, fixed dotted overrides, one
+A sweep spec (YAML, ``experiments/sweeps/<name>.yaml``, shipped with the package) names an
+experiment of :data:`experiments.TASKS`, its scale and seeds, fixed dotted overrides, one
 swept key with its values, and the number to collect from each point's ``results.json``::
 
     experiment: d2d
@@ -53,25 +53,24 @@ Example
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments import (
+    TASKS,
+    get_task,
+    load_experiment_config,
+    parse_seeds,
+    run_experiment,
+    sweep_spec_path,
+)
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.config import apply_overrides, load_yaml
 from wirelessrl.fileio import atomic_path
-from wirelessrl.reproduce import EXPERIMENTS, get_experiment
-from wirelessrl.reproduce.common import (
-    Echo,
-    load_experiment_config,
-    mean_std,
-    parse_seeds,
-    write_csv,
-    write_json,
-)
+from wirelessrl.results import Echo, mean_std, write_csv, write_json
 
 SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "collect",
              "max_target_steps", "plot", "scales")
@@ -118,7 +117,7 @@ def load_sweep_spec(path: str | Path, scale: str | None = None,
     inherit paper-size overrides), ``scale`` is set and the sweep name gets ``-<scale>``, so
     its results never overwrite the full-scale ones. ``seeds`` is ``"1,2,3"`` text.
     """
-    path = Path(path)
+    path = sweep_spec_path(path)
     raw = load_yaml(path)
     unknown = sorted(set(raw) - set(SPEC_KEYS))
     if unknown:
@@ -158,7 +157,7 @@ def parse_spec(spec: dict) -> SweepSpec:
     name = spec.get("name")
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise ConfigError(f"name={name!r} is invalid; expected a folder name")
-    experiment = check_choice("experiment", spec["experiment"], tuple(EXPERIMENTS))
+    experiment = check_choice("experiment", spec["experiment"], tuple(TASKS))
     scale = spec.get("scale", "paper")
     if not isinstance(scale, str):
         raise ConfigError(f"scale={scale!r} is invalid; expected a scale name")
@@ -262,8 +261,9 @@ def point_configs(sp: SweepSpec) -> dict[int | float, tuple[dict, str | None]]:
     """Every point's full experiment config (and budget note), checked before any work."""
     fixed = [f"{k}={json.dumps(v)}" for k, v in sp.overrides.items()]
     base = load_experiment_config(sp.experiment, sp.scale, fixed)
-    module = importlib.import_module(EXPERIMENTS[sp.experiment])
-    check = getattr(module, "check_config", None)
+    from experiments.runner import check_config
+
+    task = get_task(sp.experiment).TASK
     out = {}
     for value in sp.values:
         try:
@@ -271,8 +271,7 @@ def point_configs(sp: SweepSpec) -> dict[int | float, tuple[dict, str | None]]:
         except ConfigError as err:
             raise ConfigError(f"sweep key {sp.key!r} is invalid: {err}") from None
         config, note = cap_target_epochs(config, sp.max_target_steps)
-        if check is not None:
-            check(config)
+        check_config(task, config)
         out[value] = (config, note)
     return out
 
@@ -290,7 +289,6 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
 
     sp = parse_spec(spec)
     configs = point_configs(sp)  # every check, before any file appears
-    run = get_experiment(sp.experiment)
     sweep_dir = Path(out_dir) / sp.name
     steps = StepRunner(sweep_dir, echo)
     cache = Path(out_dir) / STEP_CACHE  # shared by every sweep under out_dir
@@ -304,8 +302,8 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
         point_dir = sweep_dir / point
         steps.run(f"point/{point}",
                   {"experiment": sp.experiment, "config": config, "seeds": sp.seeds},
-                  lambda config=config, point_dir=point_dir: run(config, point_dir, sp.seeds,
-                                                                 echo, step_cache=cache),
+                  lambda config=config, point_dir=point_dir: run_experiment(
+                      sp.experiment, config, point_dir, sp.seeds, echo, step_cache=cache),
                   [f"{point}/results.json"])
         rows = collect_point(sp, value, point_dir / "results.json")
         write_csv(results / f"{point}.csv", rows)

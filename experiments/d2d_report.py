@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.runner import Plan, Variant
 from wirelessrl.evaluate import MetricSummary, d2d_link_rates_mbps, d2d_table
 from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
-from wirelessrl.reproduce.common import (
+from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
     provenance_block,
     write_csv,
     write_json,
+    write_markdown_report,
 )
-from wirelessrl.reproduce.common import (
-    write_report as write_markdown_report,
-)
-from wirelessrl.reproduce.d2d import PAPER_FIGURES, SOURCE_FOR, VARIANTS, D2DExperiment
+from wirelessrl.transfer import needed_sources
+
+PAPER_FIGURES = {  # SPEC section 2, authors' models on their test set
+    "min_rate_mbps": {"max-min optimum": 9.163, "reconstruction": 6.005, "regular": 5.322,
+                      "conventional": 4.799, "full power": 4.833, "random power": 2.5},
+    "min_rate_pct": {"reconstruction": 64.1, "regular": 55.9, "conventional": 51.1,
+                     "full power": 52.0, "random power": 27.0},
+    "sum_rate_mbps": {"FP": 157.45, "source, with reconstruction": 153.96,
+                      "source, no reconstruction": 155.69, "full power": 140.12,
+                      "random power": 132.3},
+}
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
                  "reconstruction": "source, with reconstruction"}
@@ -32,22 +41,22 @@ def _rows_to_records(seed: int, table: str, rows: list[MetricSummary], extra=Non
     return out
 
 
-def variant_table(variant: str) -> str:
-    """Record-table name of a protocol variant (``variant_<key>``)."""
-    return f"variant_{variant}"
+def variant_table(variant: Variant) -> str:
+    """Record-table name of a variant (``variant_<name>``)."""
+    return f"variant_{variant.name}"
 
 
-def variant_method(strategy: str, variant: str) -> str:
+def variant_method(strategy: str, variant: Variant) -> str:
     """Report-row label of a strategy trained under a variant."""
-    return f"{strategy} + {VARIANTS[variant].label}"
+    return f"{strategy} + {variant.label}"
 
 
-def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs, variants=()) -> dict:
+def _seed_results(exp, strategies, target_lr, tuned_lrs, variants=()) -> dict:
     """Every table of one seed: records, per-layout rates for the CDFs, speeds."""
     exp.data()
     g, system = exp.test_g, exp.system
     base_powers, base_info = exp.baseline_powers()
-    sources = sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]})
+    sources = needed_sources(strategies)
     source_powers, speeds = {}, {}
     for name in sources:
         p, rate = exp.net_powers(exp.path("source", name, "net.pt"), "sum_rate")
@@ -73,8 +82,8 @@ def _seed_results(exp: D2DExperiment, strategies, target_lr, tuned_lrs, variants
     chosen_by_table = {"equal_tuning": chosen}
     for variant in variants:
         powers, picked = {}, {}
-        for s in strategies:
-            lr = exp.best_lr(s, tuned_lrs, variant)
+        for s in variant.strategies:
+            lr = exp.best_lr(s, variant.lrs, variant)
             label = variant_method(s, variant)
             picked[label] = {"lr": lr}
             powers[label], speeds[label] = exp.net_powers(
@@ -125,28 +134,39 @@ def _md_table(agg: dict, paper_mbps: dict, paper_pct: dict, unit_ref: str, lr_co
     return "\n".join(lines)
 
 
-def _variant_sections(config, tables: dict, variants, tuned_lrs) -> list[str]:
-    """Markdown of the protocol variants: one labelled table each."""
+def _settings(values: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in values.items()) or "none"
+
+
+def _variant_sections(config, tables: dict, variants) -> list[str]:
+    """Markdown of the variants: one labelled table each."""
     lines = []
-    for variant in variants:
-        v = VARIANTS[variant]
+    for v in variants:
+        target = {**config["target"], **v.target}
+        what = (f"Not the paper's protocol: {v.protocol}." if v.protocol else
+                "The paper's protocol with other settings.")
         lines += [
-            f"## Min-rate, variant `variants.{variant}`: {v.label} (protocol change)",
+            f"## Min-rate, variant `{v.name}`: {v.label}"
+            + (" (protocol change)" if v.protocol else ""),
             "",
-            f"Not the paper's protocol: {v.protocol}. Same target epochs "
-            f"(≤ {config['target']['epochs']:,}, patience {config['target']['patience']}), "
-            "lr chosen on validation from "
-            f"{', '.join(f'{x:g}' for x in tuned_lrs)}; test set touched once per row.",
+            f"{what} Source settings changed: {_settings(v.source)}; target settings changed: "
+            f"{_settings(v.target)} (≤ {target['epochs']:,} epochs, patience "
+            f"{target['patience']}); lr chosen on validation from "
+            f"{', '.join(f'{x:g}' for x in v.lrs)}; test set touched once per row.",
             "",
-            _md_table(tables[f"min_rate_{variant_table(variant)}"], {}, {}, "optimum",
+            _md_table(tables[f"min_rate_{variant_table(v)}"], {}, {}, "optimum",
                       lr_col=True),
             "",
         ]
     return lines
 
 
-def write_report(config, run_dir: Path, experiments, strategies, target_lr, tuned_lrs,
-                 echo: Echo = print, variants=()) -> Path:
+def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
+                 echo: Echo = print) -> Path:
+    """Tables over the seeds' runs (``results.csv``, ``results.json``), plots and
+    ``report.md``; returns the report's path."""
+    strategies, target_lr, tuned_lrs = plan.strategies, plan.target_lr, plan.tuned_lrs
+    variants = plan.variants
     seeds = [e.seed for e in experiments]
     per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs, variants)
                 for e in experiments]
@@ -225,7 +245,7 @@ def write_report(config, run_dir: Path, experiments, strategies, target_lr, tune
         "",
         _md_table(tables["min_rate_equal_tuning"], {}, {}, "optimum", lr_col=True),
         "",
-        *_variant_sections(config, tables, variants, tuned_lrs),
+        *_variant_sections(config, tables, variants),
         "## Sum-rate (source task)",
         "",
         _md_table({**tables["sum_rate_baselines"], **tables["sum_rate_sources"]},

@@ -11,31 +11,32 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.runner import Plan
 from wirelessrl.plots import plot_bars_vs_paper, plot_learning_curves
-from wirelessrl.reproduce.common import (
+from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
     provenance_block,
     write_csv,
     write_json,
+    write_markdown_report,
 )
-from wirelessrl.reproduce.common import (
-    write_report as write_markdown_report,
-)
-from wirelessrl.reproduce.mnist import (
-    PAPER_ACCURACY_PCT,
-    PAPER_COUNTS,
-    SOURCE_FOR,
-    MnistExperiment,
-)
+from wirelessrl.transfer import needed_sources
+
+PAPER_ACCURACY_PCT = {"reconstruction": 97.4, "conventional": 95.2, "regular": 92.8}
+"""The method paper's test accuracies (%), split A (SPEC section 4)."""
+
+PAPER_COUNTS = {"A": {"source_train": 12_313, "target_train": 92},
+                "B": {"source_train": 11_664, "target_train": 926}}
+"""Training-set sizes of the paper's splits on the 18,516 real MNIST images of 0/1/8."""
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
                  "reconstruction": "source, with reconstruction"}
 MAJORITY = "always \"not an 8\""
 
 
-def _records(exp: MnistExperiment, strategies: list[str]) -> list[dict]:
+def _records(exp, strategies: list[str], lr: float) -> list[dict]:
     """One row per network of one seed and split: target strategies, then the sources."""
     counts = exp.counts()
     base = {"seed": exp.seed, "split": exp.split, "split_seed": exp.split_seed,
@@ -43,16 +44,16 @@ def _records(exp: MnistExperiment, strategies: list[str]) -> list[dict]:
             "n_target_valid": counts["target_valid"]}
     rows = []
     for s in strategies:
-        run = exp.path("target", s)
+        run = exp.target_run_dir(s, lr)
         rows.append({**base, "task": "target: is it an 8", "method": s,
-                     **exp.test_scores(run / "net.pt", "is_eight"), **exp.fit_summary(run)})
+                     **exp.test_scores(run / "net.pt", "is_eight"), **exp.fit_summary_row(run)})
     test_y = exp.arrays()["test_y"]
     rows.append({**base, "task": "target: is it an 8", "method": MAJORITY,
                  "accuracy": float((test_y < 0.5).mean()), "n_test": int(test_y.size)})
-    for name in sorted({SOURCE_FOR[s] for s in strategies if SOURCE_FOR[s]}):
+    for name in needed_sources(strategies):
         run = exp.path("source", name)
         rows.append({**base, "task": "source: is it a 1", "method": SOURCE_LABELS[name],
-                     **exp.test_scores(run / "net.pt", "is_one"), **exp.fit_summary(run)})
+                     **exp.test_scores(run / "net.pt", "is_one"), **exp.fit_summary_row(run)})
     return rows
 
 
@@ -122,7 +123,7 @@ def _source_table(records: list[dict], summary: dict, splits: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _counts_table(experiments: list[MnistExperiment], splits: list[str]) -> str:
+def _counts_table(experiments: list, splits: list[str]) -> str:
     lines = ["| split | source train | source valid | target train | target valid | test | "
              "paper source / target train |", "|---|---|---|---|---|---|---|"]
     for split in splits:
@@ -135,11 +136,14 @@ def _counts_table(experiments: list[MnistExperiment], splits: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_report(config: dict, run_dir: Path, experiments: list[MnistExperiment],
-                 strategies: list[str], splits: list[str], digests: dict,
+def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan, digests: dict,
                  echo: Echo = print) -> Path:
+    """Tables over the seeds and splits (``results.csv``, ``results.json``), plots and
+    ``report.md``; returns the report's path."""
+    strategies = plan.strategies
+    splits = list(dict.fromkeys(e.split for e in experiments))
     seeds = list(dict.fromkeys(e.seed for e in experiments))
-    records = [r for e in experiments for r in _records(e, strategies)]
+    records = [r for e in experiments for r in _records(e, strategies, plan.target_lr)]
     write_csv(run_dir / "results.csv", records)
     summary = _summary(records, splits)
     counts = {split: next(e for e in experiments if e.split == split).counts()
@@ -167,7 +171,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[MnistExperiment]
         exp = next(e for e in experiments if e.seed == first and e.split == split)
         name = f"learning_curves_{split}.png"
         plots[name] = plot_learning_curves(
-            {s: exp.path("target", s, "metrics.csv") for s in strategies}, "valid_accuracy",
+            {s: exp.target_run_dir(s, plan.target_lr) / "metrics.csv" for s in strategies},
+            "valid_accuracy",
             run_dir / name, "validation accuracy, is it an 8",
             f"target training, split {split}, seed {first}")
 

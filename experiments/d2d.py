@@ -1,0 +1,221 @@
+"""D2D power control: sum-rate (source) -> min-rate (target) transfer, the task module.
+
+Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
+
+1. ``data``: source train/valid, target train/valid and test layouts (HDF5 files).
+2. ``baselines``: FP, WMMSE, the exact max-min optimum, full and random power on the test set.
+3. ``source/<conventional|reconstruction>``, ``target/<strategy>-lr<lr>`` and the variants'
+   ``target-<variant>/...``: the runner's.
+4. ``report``: tables (CSV, JSON, markdown) and plots over all seeds
+   (:mod:`experiments.d2d_report`).
+
+Variant preset: ``augment_permutations`` (``variants=[augment_permutations]``) relabels the
+links of every target minibatch at random.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baselines import solve
+from experiments.runner import Plan, TaskRun, feature_width
+from simulators.d2d import D2DConfig
+from simulators.validation import check_choice, check_int
+from wirelessrl.datasets import load_d2d, simulate_d2d_file
+from wirelessrl.fileio import provenance, read_arrays, write_arrays
+from wirelessrl.models import HeadConfig, NetConfig
+from wirelessrl.objectives import D2DRateLoss
+from wirelessrl.results import Echo
+from wirelessrl.standardize import Standardizer
+from wirelessrl.transfer import TransferTask
+
+SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
+INPUT_TRANSFORMS = ("standardized", "log-db")
+BASELINE_METHODS = {"max-min optimum": "maxmin", "FP": "fp", "WMMSE": "wmmse",
+                    "full power": "full", "random power": "random"}
+"""Report label -> :data:`baselines.SOLVERS` name, solved on the test set."""
+
+
+def system_config(config: dict) -> D2DConfig:
+    """The :class:`~simulators.d2d.D2DConfig` of ``config["system"]`` (preset + overrides)."""
+    system = config["system"]
+    return D2DConfig.from_preset(system.get("preset", "paper"), **(system.get("overrides") or {}))
+
+
+def net_config(config: dict, n_links: int) -> NetConfig:
+    """Feature ``N^2 -> model.feature``, heads ``sum_rate`` / ``min_rate`` (sigmoid power
+    fractions of the N links) and decoder back to the ``N^2`` standardized gains."""
+    model = config["model"]
+    head = HeadConfig((feature_width(model), *model["head"], n_links), output="sigmoid")
+    return NetConfig(
+        feature_widths=(n_links * n_links, *model["feature"]),
+        heads={"sum_rate": head, "min_rate": head},
+        decoder_widths=(model["feature"][-1], *model["decoder"], n_links * n_links),
+    )
+
+
+def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
+    """Sum-rate -> min-rate :class:`~wirelessrl.transfer.TransferTask` of the config."""
+    system = system_config(config) if system is None else system
+    target = config["target"]
+    kind = check_choice("target.min_rate_loss", target.get("min_rate_loss", "hard"),
+                        ("hard", "softmin"))
+    temperature = target.get("softmin_temperature") if kind == "softmin" else None
+    common = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap": system.snr_gap}
+    return TransferTask(
+        net=net_config(config, system.n_links),
+        source_head="sum_rate",
+        target_head="min_rate",
+        source_loss=D2DRateLoss("sum", **common),
+        target_loss=D2DRateLoss("min", softmin_temperature=temperature, **common),
+        reconstruction_key="x",
+        alpha=float(config["source"]["alpha"]),
+        source_monitor=("sum_rate_nats", "max"),
+        target_monitor=("min_rate_nats", "max"),
+    )
+
+
+def fit_inputs(kind: str, g: np.ndarray) -> Standardizer:
+    """The input map of ``model.input_transform`` (``standardized`` gains or ``log-db``),
+    fitted on the source-training gains ``g : [n, N, N]``."""
+    check_choice("model.input_transform", kind, INPUT_TRANSFORMS)
+    return Standardizer.fit(g, log_db=kind == "log-db")
+
+
+def tensors(g: np.ndarray, inputs: Standardizer) -> dict[str, torch.Tensor]:
+    """Batch dict of a split: network input ``x : [n, N^2]`` and gains ``g : [n, N, N]``
+    (float32)."""
+    return {"x": torch.from_numpy(inputs(g)), "g": torch.from_numpy(g.astype(np.float32))}
+
+
+def _split_seed(seed: int, split: str) -> int:
+    return 10 * seed + SPLITS.index(split)
+
+
+def _link_permutation(run: D2DRun):
+    from wirelessrl.augment import D2DLinkPermutation
+
+    run.data()  # fits run.inputs
+    # the input is recomputed from the permuted gains: exact for per-entry statistics
+    return D2DLinkPermutation(transform=run.inputs.torch)
+
+
+class D2DRun(TaskRun):
+    """One seed of the D2D experiment under ``run_dir/seed-<seed>``."""
+
+    name = "d2d"
+    title = "D2D"
+    VARIANT_PRESETS = {
+        "augment_permutations": {
+            "label": "link permutations",
+            "augment": "link-permutations",
+            "protocol": "every target-training minibatch is relabelled at random (rows and "
+                        "columns of g and the network input permuted together, a fresh "
+                        "permutation per layout and step); the same target layouts, no labels",
+        },
+    }
+    AUGMENTATIONS = {"link-permutations": _link_permutation}
+
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo = print,
+                 step_cache: str | Path | None = None) -> None:
+        self.system = system_config(config)
+        super().__init__(config, run_dir, seed, echo, step_cache)
+        self._data: dict | None = None
+
+    @classmethod
+    def make_task(cls, config: dict) -> TransferTask:
+        return make_task(config)
+
+    @classmethod
+    def check_task_config(cls, config: dict) -> None:
+        check_choice("model.input_transform", config["model"]["input_transform"],
+                     INPUT_TRANSFORMS)
+        for split in SPLITS:
+            check_int(f"data.{split}", config["data"][split], 1)
+        b = config["baselines"]
+        check_int("baselines.fp_iterations", b["fp_iterations"], 1)
+        check_int("baselines.wmmse_iterations", b["wmmse_iterations"], 1)
+        check_int("baselines.random_seed", b["random_seed"], 0)
+
+    def data_config(self) -> dict:
+        return {"system": self.system.to_dict(), "data": self.config["data"], "seed": self.seed}
+
+    # ----------------------------------------------------------------- data
+    def make_data(self) -> None:
+        def build():
+            for split in SPLITS:
+                n = int(self.config["data"][split])
+                simulate_d2d_file(self.system, n, _split_seed(self.seed, split),
+                                  self.path("data", f"{split}.h5"), progress=n >= 100_000)
+
+        self.steps.run("data", self.data_config(), build, [f"data/{s}.h5" for s in SPLITS])
+
+    def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        if self._data is None:
+            g = {s: load_d2d(self.path("data", f"{s}.h5")).g for s in SPLITS}
+            self.inputs = fit_inputs(self.config["model"]["input_transform"], g["source_train"])
+            self.test_g = g["test"]
+            self._data = {s: tensors(v, self.inputs) for s, v in g.items()}
+        return self._data
+
+    # ------------------------------------------------------------ baselines
+    def solve_baselines(self) -> None:
+        cfg = {**self.data_config(), "baselines": self.config["baselines"]}
+
+        def build():
+            g = load_d2d(self.path("data", "test.h5")).g
+            b = self.config["baselines"]
+            options = {"fp": {"iterations": int(b["fp_iterations"])},
+                       "wmmse": {"iterations": int(b["wmmse_iterations"])},
+                       "random": {"seed": int(b["random_seed"])}}
+            arrays, info = {}, {}
+            for label, method in BASELINE_METHODS.items():
+                start = time.perf_counter()
+                res = solve(method, g, p_max_w=self.system.p_max_w, noise_w=self.system.noise_w,
+                            snr_gap_db=self.system.snr_gap_db, **options.get(method, {}))
+                seconds = time.perf_counter() - start
+                arrays[f"{method}_p_w"] = res.p_w
+                statuses, counts = np.unique(res.status, return_counts=True)
+                info[label] = {"method": method, "seconds": seconds,
+                               "stopping_rule": res.options.get("stopping_rule", ""),
+                               "status_counts": dict(zip(statuses.tolist(), counts.tolist(),
+                                                         strict=True))}
+            meta = provenance("d2d-solutions", self.system.to_dict(), self.seed, methods=info)
+            write_arrays(self.path("baselines.h5"), arrays, meta)
+
+        self.steps.run("baselines", cfg, build, ["baselines.h5"])
+
+    def baseline_powers(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Test-set powers (W) of every baseline by report label, and per-method info."""
+        arrays, meta = read_arrays(self.path("baselines.h5"), "d2d-solutions")
+        return ({label: arrays[f"{m}_p_w"] for label, m in BASELINE_METHODS.items()},
+                meta["methods"])
+
+    # ------------------------------------------------------------ evaluation
+    def net_powers(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:
+        """Test-set powers ``[n, N]`` (W) of a saved network, and its inference layouts/s."""
+        from wirelessrl.checkpoint import load_net
+
+        net, _ = load_net(net_path)
+        net.drop_decoder().eval()  # inference runs feature module and head only
+        x = self.data()["test"]["x"]
+        with torch.no_grad():
+            net(x[:8], head=head)
+            start = time.perf_counter()
+            out = net(x, head=head)["out"]
+            seconds = time.perf_counter() - start
+        return out.double().numpy() * self.system.p_max_w, len(x) / seconds
+
+    @classmethod
+    def write_report(cls, config: dict, run_dir: Path, runs: list, plan: Plan,
+                     echo: Echo) -> Path:
+        from experiments.d2d_report import write_report
+
+        return write_report(config, run_dir, runs, plan, echo)
+
+
+TASK = D2DRun

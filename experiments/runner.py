@@ -1,0 +1,472 @@
+r"""The one experiment runner: steps, hashing, source and target training, lr choice,
+variants, for every task.
+
+A task module (``experiments/d2d.py``, ...) subclasses :class:`TaskRun` and supplies only
+what differs between tasks: the :class:`~wirelessrl.transfer.TransferTask` built from the
+config, the data and baseline steps, the batch tensors, per-sample evaluation and the
+report. :func:`run` drives any of them the same way, per unit (a seed; for MNIST a seed
+and a split), every step resumable through :class:`wirelessrl.steps.StepRunner`:
+
+1. ``data`` and ``baselines`` (the task's);
+2. ``source/<name>``: the source networks the strategies need
+   (:attr:`wirelessrl.transfer.Strategy.source`), shared through the step cache;
+3. ``target/<strategy>-lr<lr>``: every strategy at the target lr and, with
+   ``tuning.enabled``, at every lr of ``tuning.lrs``; :meth:`TaskRun.best_lr` picks the lr
+   of the best validation ``task.target_monitor`` (its mode says min or max);
+4. the task's extra steps (MISO: the supervised ceiling);
+5. ``target-<variant>/<strategy>-lr<lr>`` (and ``source-<variant>/<name>`` when the variant
+   changes the source settings): every labelled variant (:class:`Variant`);
+6. the report (the task's), over every unit.
+
+A step's hash covers what it depends on (:meth:`TaskRun.step_config`): the task's data
+config, the model, the source section (without corruption keys that do not apply) and the
+step's own section, so a changed key re-runs exactly the steps that read it.
+
+Variants, one schema for every task: the config key ``variants`` is a list whose entries
+are either the name of a task preset (``variants=[augment_permutations]``) or a mapping
+``{name, label, protocol, source, target, lrs, strategies, augment}``; a mapping whose
+name is a preset starts from that preset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from simulators.validation import ConfigError, check_choice, check_positive
+from wirelessrl.config import save_yaml
+from wirelessrl.corruption import check_source_corruption, hashed_source_section, source_corruption
+from wirelessrl.results import Echo
+from wirelessrl.steps import StepRunner
+from wirelessrl.transfer import (
+    STRATEGIES,
+    TransferTask,
+    get_strategy,
+    needed_sources,
+    source_of,
+    train_source,
+    train_target,
+)
+
+if TYPE_CHECKING:
+    from wirelessrl.engine import Augment, TrainConfig
+
+__all__ = ["Plan", "TaskRun", "Variant", "check_lrs", "feature_width", "make_plan", "run",
+           "save_effective_config", "train_config"]
+
+
+# ------------------------------------------------------------------ config helpers
+
+
+def feature_width(model: Mapping[str, Any]) -> int:
+    """Width of the last feature layer, ``model.feature[-1]``; the list must be non-empty.
+
+    Example
+    -------
+    >>> feature_width({"feature": [150, 100]})
+    100
+    """
+    widths = model.get("feature")
+    if not isinstance(widths, (list, tuple)) or not widths or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths
+    ):
+        raise ConfigError(
+            f"model.feature={widths!r} is invalid; expected a non-empty list of layer widths "
+            "(integers >= 1)"
+        )
+    return widths[-1]
+
+
+def check_lrs(field: str, values: Any) -> list[float]:
+    """A list of learning rates, each a finite number > 0.
+
+    Example
+    -------
+    >>> check_lrs("tuning.lrs", [1e-3, 2e-5])
+    [0.001, 2e-05]
+    """
+    if not isinstance(values, (list, tuple)):
+        raise ConfigError(f"{field}={values!r} is invalid; expected a list of numbers > 0")
+    return [check_positive(field, v) for v in values]
+
+
+def train_config(section: Mapping[str, Any], seed: int, **extra: Any) -> TrainConfig:
+    """A :class:`~wirelessrl.engine.TrainConfig` from a config section (epochs,
+    batch_size, lr, patience, weight_decay, grad_clip, validate_every) and a seed."""
+    from wirelessrl.engine import TrainConfig
+
+    keys = ("epochs", "batch_size", "lr", "patience", "weight_decay", "grad_clip",
+            "validate_every")
+    values = {k: section[k] for k in keys if k in section}
+    return TrainConfig(seed=seed, **values, **extra)
+
+
+def save_effective_config(run_dir: Path, config: Mapping, seeds: list[int]) -> None:
+    """``run_dir/config.yaml``: the effective config with the seeds (before any step)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_yaml({**config, "seeds": list(seeds)}, run_dir / "config.yaml")
+
+
+def check_strategies(config: Mapping[str, Any]) -> list[str]:
+    """The config's ``strategies``: a non-empty list of registered names (duplicates
+    dropped, order kept)."""
+    names = config.get("strategies")
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"strategies={names!r} is invalid; expected a non-empty list of "
+                          f"{', '.join(STRATEGIES)}")
+    for s in names:
+        check_choice("strategies", s, tuple(STRATEGIES))
+    return list(dict.fromkeys(names))
+
+
+# ------------------------------------------------------------------ variants
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A labelled variant of the training, reported in rows (tables) of its own.
+
+    Attributes
+    ----------
+    name : str, letters, digits, ``-``, ``_``; names the folders ``target-<name>/`` (and
+        ``source-<name>/`` when ``source`` is not empty)
+    label : str, what the report calls it
+    protocol : str, what changes against the paper's protocol ("" when nothing but
+        settings change)
+    source, target : dict, overrides of keys of the config's ``source`` / ``target``
+        sections; a variant with ``source`` overrides trains its own source networks
+    lrs : tuple of float, learning-rate grid, chosen on validation per strategy (default:
+        the equal-budget grid)
+    strategies : tuple of str (default: the config's)
+    augment : str or None, a key of the task's ``AUGMENTATIONS`` applied to every target
+        training minibatch
+    """
+
+    name: str
+    label: str
+    protocol: str
+    source: dict
+    target: dict
+    lrs: tuple[float, ...]
+    strategies: tuple[str, ...]
+    augment: str | None = None
+
+    KEYS: ClassVar[tuple[str, ...]] = ("name", "label", "protocol", "source", "target", "lrs",
+                                       "strategies", "augment")
+
+    @property
+    def source_dir(self) -> str:
+        """Folder of the source networks this variant transfers from."""
+        return f"source-{self.name}" if self.source else "source"
+
+    @property
+    def target_dir(self) -> str:
+        """Folder of this variant's target runs."""
+        return f"target-{self.name}"
+
+    @classmethod
+    def from_spec(cls, value: Any, config: Mapping, index: int, presets: Mapping[str, dict],
+                  default_lrs: list[float], augmentations: tuple[str, ...]) -> Variant:
+        """Validate one entry of ``variants`` (a preset name or a mapping)."""
+        where = f"variants[{index}]"
+        if isinstance(value, str):
+            if value not in presets:
+                raise ConfigError(f"{where}={value!r} is not a variant preset; expected one of "
+                                  f"{', '.join(presets) or 'none'} or a mapping with a name")
+            value = {"name": value}
+        if not isinstance(value, dict) or "name" not in value:
+            raise ConfigError(f"{where}={value!r} is invalid; expected a mapping with a name")
+        value = {**presets.get(str(value["name"]), {}), **value}
+        unknown = set(value) - set(cls.KEYS)
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]} is not a variant key; expected "
+                              + ", ".join(cls.KEYS))
+        name = str(value["name"])
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"{where}.name={name!r} is invalid; expected letters, digits, "
+                              "- or _")
+        sections = {}
+        for section in ("target", "source"):
+            sections[section] = dict(value.get(section) or {})
+            for key in sections[section]:
+                if key not in config[section]:
+                    raise ConfigError(f"{where}.{section}.{key} is not a {section} key; "
+                                      "expected one of " + ", ".join(config[section]))
+        lrs = tuple(float(v) for v in check_lrs(f"{where}.lrs", value.get("lrs") or default_lrs))
+        strategies = tuple(value.get("strategies") or config["strategies"])
+        for s in strategies:
+            check_choice(f"{where}.strategies", s, tuple(STRATEGIES))
+        augment = value.get("augment")
+        if augment is not None:
+            check_choice(f"{where}.augment", augment, augmentations)
+        return cls(name, str(value.get("label", name)), str(value.get("protocol", "")),
+                   sections["source"], sections["target"], lrs, strategies, augment)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`run` trains: strategies, learning rates and variants (validated)."""
+
+    strategies: list[str]
+    target_lr: float
+    tuned_lrs: list[float]
+    """The equal-budget grid (with the target lr); ``[target_lr]`` when tuning is off."""
+    tuning: bool
+    variants: list[Variant] = field(default_factory=list)
+
+
+def make_plan(cls: type[TaskRun], config: Mapping[str, Any]) -> Plan:
+    """The validated :class:`Plan` of a config (no file is touched)."""
+    strategies = check_strategies(config)
+    target_lr = float(check_positive("target.lr", config["target"]["lr"]))
+    tuning = config.get("tuning") or {}
+    enabled = bool(tuning.get("enabled", True)) if tuning else False
+    grid = check_lrs("tuning.lrs", tuning["lrs"]) if "lrs" in tuning else []
+    tuned = sorted({float(v) for v in grid} | {target_lr}) if enabled else [target_lr]
+    raw = config.get("variants") or []
+    if not isinstance(raw, list):
+        raise ConfigError(f"variants={raw!r} is invalid; expected a list of variant names "
+                          f"({', '.join(cls.VARIANT_PRESETS) or 'none'}) or mappings")
+    variants = [Variant.from_spec(v, config, i, cls.VARIANT_PRESETS, tuned,
+                                  tuple(cls.AUGMENTATIONS)) for i, v in enumerate(raw)]
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variants names {names} are invalid; expected distinct names")
+    return Plan(strategies, target_lr, tuned, enabled, variants)
+
+
+# ------------------------------------------------------------------ one unit
+
+
+class TaskRun:
+    """One unit (a seed; for MNIST a seed and a split) of an experiment, under
+    ``run_dir/<unit_dir>``. Task modules subclass it; :func:`run` drives it.
+
+    A subclass provides
+    -------------------
+    name, title : class attributes, the registry name and the report/echo title
+    make_task(config) : classmethod, the :class:`~wirelessrl.transfer.TransferTask`
+    check_task_config(config) : classmethod, the task's own checks (one-line errors)
+    data_config() : what the data depends on (the base of every step hash)
+    make_data(), solve_baselines() : the data and baseline steps
+    data() : ``{split: {key: tensor}}`` with ``source_train``, ``source_valid``,
+        ``target_train``, ``target_valid``
+    write_report(config, run_dir, runs, plan, echo) : classmethod, the report
+    and optionally units(config, seeds), source_data_config(), extra_steps(),
+    ``VARIANT_PRESETS`` and ``AUGMENTATIONS``.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    VARIANT_PRESETS: ClassVar[dict[str, dict]] = {}
+    """Named variant specs a config can switch on by name (``variants=[<name>]``)."""
+    AUGMENTATIONS: ClassVar[dict[str, Callable[[TaskRun], Augment]]] = {}
+    """Augmentation name -> factory ``(run) -> augment`` for :attr:`Variant.augment`."""
+
+    def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo = print,
+                 step_cache: str | Path | None = None, **unit: Any) -> None:
+        self.config = config
+        self.seed = seed
+        self.unit = unit
+        self.echo = echo
+        self.dir = Path(run_dir) / self.unit_dir(seed, **unit)
+        self.steps = StepRunner(self.dir, echo, cache_dir=step_cache)
+        self.task = self.make_task(config)
+        self.plan = make_plan(type(self), config)
+
+    # --------------------------------------------------------- what a task provides
+    @classmethod
+    def make_task(cls, config: dict) -> TransferTask:
+        raise NotImplementedError
+
+    @classmethod
+    def check_task_config(cls, config: dict) -> None:
+        """The task's own checks (beyond the runner's)."""
+
+    @classmethod
+    def units(cls, config: dict, seeds: list[int]) -> list[dict]:
+        """Keyword arguments of every unit; default one per seed."""
+        return [{"seed": s} for s in seeds]
+
+    @classmethod
+    def unit_dir(cls, seed: int, **unit: Any) -> str:
+        return f"seed-{seed}"
+
+    def label(self) -> str:
+        """How the unit is announced: ``seed 123``."""
+        return f"seed {self.seed}"
+
+    def data_config(self) -> dict:
+        raise NotImplementedError
+
+    def source_data_config(self) -> dict:
+        """The data keys a source step depends on: by default the source splits only (a
+        sample of a seed does not depend on the other splits' sizes), so a target-size
+        sweep reuses one source model."""
+        cfg = self.data_config()
+        return {**cfg, "data": {k: cfg["data"][k] for k in ("source_train", "source_valid")}}
+
+    def make_data(self) -> None:
+        raise NotImplementedError
+
+    def solve_baselines(self) -> None:
+        """The baseline step (none by default)."""
+
+    def data(self) -> dict[str, dict]:
+        raise NotImplementedError
+
+    def extra_steps(self) -> None:
+        """Task-specific training steps after the targets (none by default)."""
+
+    @classmethod
+    def write_report(cls, config: dict, run_dir: Path, runs: list[TaskRun], plan: Plan,
+                     echo: Echo) -> Path:
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- the runner's part
+    def path(self, *parts: str) -> Path:
+        return self.dir.joinpath(*parts)
+
+    def step_config(self, source: Mapping | None = None, strategy: str | None = None,
+                    **extra: Any) -> dict:
+        """What a training step depends on. A source step (only ``strategy``) sees the
+        source data only; the source section is hashed without corruption keys that do
+        not apply to the step (:func:`wirelessrl.corruption.hashed_source_section`)."""
+        section = self.config["source"] if source is None else source
+        base = self.data_config() if extra else self.source_data_config()
+        cfg = {**base, "model": self.config["model"], **extra}
+        if strategy is not None:
+            cfg["strategy"] = strategy
+        uses_corruption = strategy is not None and source_of(strategy) == "reconstruction"
+        cfg["source"] = hashed_source_section(section, uses_corruption)
+        return cfg
+
+    def augmentation(self, name: str | None) -> Augment | None:
+        return None if name is None else self.AUGMENTATIONS[name](self)
+
+    def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
+        return self.path(variant.source_dir if variant else "source", name, "net.pt")
+
+    def target_run_dir(self, strategy: str, lr: float, variant: Variant | None = None) -> Path:
+        return self.path(variant.target_dir if variant else "target", f"{strategy}-lr{lr:g}")
+
+    def train_sources(self, strategies: list[str] | tuple[str, ...],
+                      variant: Variant | None = None) -> None:
+        """The source networks the strategies need (a variant's own, if it changes them)."""
+        section = {**self.config["source"], **(variant.source if variant else {})}
+        folder = variant.source_dir if variant else "source"
+        for name in needed_sources(list(strategies)):
+            out = self.path(folder, name)
+
+            def build(name: str = name, out: Path = out) -> None:
+                d = self.data()
+                train_source(self.task, get_strategy(name, alpha=float(section["alpha"])),
+                             d["source_train"], d["source_valid"],
+                             train_config(section, self.seed, progress=True), out,
+                             corruption=source_corruption(section, name, self.task.input_key))
+
+            self.steps.run(f"{folder}/{name}", self.step_config(section, name), build,
+                           [f"{folder}/{name}/net.pt"], folder=f"{folder}/{name}", share=True)
+
+    def train_targets(self, strategies: list[str] | tuple[str, ...], lrs: list[float],
+                      variant: Variant | None = None) -> None:
+        """Every strategy at every lr (a variant's settings, sources and augmentation)."""
+        from wirelessrl.checkpoint import load_net
+
+        base = {**self.config["target"], **(variant.target if variant else {})}
+        source_section = {**self.config["source"], **(variant.source if variant else {})}
+        augment = variant.augment if variant else None
+        for strategy in strategies:
+            for lr in lrs:
+                out = self.target_run_dir(strategy, lr, variant)
+                section = {**base, "lr": float(lr)}
+
+                def build(strategy: str = strategy, out: Path = out,
+                          section: dict = section) -> None:
+                    d = self.data()
+                    strat = get_strategy(strategy, alpha=self.task.alpha,
+                                         feature_lr_scale=section.get("finetune_feature_lr_scale"))
+                    source = None
+                    if strat.source is not None:
+                        source, _ = load_net(self.source_net_path(strat.source, variant))
+                    train_target(self.task, strat, source, d["target_train"], d["target_valid"],
+                                 train_config(section, self.seed, checkpoint_every_s=30.0), out,
+                                 augment=self.augmentation(augment))
+
+                rel = str(out.relative_to(self.dir))
+                cfg = self.step_config(source_section, strategy, target=section)
+                if augment is not None:
+                    cfg["augment"] = augment
+                self.steps.run(rel, cfg, build, [f"{rel}/net.pt"], folder=rel)
+
+    def fit_summary(self, run_dir: Path) -> dict:
+        """The ``fit.json`` of a training run (config and result)."""
+        return json.loads((Path(run_dir) / "fit.json").read_text())
+
+    def best_lr(self, strategy: str, lrs: list[float] | tuple[float, ...],
+                variant: Variant | None = None) -> float:
+        """The lr whose run reached the best validation ``task.target_monitor`` (its mode
+        says whether larger or smaller is better; the first of equal ones)."""
+        scores = {lr: self.fit_summary(self.target_run_dir(strategy, lr, variant))["result"]
+                  ["best_metric"] for lr in lrs}
+        pick = max if self.task.target_monitor[1] == "max" else min
+        return pick(scores, key=scores.get)
+
+
+# ------------------------------------------------------------------ the runner
+
+
+def check_config(cls: type[TaskRun], config: dict) -> Plan:
+    """Every check that can fail, before any work (nothing is written when one fails)."""
+    plan = make_plan(cls, config)
+    cls.make_task(config)
+    train_config(config["source"], 0)
+    train_config(config["target"], 0)
+    check_source_corruption(config["source"])
+    for v in plan.variants:
+        check_source_corruption({**config["source"], **v.source}, f"variants.{v.name}.source")
+        train_config({**config["source"], **v.source}, 0)
+        train_config({**config["target"], **v.target}, 0)
+    scale = config["target"].get("finetune_feature_lr_scale")
+    if scale is not None:
+        check_positive("target.finetune_feature_lr_scale", scale)
+    cls.check_task_config(config)
+    return plan
+
+
+def run(cls: type[TaskRun], config: dict, run_dir: str | Path, seeds: list[int],
+        echo: Echo = print, step_cache: str | Path | None = None) -> Path:
+    """Run an experiment for every unit, then its report; return ``report.md``.
+
+    Input
+    -----
+    cls : the task's :class:`TaskRun` subclass (``experiments.<name>.TASK``)
+    config : the effective config (:func:`experiments.load_experiment_config`)
+    run_dir : the run folder; seeds : list of int
+    step_cache : folder of source networks shared between runs (sweeps), or None
+    """
+    run_dir = Path(run_dir)
+    plan = check_config(cls, config)
+    units = cls.units(config, seeds)
+    save_effective_config(run_dir, config, seeds)
+    runs = []
+    extra_sources = [s for v in plan.variants if not v.source for s in v.strategies]
+    for unit in units:
+        r = cls(config, run_dir, echo=echo, step_cache=step_cache, **unit)
+        echo(f"== {cls.title} {r.label()} ==")
+        r.make_data()
+        r.solve_baselines()
+        r.train_sources(plan.strategies + extra_sources)
+        r.train_targets(plan.strategies, [plan.target_lr])
+        if plan.tuning:
+            r.train_targets(plan.strategies, [lr for lr in plan.tuned_lrs if lr != plan.target_lr])
+        r.extra_steps()
+        for v in plan.variants:
+            if v.source:
+                r.train_sources(v.strategies, v)
+            r.train_targets(v.strategies, list(v.lrs), v)
+        runs.append(r)
+    return cls.write_report(config, run_dir, runs, plan, echo)

@@ -1,0 +1,1 @@
+"""Data sources read from files a user supplies (never downloaded): :mod:`wirelessrl.data.mnist`."""

@@ -1,0 +1,128 @@
+"""Result files of experiments: JSON, CSV and markdown written atomically, provenance,
+mean ± std over seeds.
+
+Reports are built from these files only (see :mod:`experiments`), so each writer has a
+reader beside it where a report needs one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wirelessrl import __version__
+from wirelessrl.fileio import atomic_path
+
+__all__ = ["Echo", "fmt_mean_std", "mean_std", "provenance_block", "read_json",
+           "write_csv", "write_json", "write_markdown_report"]
+
+Echo = Callable[[str], None]
+"""A one-line progress printer (``print``, ``click.echo``)."""
+
+
+def provenance_block(config: Mapping, seeds: Sequence[int]) -> dict:
+    """Versions, machine, seeds and the effective config of a run (for ``results.json``).
+
+    Example
+    -------
+    >>> sorted(provenance_block({"scale": "tiny"}, [1]))[:3]
+    ['config', 'machine', 'numpy_version']
+    """
+    import torch
+
+    return {
+        "wirelessrl_version": __version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "seeds": list(seeds),
+        "config": dict(config),
+    }
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serializable: {type(x).__name__}")
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Write ``payload`` as indented JSON under a temporary name, then rename.
+
+    NumPy scalars and arrays and paths are converted.
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable))
+    return Path(path)
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON document in ``path``."""
+    return json.loads(Path(path).read_text())
+
+
+def _fmt(v: Any) -> Any:
+    return f"{v:.6g}" if isinstance(v, float) else v
+
+
+def write_csv(path: str | Path, rows: list[Mapping[str, Any]]) -> Path:
+    """Write records as CSV (columns: every key in first-seen order; floats to 6 digits)."""
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _fmt(v) for k, v in r.items()})
+    return Path(path)
+
+
+def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """Mean and sample standard deviation of the finite values (std 0 for one value,
+    NaN for none).
+
+    Example
+    -------
+    >>> mean_std([1.0, 3.0, None])
+    (2.0, 1.4142135623730951)
+    """
+    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if a.size == 0:
+        return float("nan"), float("nan")
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+
+def fmt_mean_std(values: Sequence[float], digits: int = 2) -> str:
+    """``"m ± s"`` for several values, ``"m"`` for one.
+
+    Example
+    -------
+    >>> fmt_mean_std([1.0, 3.0], 1), fmt_mean_std([2.0])
+    ('2.0 ± 1.4', '2.00')
+    """
+    m, s = mean_std(values)
+    if len(values) > 1:
+        return f"{m:.{digits}f} ± {s:.{digits}f}"
+    return f"{m:.{digits}f}"
+
+
+def write_markdown_report(run_dir: str | Path, lines: list[str], plots: Iterable[str],
+                          echo: Echo = print) -> Path:
+    """Append the plots section to a report's lines and write ``run_dir/report.md``."""
+    body = [*lines, "## Plots", "", *[f"![{name}]({name})" for name in plots], ""]
+    report = Path(run_dir) / "report.md"
+    with atomic_path(report) as tmp:
+        tmp.write_text("\n".join(body))
+    echo(f"report: {report}")
+    return report
