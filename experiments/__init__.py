@@ -30,7 +30,7 @@ from types import ModuleType
 from simulators.validation import ConfigError, check_choice
 
 __all__ = ["SCALES", "TASKS", "config_path", "get_task", "load_experiment_config",
-           "parse_seeds", "run_experiment", "sweep_spec_path"]
+           "parse_seeds", "report_run", "run_experiment", "sweep_spec_path"]
 
 TASKS: dict[str, str] = {
     "d2d": "experiments.d2d",
@@ -38,7 +38,8 @@ TASKS: dict[str, str] = {
     "mnist": "experiments.mnist",
 }
 """Experiment name -> task module (defines ``TASK``, a :class:`~experiments.runner.TaskRun`
-subclass). A new experiment is one module, one YAML file and one entry here."""
+subclass); its report is the module of the same name with ``_report`` appended. A new
+experiment is one task module, its report module, one YAML file and one entry here."""
 
 SCALES = ("paper", "quick", "tiny")
 
@@ -129,3 +130,17 @@ def run_experiment(name: str, config: dict, run_dir: str | Path, seeds: list[int
     from experiments.runner import run
 
     return run(get_task(name).TASK, config, run_dir, seeds, echo, step_cache)
+
+
+def report_run(run_dir: str | Path, echo=print) -> Path:
+    """Write the report of a finished run folder from its files only (``results.csv``,
+    ``results.json``, ``report.md``, plots); no network runs, torch is not imported.
+
+    Input: ``run_dir``, a folder written by :func:`run_experiment`. Output: ``report.md``.
+    """
+    from experiments.layout import read_run
+
+    config, run, plan, units = read_run(run_dir)
+    check_choice("experiment", run["experiment"], tuple(TASKS))
+    report = importlib.import_module(TASKS[run["experiment"]] + "_report")
+    return report.write_report(config, Path(run_dir), units, plan, run["provenance"], echo)

@@ -6,7 +6,8 @@ Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
 2. ``baselines``: FP, WMMSE, the exact max-min optimum, full and random power on the test set.
 3. ``source/<conventional|reconstruction>``, ``target/<strategy>-lr<lr>`` and the variants'
    ``target-<variant>/...``: the runner's.
-4. ``report``: tables (CSV, JSON, markdown) and plots over all seeds
+4. ``evaluate``: the test-set powers of every network (``evaluation.h5``), and the report
+   (tables, CSV, JSON, markdown, plots over all seeds) from the files alone
    (:mod:`experiments.d2d_report`).
 
 Variant preset: ``augment_permutations`` (``variants=[augment_permutations]``) relabels the
@@ -22,11 +23,13 @@ import numpy as np
 import torch
 
 from baselines import solve
-from experiments.runner import Plan, TaskRun, feature_width
+from experiments.d2d_report import BASELINE_METHODS
+from experiments.runner import TaskRun, feature_width
+from experiments.systems import d2d_system as system_config
 from simulators.d2d import D2DConfig
 from simulators.validation import check_choice, check_int
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
-from wirelessrl.fileio import provenance, read_arrays, write_arrays
+from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.results import Echo
@@ -35,15 +38,6 @@ from wirelessrl.transfer import TransferTask
 
 SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
 INPUT_TRANSFORMS = ("standardized", "log-db")
-BASELINE_METHODS = {"max-min optimum": "maxmin", "FP": "fp", "WMMSE": "wmmse",
-                    "full power": "full", "random power": "random"}
-"""Report label -> :data:`baselines.SOLVERS` name, solved on the test set."""
-
-
-def system_config(config: dict) -> D2DConfig:
-    """The :class:`~simulators.d2d.D2DConfig` of ``config["system"]`` (preset + overrides)."""
-    system = config["system"]
-    return D2DConfig.from_preset(system.get("preset", "paper"), **(system.get("overrides") or {}))
 
 
 def net_config(config: dict, n_links: int) -> NetConfig:
@@ -189,33 +183,10 @@ class D2DRun(TaskRun):
 
         self.steps.run("baselines", cfg, build, ["baselines.h5"])
 
-    def baseline_powers(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Test-set powers (W) of every baseline by report label, and per-method info."""
-        arrays, meta = read_arrays(self.path("baselines.h5"), "d2d-solutions")
-        return ({label: arrays[f"{m}_p_w"] for label, m in BASELINE_METHODS.items()},
-                meta["methods"])
-
     # ------------------------------------------------------------ evaluation
-    def net_powers(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:
-        """Test-set powers ``[n, N]`` (W) of a saved network, and its inference layouts/s."""
-        from wirelessrl.checkpoint import load_net
-
-        net, _ = load_net(net_path)
-        net.drop_decoder().eval()  # inference runs feature module and head only
-        x = self.data()["test"]["x"]
-        with torch.no_grad():
-            net(x[:8], head=head)
-            start = time.perf_counter()
-            out = net(x, head=head)["out"]
-            seconds = time.perf_counter() - start
-        return out.double().numpy() * self.system.p_max_w, len(x) / seconds
-
-    @classmethod
-    def write_report(cls, config: dict, run_dir: Path, runs: list, plan: Plan,
-                     echo: Echo) -> Path:
-        from experiments.d2d_report import write_report
-
-        return write_report(config, run_dir, runs, plan, echo)
+    def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:
+        """``p_w : [n, N]`` float64, the test-set powers (W) of a network's power fractions."""
+        return {"p_w": out.double().numpy() * self.system.p_max_w}
 
 
 TASK = D2DRun

@@ -1,22 +1,31 @@
-"""Report of the D2D experiment: tables over seeds, CSV/JSON, markdown and plots."""
+"""Report of the D2D experiment from the run's files: tables over seeds, CSV/JSON, markdown
+and plots (test layouts, baseline powers, ``evaluation.h5``, ``fit.json``, ``metrics.csv``;
+no network runs, torch is not imported)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.runner import Plan, Variant
+import numpy as np
+
+from experiments.layout import Plan, UnitFiles, Variant
+from experiments.systems import d2d_system
+from wirelessrl.datasets import load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_link_rates_mbps, d2d_table
+from wirelessrl.fileio import read_arrays
 from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
-    provenance_block,
     write_csv,
     write_json,
     write_markdown_report,
 )
-from wirelessrl.transfer import needed_sources
+
+BASELINE_METHODS = {"max-min optimum": "maxmin", "FP": "fp", "WMMSE": "wmmse",
+                    "full power": "full", "random power": "random"}
+"""Report label -> :data:`baselines.SOLVERS` name, solved on the test set (report order)."""
 
 PAPER_FIGURES = {  # SPEC section 2, authors' models on their test set
     "min_rate_mbps": {"max-min optimum": 9.163, "reconstruction": 6.005, "regular": 5.322,
@@ -51,27 +60,39 @@ def variant_method(strategy: str, variant: Variant) -> str:
     return f"{strategy} + {variant.label}"
 
 
-def _seed_results(exp, strategies, target_lr, tuned_lrs, variants=()) -> dict:
+def baseline_powers(u: UnitFiles) -> tuple[dict[str, np.ndarray], dict]:
+    """Test-set powers (W) of every baseline by report label (in the order of
+    :data:`BASELINE_METHODS`), and the per-method info."""
+    arrays, meta = read_arrays(u.path("baselines.h5"), "d2d-solutions")
+    info = meta["methods"]
+    return {label: arrays[f"{m}_p_w"] for label, m in BASELINE_METHODS.items()}, info
+
+
+def _net_powers(u: UnitFiles, run_dir, head: str) -> tuple[np.ndarray, float]:
+    fields, speed = u.outputs(run_dir, head)
+    return fields["p_w"], speed
+
+
+def _seed_results(exp: UnitFiles, system, strategies, target_lr, tuned_lrs,
+                  variants=()) -> dict:
     """Every table of one seed: records, per-layout rates for the CDFs, speeds."""
-    exp.data()
-    g, system = exp.test_g, exp.system
-    base_powers, base_info = exp.baseline_powers()
-    sources = needed_sources(strategies)
+    g = load_d2d(exp.path("data", "test.h5")).g
+    base_powers, base_info = baseline_powers(exp)
+    sources = [n["name"] for n in exp.networks("source") if n["variant"] is None]
     source_powers, speeds = {}, {}
     for name in sources:
-        p, rate = exp.net_powers(exp.path("source", name, "net.pt"), "sum_rate")
+        p, rate = _net_powers(exp, exp.path("source", name), "sum_rate")
         source_powers[SOURCE_LABELS[name]] = p
         speeds[SOURCE_LABELS[name]] = rate
     paper_powers = {}
     for s in strategies:
-        paper_powers[s], speeds[s] = exp.net_powers(
-            exp.target_run_dir(s, target_lr) / "net.pt", "min_rate")
+        paper_powers[s], speeds[s] = _net_powers(exp, exp.target_run_dir(s, target_lr),
+                                                 "min_rate")
     tuned_powers, chosen = {}, {}
     for s in strategies:
         lr = exp.best_lr(s, tuned_lrs)
         chosen[s] = {"lr": lr}
-        tuned_powers[s], _ = exp.net_powers(exp.target_run_dir(s, lr) / "net.pt",
-                                            "min_rate")
+        tuned_powers[s], _ = _net_powers(exp, exp.target_run_dir(s, lr), "min_rate")
     refs = {k: base_powers[k] for k in ("FP", "max-min optimum")}
     tables = {
         "baselines": d2d_table(g, system, base_powers),
@@ -86,8 +107,8 @@ def _seed_results(exp, strategies, target_lr, tuned_lrs, variants=()) -> dict:
             lr = exp.best_lr(s, variant.lrs, variant)
             label = variant_method(s, variant)
             picked[label] = {"lr": lr}
-            powers[label], speeds[label] = exp.net_powers(
-                exp.target_run_dir(s, lr, variant) / "net.pt", "min_rate")
+            powers[label], speeds[label] = _net_powers(
+                exp, exp.target_run_dir(s, lr, variant), "min_rate")
         tables[variant_table(variant)] = d2d_table(g, system, {**refs, **powers})
         chosen_by_table[variant_table(variant)] = picked
     records = []
@@ -161,14 +182,15 @@ def _variant_sections(config, tables: dict, variants) -> list[str]:
     return lines
 
 
-def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
-                 echo: Echo = print) -> Path:
+def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan: Plan,
+                 provenance: dict, echo: Echo = print) -> Path:
     """Tables over the seeds' runs (``results.csv``, ``results.json``), plots and
-    ``report.md``; returns the report's path."""
+    ``report.md`` from the run's files; returns the report's path."""
     strategies, target_lr, tuned_lrs = plan.strategies, plan.target_lr, plan.tuned_lrs
     variants = plan.variants
+    system = d2d_system(config)
     seeds = [e.seed for e in experiments]
-    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs, variants)
+    per_seed = [_seed_results(e, system, strategies, target_lr, tuned_lrs, variants)
                 for e in experiments]
     records = [r for s in per_seed for r in s["records"]]
     write_csv(run_dir / "results.csv", records)
@@ -195,7 +217,7 @@ def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
     write_json(run_dir / "results.json", {
         "experiment": "d2d", "summary": summary, "records": records,
         "inference_layouts_per_s": speeds, "fp_layouts_per_s": fp_speed,
-        "baselines": per_seed[0]["baseline_info"], "provenance": provenance_block(config, seeds),
+        "baselines": per_seed[0]["baseline_info"], "provenance": provenance,
     })
 
     first = per_seed[0]

@@ -22,7 +22,9 @@ Steps per seed, each resumable (the runner's, :mod:`experiments.runner`, plus th
    ``target-<variant>/...`` (and ``source-<variant>/...``) for each labelled variant.
 5. ``supervised``: the ceiling, the localization network trained from scratch on every
    source user's position (100,000 labels instead of 500).
-6. ``report``: tables (CSV, JSON, markdown) and plots over all seeds.
+6. ``evaluate``: the test-set outputs of every network (``evaluation.h5``), then the report
+   (tables, CSV, JSON, markdown, plots over all seeds) from the files alone
+   (:mod:`experiments.miso_report`).
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ from baselines.miso import (
     received_snr_db,
     snr_fraction_of_mrt,
 )
-from experiments.runner import Plan, TaskRun, feature_width, train_config
-from simulators.miso import MisoConfig, MisoSamples, MisoSystem, check_system_seed, make_system
+from experiments.runner import TaskRun, feature_width, train_config
+from experiments.systems import miso_system as system_config
+from experiments.systems import miso_system_seed as system_seed
+from simulators.miso import MisoConfig, MisoSamples, MisoSystem, make_system
 from simulators.validation import check_choice, check_int, check_positive
 from wirelessrl.datasets import load_miso, simulate_miso_file
-from wirelessrl.fileio import provenance, read_arrays, write_arrays
+from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import (
     BeamformingGainLoss,
@@ -67,19 +71,6 @@ SOURCE_HEAD, TARGET_HEAD = "beamforming", "localization"
 
 
 # ------------------------------------------------------------------ configuration
-
-
-def system_config(config: dict) -> MisoConfig:
-    """The :class:`~simulators.miso.MisoConfig` of ``config["system"]`` (preset + overrides)."""
-    system = config["system"]
-    return MisoConfig.from_preset(system.get("preset", "paper"),
-                                  **(system.get("overrides") or {}))
-
-
-def system_seed(config: dict) -> int | str:
-    """The experiment's pilot / sensing system, shared by every split: an integer seed or
-    a named draw (``"paper"``)."""
-    return check_system_seed(config["system"].get("system_seed", 0), "system.system_seed")
 
 
 def net_config(config: dict, system: MisoConfig) -> NetConfig:
@@ -283,11 +274,6 @@ class MisoRun(TaskRun):
         self.steps.run("baselines", {**self.data_config(), "baselines": settings}, build,
                        ["baselines.h5"])
 
-    def baselines(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Every stored baseline array by ``<kind>/<label>`` and the per-method info."""
-        arrays, meta = read_arrays(self.path("baselines.h5"), "miso-baselines")
-        return {key: arrays[short] for short, key in meta["names"].items()}, meta["methods"]
-
     # -------------------------------------------------------------- training
     def extra_steps(self) -> None:
         if self.config["supervised"].get("enabled", True):
@@ -307,32 +293,16 @@ class MisoRun(TaskRun):
                        ["supervised/net.pt"], folder="supervised")
 
     # ------------------------------------------------------------ evaluation
-    def net_outputs(self, net_path: Path, head: str) -> tuple[np.ndarray, float]:
-        """Test-set head outputs of a saved network and its inference users/s."""
-        from wirelessrl.checkpoint import load_net
+    def extra_networks(self) -> list[dict]:
+        if not self.config["supervised"].get("enabled", True):
+            return []
+        return [{"rel": "supervised", "head": TARGET_HEAD, "name": "supervised"}]
 
-        net, _ = load_net(net_path)
-        net.eval()
-        x = self.data()["test"]["x"]
-        with torch.no_grad():
-            net(x[:8], head=head)
-            start = time.perf_counter()
-            out = net(x, head=head)["out"]
-            seconds = time.perf_counter() - start
-        return out.double().numpy(), len(x) / seconds
-
-    def beamformers(self, net_path: Path) -> tuple[np.ndarray, float]:
-        """Test-set beamformers ``[n, B, M]`` complex of a source network, and users/s."""
-        out, speed = self.net_outputs(net_path, SOURCE_HEAD)
-        pairs = out.reshape(out.shape[0], self.system.n_bs, self.system.n_antennas, 2)
-        return pairs[..., 0] + 1j * pairs[..., 1], speed
-
-    @classmethod
-    def write_report(cls, config: dict, run_dir: Path, runs: list, plan: Plan,
-                     echo: Echo) -> Path:
-        from experiments.miso_report import write_report
-
-        return write_report(config, run_dir, runs, plan, echo)
+    def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:
+        """Localization: ``pos_m : [n, 2]`` float64 (m); beamforming: ``out : [n, 2 B M]``
+        float64, the unit-norm beamformers per BS as real pairs."""
+        key = "pos_m" if head == TARGET_HEAD else "out"
+        return {key: out.double().numpy()}
 
 
 TASK = MisoRun

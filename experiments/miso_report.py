@@ -1,4 +1,6 @@
-"""Report of the MISO experiment: tables over seeds, CSV/JSON, markdown and plots."""
+"""Report of the MISO experiment from the run's files: tables over seeds, CSV/JSON, markdown
+and plots (test users, baselines, ``evaluation.h5``, ``fit.json``, ``metrics.csv``; no
+network runs, torch is not imported)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ from baselines.miso import (
     snr_fraction_of_mrt,
     summarize_errors,
 )
-from experiments.runner import Plan
+from experiments.layout import Plan, UnitFiles
+from experiments.systems import miso_pilot_system, miso_system
+from wirelessrl.datasets import load_miso
+from wirelessrl.fileio import read_arrays
 from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
-    provenance_block,
     write_csv,
     write_json,
     write_markdown_report,
 )
-from wirelessrl.transfer import needed_sources
 
 TARGET_HEAD = "localization"
 BEAMFORMERS = ("perfect MRT", "genie LMMSE", "LoS", "random")
@@ -60,30 +63,42 @@ def _bf_record(seed, method, gain, snr_fraction, snr_db) -> dict:
             "snr_db": float(np.mean(snr_db))}
 
 
-def _seed_results(exp, strategies, target_lr, tuned_lrs, variants) -> dict:
+def baselines(u: UnitFiles) -> tuple[dict[str, np.ndarray], dict]:
+    """Every stored baseline array by ``<kind>/<label>`` and the per-method info."""
+    arrays, meta = read_arrays(u.path("baselines.h5"), "miso-baselines")
+    return {key: arrays[short] for short, key in meta["names"].items()}, meta["methods"]
+
+
+def _beamformers(u: UnitFiles, run_dir, cfg) -> tuple[np.ndarray, float]:
+    """Test-set beamformers ``[n, B, M]`` complex of a source network, and users/s."""
+    fields, speed = u.outputs(run_dir, "beamforming")
+    out = fields["out"]
+    pairs = out.reshape(out.shape[0], cfg.n_bs, cfg.n_antennas, 2)
+    return pairs[..., 0] + 1j * pairs[..., 1], speed
+
+
+def _seed_results(exp: UnitFiles, config, cfg, pilots, strategies, target_lr, tuned_lrs,
+                  variants) -> dict:
     """Every table of one seed: records, per-user errors for the CDFs, speeds."""
-    samples = exp.samples()
-    test = samples["test"]
+    test = load_miso(exp.path("data", "test.h5"), pilots)
     true = test.positions_m
-    n_target = len(samples["target_train"])
-    n_source = len(samples["source_train"])
-    cfg = exp.system
-    base, info = exp.baselines()
+    n_target = int(config["data"]["target_train"])
+    n_source = int(config["data"]["source_train"])
+    base, info = baselines(exp)
     records, errors, speeds = [], {}, {}
 
     # beamforming: baselines, then the source networks
     for label in BEAMFORMERS:
         records.append(_bf_record(exp.seed, label, base[f"bf_gain/{label}"],
                                   base[f"snr_fraction/{label}"], base[f"snr_db/{label}"]))
-    source_nets = [(SOURCE_LABELS[name], exp.source_net_path(name))
-                   for name in needed_sources(strategies)]
-    for var in variants:
-        if var.source:
-            source_nets += [(f"{SOURCE_LABELS[name]} [variant {var.name}]",
-                             exp.source_net_path(name, var))
-                            for name in needed_sources(var.strategies)]
+    by_name = {v.name: v for v in variants}
+    source_nets = []
+    for net in exp.networks("source"):
+        var = by_name.get(net["variant"])
+        label = SOURCE_LABELS[net["name"]] + (f" [variant {var.name}]" if var else "")
+        source_nets.append((label, exp.source_net_path(net["name"], var)))
     for label, path in source_nets:
-        v, speed = exp.beamformers(path)
+        v, speed = _beamformers(exp, path, cfg)
         if "[variant" not in label:
             speeds[label] = speed
         records.append(_bf_record(exp.seed, label, beamforming_gain(test.h, v),
@@ -101,7 +116,8 @@ def _seed_results(exp, strategies, target_lr, tuned_lrs, variants) -> dict:
                 speeds[label] = len(true) / max(info[label]["seconds"], 1e-9)
 
     def network(table, run_dir, method, labels, **extra):
-        pred, speed = exp.net_outputs(run_dir / "net.pt", TARGET_HEAD)
+        fields, speed = exp.outputs(run_dir, TARGET_HEAD)
+        pred = fields["pos_m"]
         rec, err = _loc_record(exp.seed, table, method, pred, true, labels, **extra)
         records.append(rec)
         return err, speed, pred
@@ -120,10 +136,10 @@ def _seed_results(exp, strategies, target_lr, tuned_lrs, variants) -> dict:
         for s in v.strategies:
             lr = exp.best_lr(s, v.lrs, v)
             network(f"variant:{v.name}", exp.target_run_dir(s, lr, v), s, n_target, lr=lr)
-    if exp.config["supervised"].get("enabled", True):
+    if config["supervised"].get("enabled", True):
         errors[SUPERVISED], speeds[SUPERVISED], preds[SUPERVISED] = network(
             "supervised", exp.path("supervised"), SUPERVISED, n_source,
-            lr=float(exp.config["supervised"]["lr"]))
+            lr=float(config["supervised"]["lr"]))
     lo, hi = cfg.user_area_m
     inside = all(bool(np.all((p >= lo) & (p <= hi))) for p in preds.values())
     return {"records": records, "errors": errors, "speeds": speeds, "baseline_info": info,
@@ -218,15 +234,16 @@ def _system_text(system_seed) -> str:
     return f"system seed {system_seed}"
 
 
-def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
-                 echo: Echo = print) -> Path:
+def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan: Plan,
+                 provenance: dict, echo: Echo = print) -> Path:
     """Tables over the seeds' runs (``results.csv``, ``results.json``), plots and
-    ``report.md``; returns the report's path."""
+    ``report.md`` from the run's files; returns the report's path."""
     strategies, target_lr, tuned_lrs = plan.strategies, plan.target_lr, plan.tuned_lrs
     variants = plan.variants
     seeds = [e.seed for e in experiments]
-    per_seed = [_seed_results(e, strategies, target_lr, tuned_lrs, variants)
-                for e in experiments]
+    cfg, pilots = miso_system(config), miso_pilot_system(config)
+    per_seed = [_seed_results(e, config, cfg, pilots, strategies, target_lr, tuned_lrs,
+                              variants) for e in experiments]
     records = [r for s in per_seed for r in s["records"]]
     write_csv(run_dir / "results.csv", records)
 
@@ -244,7 +261,7 @@ def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
         "inference_users_per_s": speeds, "baselines": info,
         "localization_outputs_inside_user_area": inside,
         "paper_figures": PAPER_FIGURES, "expected_bf_gain_pct": EXPECTED_BF_GAIN_PCT,
-        "provenance": provenance_block(config, seeds),
+        "provenance": provenance,
     })
 
     exp0, first = experiments[0], per_seed[0]
@@ -261,7 +278,7 @@ def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
     plots["learning_curves.png"] = plot_learning_curves(
         curves, "valid_error_m", run_dir / "learning_curves.png",
         "validation mean error (m)", f"localization training, target lr {target_lr:g}")
-    sources = needed_sources(strategies)
+    sources = [n["name"] for n in exp0.networks("source") if n["variant"] is None]
     if sources:
         plots["source_curves.png"] = plot_learning_curves(
             {SOURCE_LABELS[n]: exp0.path("source", n, "metrics.csv") for n in sources},
@@ -289,7 +306,7 @@ def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan,
         {m.replace(" [variant", "\n[variant"): d["bf_gain_pct_std"] for m, d in bf.items()},
         "MISO beamforming gain: 100 % minus the gain (lower is better)")
 
-    n_source = len(exp0.samples()["source_train"])
+    n_source = int(config["data"]["source_train"])
     labels_text = _baseline_labels(info, n_source)
     d, t, sup = config["data"], config["target"], config["supervised"]
     src, sysc = config["source"], config["system"]

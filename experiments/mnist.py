@@ -12,8 +12,10 @@ Steps per seed and split (``A``, ``B``), each resumable (the runner's,
 2. ``source/<conventional|reconstruction>``: the "is it a 1" networks, trained without
    and with the reconstruction loss (``BCE + alpha * MSE(decoder(features), image)``).
 3. ``target/<strategy>-lr<lr>``: every transfer strategy on "is it an 8".
-4. ``report``: accuracy on the test images per strategy and split, mean ± std over seeds
-   (CSV, JSON, markdown, plots), see :mod:`experiments.mnist_report`.
+4. ``evaluate``: per-image test logits and cross-entropies of every network
+   (``evaluation.h5``), then the report from the files alone: accuracy on the test images
+   per strategy and split, mean ± std over seeds (CSV, JSON, markdown, plots), see
+   :mod:`experiments.mnist_report`.
 
 Each seed draws the split permutation (unless ``data.split_seed`` fixes it) and the network
 initializations, so the spread over seeds covers both.
@@ -36,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from experiments.runner import Plan, TaskRun, feature_width
+from experiments.mnist_report import DATA_KIND
+from experiments.runner import TaskRun, feature_width
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.data.mnist import (
     MNIST_FILES,
@@ -55,7 +58,6 @@ from wirelessrl.transfer import TransferTask
 SELECT_ON = {"loss": ("loss", "min"), "accuracy": ("accuracy", "max")}
 """``select_on`` config value -> (validation metric, mode) picking the kept weights."""
 
-DATA_KIND = "mnist-018-split"
 
 
 def mnist_dir(config: dict) -> Path:
@@ -149,13 +151,12 @@ class MnistRun(TaskRun):
     title = "MNIST"
 
     def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo = print,
-                 step_cache: str | Path | None = None, *, split: str, source: MnistData,
-                 digests: dict) -> None:
+                 step_cache: str | Path | None = None, *, split: str, split_seed: int,
+                 source: MnistData, digests: dict) -> None:
         self.split = split
+        self.split_seed = split_seed
         self.source_data = source
         self.digests = digests
-        split_seed = config["data"].get("split_seed")
-        self.split_seed = seed if split_seed is None else int(split_seed)
         super().__init__(config, run_dir, seed, echo, step_cache, split=split)
         self._arrays: dict | None = None
         self._meta: dict | None = None
@@ -177,7 +178,9 @@ class MnistRun(TaskRun):
         """Every (seed, split); the IDX files are hashed once and read at most once."""
         digests = file_digests(mnist_files(config))
         source = MnistData(mnist_dir(config), int(config["data"]["image_side"]))
-        return [{"seed": seed, "split": split, "source": source, "digests": digests}
+        fixed = config["data"].get("split_seed")
+        return [{"seed": seed, "split": split, "split_seed": seed if fixed is None else int(fixed),
+                 "source": source, "digests": digests}
                 for seed in seeds for split in _splits(config)]
 
     @classmethod
@@ -225,48 +228,22 @@ class MnistRun(TaskRun):
         return dict(self._meta["counts"])
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {part: _tensors(self.arrays(), part)
-                for part in ("source_train", "source_valid", "target_train", "target_valid")}
+        parts = ("source_train", "source_valid", "target_train", "target_valid")
+        out = {part: _tensors(self.arrays(), part) for part in parts}
+        out["test"] = {"x": torch.from_numpy(np.ascontiguousarray(self.arrays()["test_x"],
+                                                                  np.float32))}
+        return out
 
     # ------------------------------------------------------------ evaluation
-    def test_scores(self, net_path: Path, head: str) -> dict[str, float]:
-        """Test-set scores of a saved network on its task (``is_one`` or ``is_eight``).
-
-        Output: ``accuracy`` (fraction), ``bce`` (nats), ``positive_recall`` (fraction of the
-        task's digit recognized) and ``negative_recall`` (fraction of the others rejected).
-        """
-        from wirelessrl.checkpoint import load_net
-
-        net, _ = load_net(net_path)
-        net.eval()
-        a = self.arrays()
-        x = torch.from_numpy(np.ascontiguousarray(a["test_x"], np.float32))
+    def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:
+        """``logit : [n_test]`` float32 and ``bce : [n_test]`` float32 (nats), the per-image
+        binary cross-entropy against the head's label (``is_one``: digit 1, ``is_eight``:
+        digit 8)."""
         digit = 1 if head == "is_one" else 8
-        y = torch.from_numpy((a["test_digits"] == digit).astype(np.float32))
-        with torch.no_grad():
-            logits = net(x, head=head)["out"].reshape(-1)
-            bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-        pred = (logits > 0).numpy()
-        truth = y.numpy() > 0.5
-        return {"accuracy": float((pred == truth).mean()), "bce": float(bce),
-                "positive_recall": float(pred[truth].mean()) if truth.any() else float("nan"),
-                "negative_recall": float((~pred[~truth]).mean()) if (~truth).any()
-                else float("nan"),
-                "n_test": int(truth.size)}
-
-    def fit_summary_row(self, run: Path) -> dict:
-        """Best and last epoch, early stop, seconds and validation accuracy of a run."""
-        r = self.fit_summary(run)["result"]
-        return {"best_epoch": r["best_epoch"], "last_epoch": r["last_epoch"],
-                "stopped_early": r["stopped_early"], "train_seconds": r["seconds"],
-                "valid_accuracy": r["best_metrics"].get("accuracy")}
-
-    @classmethod
-    def write_report(cls, config: dict, run_dir: Path, runs: list, plan: Plan,
-                     echo: Echo) -> Path:
-        from experiments.mnist_report import write_report
-
-        return write_report(config, run_dir, runs, plan, runs[0].digests, echo)
+        y = torch.from_numpy((self.arrays()["test_digits"] == digit).astype(np.float32))
+        logits = out.reshape(-1)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+        return {"logit": logits.numpy(), "bce": bce.numpy()}
 
 
 def _splits(config: dict) -> list[str]:

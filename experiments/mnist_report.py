@@ -11,18 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.runner import Plan
+from experiments.layout import Plan, UnitFiles
+from wirelessrl.fileio import read_arrays
 from wirelessrl.plots import plot_bars_vs_paper, plot_learning_curves
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
-    provenance_block,
     write_csv,
     write_json,
     write_markdown_report,
 )
-from wirelessrl.transfer import needed_sources
 
 PAPER_ACCURACY_PCT = {"reconstruction": 97.4, "conventional": 95.2, "regular": 92.8}
 """The method paper's test accuracies (%), split A (SPEC section 4)."""
@@ -36,9 +35,49 @@ SOURCE_LABELS = {"conventional": "source, no reconstruction",
 MAJORITY = "always \"not an 8\""
 
 
-def _records(exp, strategies: list[str], lr: float) -> list[dict]:
+DATA_KIND = "mnist-018-split"
+
+
+def split_data(u: UnitFiles) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and metadata of the unit's ``data.h5`` (counts, IDX file digests)."""
+    if "data" not in u.cache:
+        u.cache["data"] = read_arrays(u.path("data.h5"), DATA_KIND)
+    return u.cache["data"]
+
+
+def test_scores(u: UnitFiles, run_dir: Path, head: str) -> dict[str, float]:
+    """Test-set scores of a trained network on its task (``is_one`` or ``is_eight``) from
+    its per-image outputs in ``evaluation.h5``.
+
+    Output: ``accuracy`` (fraction), ``bce`` (nats), ``positive_recall`` (fraction of the
+    task's digit recognized) and ``negative_recall`` (fraction of the others rejected).
+    """
+    fields, _ = u.outputs(run_dir, head)
+    digit = 1 if head == "is_one" else 8
+    truth = split_data(u)[0]["test_digits"] == digit
+    pred = fields["logit"] > 0
+    return {"accuracy": float((pred == truth).mean()), "bce": float(np.mean(fields["bce"])),
+            "positive_recall": float(pred[truth].mean()) if truth.any() else float("nan"),
+            "negative_recall": float((~pred[~truth]).mean()) if (~truth).any()
+            else float("nan"),
+            "n_test": int(truth.size)}
+
+
+def fit_row(u: UnitFiles, run_dir: Path) -> dict:
+    """Best and last epoch, early stop, seconds and validation accuracy of a run."""
+    r = u.fit_summary(run_dir)["result"]
+    return {"best_epoch": r["best_epoch"], "last_epoch": r["last_epoch"],
+            "stopped_early": r["stopped_early"], "train_seconds": r["seconds"],
+            "valid_accuracy": r["best_metrics"].get("accuracy")}
+
+
+def _counts(u: UnitFiles) -> dict[str, int]:
+    return dict(split_data(u)[1]["counts"])
+
+
+def _records(exp: UnitFiles, strategies: list[str], lr: float) -> list[dict]:
     """One row per network of one seed and split: target strategies, then the sources."""
-    counts = exp.counts()
+    counts = _counts(exp)
     base = {"seed": exp.seed, "split": exp.split, "split_seed": exp.split_seed,
             "n_source_train": counts["source_train"], "n_target_train": counts["target_train"],
             "n_target_valid": counts["target_valid"]}
@@ -46,14 +85,14 @@ def _records(exp, strategies: list[str], lr: float) -> list[dict]:
     for s in strategies:
         run = exp.target_run_dir(s, lr)
         rows.append({**base, "task": "target: is it an 8", "method": s,
-                     **exp.test_scores(run / "net.pt", "is_eight"), **exp.fit_summary_row(run)})
-    test_y = exp.arrays()["test_y"]
+                     **test_scores(exp, run, "is_eight"), **fit_row(exp, run)})
+    test_y = split_data(exp)[0]["test_y"]
     rows.append({**base, "task": "target: is it an 8", "method": MAJORITY,
                  "accuracy": float((test_y < 0.5).mean()), "n_test": int(test_y.size)})
-    for name in needed_sources(strategies):
+    for name in [n["name"] for n in exp.networks("source")]:
         run = exp.path("source", name)
         rows.append({**base, "task": "source: is it a 1", "method": SOURCE_LABELS[name],
-                     **exp.test_scores(run / "net.pt", "is_one"), **exp.fit_summary_row(run)})
+                     **test_scores(exp, run, "is_one"), **fit_row(exp, run)})
     return rows
 
 
@@ -128,7 +167,7 @@ def _counts_table(experiments: list, splits: list[str]) -> str:
              "paper source / target train |", "|---|---|---|---|---|---|---|"]
     for split in splits:
         exp = next(e for e in experiments if e.split == split)
-        c = exp.counts()
+        c = _counts(exp)
         paper = PAPER_COUNTS[split]
         lines.append(f"| {split} | {c['source_train']:,} | {c['source_valid']:,} | "
                      f"{c['target_train']:,} | {c['target_valid']:,} | {c['test']:,} | "
@@ -136,22 +175,23 @@ def _counts_table(experiments: list, splits: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_report(config: dict, run_dir: Path, experiments: list, plan: Plan, digests: dict,
-                 echo: Echo = print) -> Path:
+def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan: Plan,
+                 provenance: dict, echo: Echo = print) -> Path:
     """Tables over the seeds and splits (``results.csv``, ``results.json``), plots and
-    ``report.md``; returns the report's path."""
+    ``report.md`` from the run's files; returns the report's path."""
+    digests = split_data(experiments[0])[1]["files"]
     strategies = plan.strategies
     splits = list(dict.fromkeys(e.split for e in experiments))
     seeds = list(dict.fromkeys(e.seed for e in experiments))
     records = [r for e in experiments for r in _records(e, strategies, plan.target_lr)]
     write_csv(run_dir / "results.csv", records)
     summary = _summary(records, splits)
-    counts = {split: next(e for e in experiments if e.split == split).counts()
+    counts = {split: _counts(next(e for e in experiments if e.split == split))
               for split in splits}
     write_json(run_dir / "results.json", {
         "experiment": "mnist", "summary": summary, "records": records,
         "paper_accuracy_pct_split_A": PAPER_ACCURACY_PCT, "counts_first_seed": counts,
-        "provenance": {**provenance_block(config, seeds), "mnist_files": digests},
+        "provenance": {**provenance, "mnist_files": digests},
     })
 
     plots: dict[str, Path] = {}

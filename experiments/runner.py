@@ -30,17 +30,27 @@ name is a preset starts from that preset.
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
+from experiments.layout import (
+    EVALUATION_FILE,
+    EVALUATION_KIND,
+    RUN_FILE,
+    Plan,
+    RunLayout,
+    Variant,
+)
 from simulators.validation import ConfigError, check_choice, check_positive
 from wirelessrl.config import save_yaml
 from wirelessrl.corruption import check_source_corruption, hashed_source_section, source_corruption
-from wirelessrl.results import Echo
-from wirelessrl.steps import StepRunner
+from wirelessrl.fileio import provenance, write_arrays
+from wirelessrl.results import Echo, provenance_block, write_json
+from wirelessrl.steps import StepRunner, config_hash
 from wirelessrl.transfer import (
     STRATEGIES,
     TransferTask,
@@ -54,8 +64,8 @@ from wirelessrl.transfer import (
 if TYPE_CHECKING:
     from wirelessrl.engine import Augment, TrainConfig
 
-__all__ = ["Plan", "TaskRun", "Variant", "check_lrs", "feature_width", "make_plan", "run",
-           "save_effective_config", "train_config"]
+__all__ = ["Plan", "TaskRun", "Variant", "check_config", "check_lrs", "feature_width",
+           "make_plan", "parse_variant", "run", "save_effective_config", "train_config"]
 
 
 # ------------------------------------------------------------------ config helpers
@@ -125,97 +135,43 @@ def check_strategies(config: Mapping[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ variants
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A labelled variant of the training, reported in rows (tables) of its own.
-
-    Attributes
-    ----------
-    name : str, letters, digits, ``-``, ``_``; names the folders ``target-<name>/`` (and
-        ``source-<name>/`` when ``source`` is not empty)
-    label : str, what the report calls it
-    protocol : str, what changes against the paper's protocol ("" when nothing but
-        settings change)
-    source, target : dict, overrides of keys of the config's ``source`` / ``target``
-        sections; a variant with ``source`` overrides trains its own source networks
-    lrs : tuple of float, learning-rate grid, chosen on validation per strategy (default:
-        the equal-budget grid)
-    strategies : tuple of str (default: the config's)
-    augment : str or None, a key of the task's ``AUGMENTATIONS`` applied to every target
-        training minibatch
-    """
-
-    name: str
-    label: str
-    protocol: str
-    source: dict
-    target: dict
-    lrs: tuple[float, ...]
-    strategies: tuple[str, ...]
-    augment: str | None = None
-
-    KEYS: ClassVar[tuple[str, ...]] = ("name", "label", "protocol", "source", "target", "lrs",
-                                       "strategies", "augment")
-
-    @property
-    def source_dir(self) -> str:
-        """Folder of the source networks this variant transfers from."""
-        return f"source-{self.name}" if self.source else "source"
-
-    @property
-    def target_dir(self) -> str:
-        """Folder of this variant's target runs."""
-        return f"target-{self.name}"
-
-    @classmethod
-    def from_spec(cls, value: Any, config: Mapping, index: int, presets: Mapping[str, dict],
+def parse_variant(value: Any, config: Mapping, index: int, presets: Mapping[str, dict],
                   default_lrs: list[float], augmentations: tuple[str, ...]) -> Variant:
-        """Validate one entry of ``variants`` (a preset name or a mapping)."""
-        where = f"variants[{index}]"
-        if isinstance(value, str):
-            if value not in presets:
-                raise ConfigError(f"{where}={value!r} is not a variant preset; expected one of "
-                                  f"{', '.join(presets) or 'none'} or a mapping with a name")
-            value = {"name": value}
-        if not isinstance(value, dict) or "name" not in value:
-            raise ConfigError(f"{where}={value!r} is invalid; expected a mapping with a name")
-        value = {**presets.get(str(value["name"]), {}), **value}
-        unknown = set(value) - set(cls.KEYS)
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]} is not a variant key; expected "
-                              + ", ".join(cls.KEYS))
-        name = str(value["name"])
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise ConfigError(f"{where}.name={name!r} is invalid; expected letters, digits, "
-                              "- or _")
-        sections = {}
-        for section in ("target", "source"):
-            sections[section] = dict(value.get(section) or {})
-            for key in sections[section]:
-                if key not in config[section]:
-                    raise ConfigError(f"{where}.{section}.{key} is not a {section} key; "
-                                      "expected one of " + ", ".join(config[section]))
-        lrs = tuple(float(v) for v in check_lrs(f"{where}.lrs", value.get("lrs") or default_lrs))
-        strategies = tuple(value.get("strategies") or config["strategies"])
-        for s in strategies:
-            check_choice(f"{where}.strategies", s, tuple(STRATEGIES))
-        augment = value.get("augment")
-        if augment is not None:
-            check_choice(f"{where}.augment", augment, augmentations)
-        return cls(name, str(value.get("label", name)), str(value.get("protocol", "")),
+    """Validate one entry of ``variants`` (a preset name or a mapping) into a
+    :class:`~experiments.layout.Variant`."""
+    where = f"variants[{index}]"
+    if isinstance(value, str):
+        if value not in presets:
+            raise ConfigError(f"{where}={value!r} is not a variant preset; expected one of "
+                              f"{', '.join(presets) or 'none'} or a mapping with a name")
+        value = {"name": value}
+    if not isinstance(value, dict) or "name" not in value:
+        raise ConfigError(f"{where}={value!r} is invalid; expected a mapping with a name")
+    value = {**presets.get(str(value["name"]), {}), **value}
+    unknown = set(value) - set(Variant.KEYS)
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]} is not a variant key; expected "
+                          + ", ".join(Variant.KEYS))
+    name = str(value["name"])
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{where}.name={name!r} is invalid; expected letters, digits, "
+                          "- or _")
+    sections = {}
+    for section in ("target", "source"):
+        sections[section] = dict(value.get(section) or {})
+        for key in sections[section]:
+            if key not in config[section]:
+                raise ConfigError(f"{where}.{section}.{key} is not a {section} key; "
+                                  "expected one of " + ", ".join(config[section]))
+    lrs = tuple(float(v) for v in check_lrs(f"{where}.lrs", value.get("lrs") or default_lrs))
+    strategies = tuple(value.get("strategies") or config["strategies"])
+    for s in strategies:
+        check_choice(f"{where}.strategies", s, tuple(STRATEGIES))
+    augment = value.get("augment")
+    if augment is not None:
+        check_choice(f"{where}.augment", augment, augmentations)
+    return Variant(name, str(value.get("label", name)), str(value.get("protocol", "")),
                    sections["source"], sections["target"], lrs, strategies, augment)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What :func:`run` trains: strategies, learning rates and variants (validated)."""
-
-    strategies: list[str]
-    target_lr: float
-    tuned_lrs: list[float]
-    """The equal-budget grid (with the target lr); ``[target_lr]`` when tuning is off."""
-    tuning: bool
-    variants: list[Variant] = field(default_factory=list)
 
 
 def make_plan(cls: type[TaskRun], config: Mapping[str, Any]) -> Plan:
@@ -230,8 +186,8 @@ def make_plan(cls: type[TaskRun], config: Mapping[str, Any]) -> Plan:
     if not isinstance(raw, list):
         raise ConfigError(f"variants={raw!r} is invalid; expected a list of variant names "
                           f"({', '.join(cls.VARIANT_PRESETS) or 'none'}) or mappings")
-    variants = [Variant.from_spec(v, config, i, cls.VARIANT_PRESETS, tuned,
-                                  tuple(cls.AUGMENTATIONS)) for i, v in enumerate(raw)]
+    variants = [parse_variant(v, config, i, cls.VARIANT_PRESETS, tuned, tuple(cls.AUGMENTATIONS))
+                for i, v in enumerate(raw)]
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError(f"variants names {names} are invalid; expected distinct names")
@@ -241,7 +197,7 @@ def make_plan(cls: type[TaskRun], config: Mapping[str, Any]) -> Plan:
 # ------------------------------------------------------------------ one unit
 
 
-class TaskRun:
+class TaskRun(RunLayout):
     """One unit (a seed; for MNIST a seed and a split) of an experiment, under
     ``run_dir/<unit_dir>``. Task modules subclass it; :func:`run` drives it.
 
@@ -253,10 +209,13 @@ class TaskRun:
     data_config() : what the data depends on (the base of every step hash)
     make_data(), solve_baselines() : the data and baseline steps
     data() : ``{split: {key: tensor}}`` with ``source_train``, ``source_valid``,
-        ``target_train``, ``target_valid``
-    write_report(config, run_dir, runs, plan, echo) : classmethod, the report
+        ``target_train``, ``target_valid`` and ``test``
+    evaluate(out, head) : the per-sample results of a network's test outputs, a dict of
+        NumPy arrays ``[n_test, ...]`` (written to ``evaluation.h5``)
     and optionally units(config, seeds), source_data_config(), extra_steps(),
-    ``VARIANT_PRESETS`` and ``AUGMENTATIONS``.
+    extra_networks(), ``VARIANT_PRESETS`` and ``AUGMENTATIONS``. The report is the module
+    ``experiments.<name>_report`` with ``write_report(config, run_dir, units, plan, echo)``,
+    reading files only (:func:`experiments.layout.read_run`).
     """
 
     name: ClassVar[str] = ""
@@ -321,14 +280,25 @@ class TaskRun:
     def extra_steps(self) -> None:
         """Task-specific training steps after the targets (none by default)."""
 
-    @classmethod
-    def write_report(cls, config: dict, run_dir: Path, runs: list[TaskRun], plan: Plan,
-                     echo: Echo) -> Path:
+    def extra_networks(self) -> list[dict]:
+        """Networks of the extra steps to evaluate: ``{"rel", "head", "name"}`` each."""
+        return []
+
+    def evaluate(self, out: Any, head: str) -> dict[str, np.ndarray]:
+        """Per-sample results ``{field: [n_test, ...]}`` of the test outputs ``out`` of a
+        network on ``head``."""
         raise NotImplementedError
 
+    @classmethod
+    def unit_record(cls, seed: int, **unit: Any) -> dict:
+        """What ``run.json`` keeps of a unit (JSON): its folder, seed and plain keys."""
+        plain = {k: v for k, v in unit.items() if isinstance(v, (str, int, float, bool))}
+        return {"dir": cls.unit_dir(seed, **unit), "seed": seed, **plain}
+
     # --------------------------------------------------------------- the runner's part
-    def path(self, *parts: str) -> Path:
-        return self.dir.joinpath(*parts)
+    @property
+    def target_mode(self) -> str:
+        return self.task.target_monitor[1]
 
     def step_config(self, source: Mapping | None = None, strategy: str | None = None,
                     **extra: Any) -> dict:
@@ -346,12 +316,6 @@ class TaskRun:
 
     def augmentation(self, name: str | None) -> Augment | None:
         return None if name is None else self.AUGMENTATIONS[name](self)
-
-    def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
-        return self.path(variant.source_dir if variant else "source", name, "net.pt")
-
-    def target_run_dir(self, strategy: str, lr: float, variant: Variant | None = None) -> Path:
-        return self.path(variant.target_dir if variant else "target", f"{strategy}-lr{lr:g}")
 
     def train_sources(self, strategies: list[str] | tuple[str, ...],
                       variant: Variant | None = None) -> None:
@@ -402,18 +366,67 @@ class TaskRun:
                     cfg["augment"] = augment
                 self.steps.run(rel, cfg, build, [f"{rel}/net.pt"], folder=rel)
 
-    def fit_summary(self, run_dir: Path) -> dict:
-        """The ``fit.json`` of a training run (config and result)."""
-        return json.loads((Path(run_dir) / "fit.json").read_text())
+    def networks(self, plan: Plan) -> list[dict]:
+        """Every network the runs trained: ``{"rel", "head", "role", "name", "variant"}``."""
+        nets = []
+        for variant in [None, *(v for v in plan.variants if v.source)]:
+            folder = variant.source_dir if variant else "source"
+            strategies = variant.strategies if variant else plan.strategies + [
+                s for v in plan.variants if not v.source for s in v.strategies]
+            for name in needed_sources(list(strategies)):
+                nets.append({"rel": f"{folder}/{name}", "head": self.task.source_head,
+                             "role": "source", "name": name,
+                             "variant": variant.name if variant else None})
+        runs = [(None, s, lr) for s in plan.strategies for lr in plan.tuned_lrs]
+        runs += [(v, s, lr) for v in plan.variants for s in v.strategies for lr in v.lrs]
+        for variant, strategy, lr in runs:
+            rel = self.target_run_dir(strategy, lr, variant).relative_to(self.dir).as_posix()
+            nets.append({"rel": rel, "head": self.task.target_head, "role": "target",
+                         "name": strategy, "lr": lr,
+                         "variant": variant.name if variant else None})
+        nets += [{**n, "role": "extra", "variant": None} for n in self.extra_networks()]
+        return nets
 
-    def best_lr(self, strategy: str, lrs: list[float] | tuple[float, ...],
-                variant: Variant | None = None) -> float:
-        """The lr whose run reached the best validation ``task.target_monitor`` (its mode
-        says whether larger or smaller is better; the first of equal ones)."""
-        scores = {lr: self.fit_summary(self.target_run_dir(strategy, lr, variant))["result"]
-                  ["best_metric"] for lr in lrs}
-        pick = max if self.task.target_monitor[1] == "max" else min
-        return pick(scores, key=scores.get)
+    def infer(self, rel: str, head: str) -> tuple[Any, float]:
+        """Test-set outputs of the network saved in ``rel/net.pt`` on ``head`` (decoder
+        dropped: inference runs the feature module and the head only) and samples/s."""
+        import torch
+
+        from wirelessrl.checkpoint import load_net
+
+        net, _ = load_net(self.path(rel, "net.pt"))
+        net.drop_decoder().eval()
+        x = self.data()["test"][self.task.input_key]
+        with torch.no_grad():
+            net(x[:8], head=head)
+            start = time.perf_counter()
+            out = net(x, head=head)["out"]
+            seconds = time.perf_counter() - start
+        return out, len(x) / seconds
+
+    def evaluate_networks(self, plan: Plan) -> None:
+        """The ``evaluate`` step: per-sample test results of every trained network in
+        ``evaluation.h5`` (re-run when any of those networks was retrained)."""
+        nets = self.networks(plan)
+        stamps = {}
+        for n in nets:
+            recorded = self.steps._recorded(n["rel"])
+            stamps[n["rel"]] = None if recorded is None else recorded.get("config_hash")
+        cfg = {"data": config_hash(self.data_config()), "networks": stamps,
+               "heads": [n["head"] for n in nets]}
+
+        def build() -> None:
+            arrays, records = {}, []
+            for i, n in enumerate(nets):
+                out, speed = self.infer(n["rel"], n["head"])
+                fields = self.evaluate(out, n["head"])
+                arrays.update({f"n{i}_{k}": np.asarray(v) for k, v in fields.items()})
+                records.append({**n, "fields": list(fields), "samples_per_s": speed})
+            meta = provenance(EVALUATION_KIND, self.data_config(), self.seed, networks=records,
+                              target_monitor=list(self.task.target_monitor))
+            write_arrays(self.path(EVALUATION_FILE), arrays, meta)
+
+        self.steps.run("evaluate", cfg, build, [EVALUATION_FILE])
 
 
 # ------------------------------------------------------------------ the runner
@@ -468,5 +481,12 @@ def run(cls: type[TaskRun], config: dict, run_dir: str | Path, seeds: list[int],
             if v.source:
                 r.train_sources(v.strategies, v)
             r.train_targets(v.strategies, list(v.lrs), v)
+        r.evaluate_networks(plan)
         runs.append(r)
-    return cls.write_report(config, run_dir, runs, plan, echo)
+    write_json(run_dir / RUN_FILE, {
+        "experiment": cls.name, "plan": plan.to_dict(), "target_mode": runs[0].target_mode,
+        "units": [cls.unit_record(**u) for u in units],
+        "provenance": provenance_block(config, seeds)})
+    from experiments import report_run
+
+    return report_run(run_dir, echo)

@@ -118,3 +118,48 @@ def test_corruption_without_reconstruction_loss_fails_before_any_work(tmp_path):
     assert result.exit_code == 2, result.output
     assert "needs source.alpha > 0" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_evaluation_file_holds_per_layout_powers_of_every_network(tiny_run):
+    from experiments.layout import UnitFiles
+
+    out, _ = tiny_run
+    run = json.loads((out / "run.json").read_text())
+    (unit,) = [UnitFiles(out, u, run["target_mode"]) for u in run["units"]]
+    nets = unit.networks()
+    # 2 sources + 4 strategies x 2 learning rates (the paper's and the tuning grid's)
+    assert len(nets) == 10 and {n["role"] for n in nets} == {"source", "target"}
+    p_w, speed = unit.outputs(out / "seed-123" / "target" / "regular-lr0.001", "min_rate")
+    assert p_w["p_w"].shape == (200, 10) and speed > 0
+    assert (p_w["p_w"] >= 0).all() and (p_w["p_w"] <= 1.0).all()  # 0 <= p <= P_max = 1 W
+
+
+def test_report_from_files_alone_rebuilds_the_same_tables_without_torch(tiny_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    out, _ = tiny_run
+    before = (out / "results.csv").read_text()
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    for name in ("results.csv", "results.json", "report.md"):
+        (copy / name).unlink()
+    for net in copy.rglob("net.pt"):  # no network is run: the weights are not even needed
+        net.unlink()
+    code = ("import sys; from experiments import report_run; "
+            f"report_run({str(copy)!r}, lambda s: None); "
+            "sys.exit(3 if any(m == 'torch' or m.startswith('torch.') for m in sys.modules) "
+            "else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (copy / "results.csv").read_text() == before
+    result = CliRunner().invoke(main, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert (copy / "results.csv").read_text() == before and (copy / "report.md").is_file()
+
+
+def test_report_of_a_folder_that_is_no_run_fails_in_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not a finished run folder: run.json is missing" in result.output
