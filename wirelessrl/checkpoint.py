@@ -2,8 +2,9 @@
 
 A checkpoint is a ``torch.save`` of a dict holding only tensors and plain Python types
 (state dicts, a config as a JSON string, epoch counters, optimizer state, RNG states).
-It is written to a temporary file in the same directory and moved into place with
-``os.replace``, so a crash never leaves a half-written file under the final name.
+It is written with :func:`wirelessrl.fileio.atomic_path` (a temporary file in the same
+directory, fsynced, then renamed), so a crash never leaves a half-written file under the
+final name.
 Reading always uses ``torch.load(weights_only=True)``: a file that carries arbitrary
 Python objects (a crafted pickle) is refused with a :class:`ConfigError` rather than
 executed. Every checkpoint also carries a SHA-256 of its contents (``checksum_sha256``,
@@ -20,7 +21,6 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from simulators.validation import ConfigError
+from wirelessrl.fileio import atomic_path
 
 __all__ = [
     "NET_FORMAT",
@@ -71,7 +72,7 @@ def payload_checksum(payload: Any) -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` atomically (temporary file, fsync, ``os.replace``).
+    """Write ``payload`` atomically (:func:`wirelessrl.fileio.atomic_path` with fsync).
 
     Input
     -----
@@ -91,19 +92,10 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
     3
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
     payload[CHECKSUM_KEY] = payload_checksum(payload)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
     return path
 
 

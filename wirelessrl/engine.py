@@ -58,6 +58,7 @@ from simulators.validation import (
 )
 from wirelessrl.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
 from wirelessrl.device import check_device_name, resolve_device
+from wirelessrl.fileio import atomic_path
 
 __all__ = [
     "OPTIMIZERS",
@@ -504,13 +505,11 @@ class _MetricsLog:
                     )
             for row in self.rows:
                 row["epoch"] = int(row["epoch"])
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             if self.columns:
                 w = csv.DictWriter(f, self.columns)
                 w.writeheader()
                 w.writerows(self.rows)
-        os.replace(tmp, path)
         self.file = open(path, "a", newline="")
         if self.columns:
             self.writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
@@ -821,7 +820,6 @@ def fit(
         summary = {"config": config.to_dict(), "result": result.to_dict()}
         if augment_id is not None:
             summary["augment"] = augment_id
-        tmp = run_path / (RESULT_NAME + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
-        os.replace(tmp, run_path / RESULT_NAME)
+        with atomic_path(run_path / RESULT_NAME) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
     return result
