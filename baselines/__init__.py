@@ -28,6 +28,10 @@ SolveResult`` and add one line to :data:`SOLVERS`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from baselines._common import STATUSES, PowerSolution, SolveResult, check_problem, make_rng
 from baselines.fp import solve_fp
@@ -50,14 +54,14 @@ SOLVERS: dict[str, Callable[..., SolveResult]] = {
 
 def solve(
     method: str,
-    g,
+    g: ArrayLike,
     *,
-    p_max_w,
+    p_max_w: ArrayLike,
     noise_w: float,
     snr_gap_db: float = 0.0,
-    weights=None,
-    seed=0,
-    **options,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     r"""Solve a batch of D2D power-control problems with a registered method.
 

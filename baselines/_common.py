@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from simulators.rates import link_rates_bps
 from simulators.units import db_to_lin
@@ -139,7 +140,8 @@ def _per_link(name: str, value, batch: int, n: int, *, allow_zero: bool) -> np.n
 
 
 def check_problem(
-    g, p_max_w, noise_w, snr_gap_db=0.0, weights=None
+    g: ArrayLike, p_max_w: ArrayLike, noise_w: float, snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
 ) -> Problem:
     """Validate a power-control problem once, at the entry of a solver.
 
@@ -244,7 +246,7 @@ def finalize(
 # -- option checks shared by the registry adapters ------------------------------------
 
 
-def check_tol(name: str, value, *, low: float = 0.0, high: float = 1.0) -> float | None:
+def check_tol(name: str, value: Any, *, low: float = 0.0, high: float = 1.0) -> float | None:
     """``None`` or a number in (low, high]."""
     if value is None:
         return None
@@ -255,7 +257,7 @@ def check_tol(name: str, value, *, low: float = 0.0, high: float = 1.0) -> float
     return x
 
 
-def check_iterations(name: str, value, maximum: int = 10_000_000) -> int:
+def check_iterations(name: str, value: Any, maximum: int = 10_000_000) -> int:
     k = check_int(name, value, 1)
     if k > maximum:
         raise ConfigError(f"{name}={value!r} is invalid; expected an integer in [1, {maximum}]")
@@ -277,7 +279,7 @@ def take_options(
             for name, (default, check) in spec.items()}
 
 
-def check_x0(x0, batch: int, n: int) -> np.ndarray:
+def check_x0(x0: ArrayLike | None, batch: int, n: int) -> np.ndarray:
     """Initial power fractions: None (full power), scalar, (n,) or (batch, n) in [0, 1]."""
     if x0 is None:
         return np.ones((batch, n))
@@ -289,8 +291,10 @@ def check_x0(x0, batch: int, n: int) -> np.ndarray:
     return x
 
 
-def run_power_kernel(kernel, g, p_max_w, noise_w, snr_gap_db, weights, iterations, tol,
-                     x0) -> PowerSolution:
+def run_power_kernel(kernel: Callable[..., None], g: ArrayLike, p_max_w: ArrayLike,
+                     noise_w: float, snr_gap_db: float, weights: ArrayLike | None,
+                     iterations: int, tol: float | None,
+                     x0: ArrayLike | None) -> PowerSolution:
     """Validate a weighted sum-rate problem, run a batched Numba ``kernel`` (FP, WMMSE) on
     it and package the result.
 
@@ -313,7 +317,7 @@ def run_power_kernel(kernel, g, p_max_w, noise_w, snr_gap_db, weights, iteration
     return PowerSolution(x, obj, hist, used, status)
 
 
-def check_restarts(name: str, value) -> int:
+def check_restarts(name: str, value: Any) -> int:
     return check_iterations(name, value, maximum=10_000)
 
 
@@ -346,7 +350,7 @@ def to_result(
     )
 
 
-def make_rng(seed) -> np.random.Generator:
+def make_rng(seed: int | np.random.Generator) -> np.random.Generator:
     """``numpy.random.Generator`` from an integer seed >= 0 (or a Generator, used as is)."""
     if isinstance(seed, np.random.Generator):
         return seed

@@ -39,8 +39,11 @@ still move after 20,000; the paper's fixed 150 iterations is the default.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
 from baselines._common import (
     CONVERGED,
@@ -136,15 +139,15 @@ def _fp_kernel(g, p_max, w, x, noise, gap, iterations, tol, hist, used, status):
 
 
 def fp(
-    g,
-    p_max_w,
+    g: ArrayLike,
+    p_max_w: ArrayLike,
     noise_w: float,
     *,
     snr_gap_db: float = 0.0,
-    weights=None,
+    weights: ArrayLike | None = None,
     iterations: int = DEFAULT_ITERATIONS,
     tol: float | None = None,
-    x0=None,
+    x0: ArrayLike | None = None,
 ) -> PowerSolution:
     r"""FP (FPLinQ power update) for weighted sum-rate, batched over layouts in Numba.
 
@@ -179,15 +182,15 @@ def fp(
 
 
 def fp_numpy(
-    g,
-    p_max_w,
+    g: ArrayLike,
+    p_max_w: ArrayLike,
     noise_w: float,
     *,
     snr_gap_db: float = 0.0,
-    weights=None,
+    weights: ArrayLike | None = None,
     iterations: int = DEFAULT_ITERATIONS,
     tol: float | None = None,
-    x0=None,
+    x0: ArrayLike | None = None,
 ) -> PowerSolution:
     """Plain batched NumPy FP: the reference for :func:`fp` (same inputs and outputs).
 
@@ -253,7 +256,14 @@ FP_OPTIONS = {
 
 
 def solve_fp(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``fp``: options ``iterations`` (150), ``tol`` (None), ``restarts`` (1)."""
     opts = take_options("fp", options, FP_OPTIONS)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
 from baselines._common import (
     CONVERGED,
@@ -40,7 +42,8 @@ BINARY_MAX_LINKS = 16
 """Largest network the exhaustive on/off search accepts (2**16 subsets per layout)."""
 
 
-def full_power(g, p_max_w, noise_w, *, snr_gap_db=0.0, weights=None) -> PowerSolution:
+def full_power(g: ArrayLike, p_max_w: ArrayLike, noise_w: float, *, snr_gap_db: float = 0.0,
+               weights: ArrayLike | None = None) -> PowerSolution:
     r"""Every link at its power limit, :math:`p_i = P_i`.
 
     Input
@@ -66,7 +69,8 @@ def full_power(g, p_max_w, noise_w, *, snr_gap_db=0.0, weights=None) -> PowerSol
 
 
 def random_power(
-    g, p_max_w, noise_w, *, snr_gap_db=0.0, weights=None, seed=0
+    g: ArrayLike, p_max_w: ArrayLike, noise_w: float, *, snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
 ) -> PowerSolution:
     r"""Uniform random powers :math:`p_i = u_i P_i`, :math:`u_i \sim U[0, 1)` i.i.d.
 
@@ -136,7 +140,8 @@ def _binary_kernel(g, p_max, w, noise, gap, x, status):
         status[b] = _binary_layout(g[b], p_max[b], w[b], noise, gap, x[b])
 
 
-def binary_onoff(g, p_max_w, noise_w, *, snr_gap_db=0.0, weights=None) -> PowerSolution:
+def binary_onoff(g: ArrayLike, p_max_w: ArrayLike, noise_w: float, *, snr_gap_db: float = 0.0,
+                 weights: ArrayLike | None = None) -> PowerSolution:
     r"""Best on/off power allocation for weighted sum-rate, exhaustive over all subsets.
 
     .. math::
@@ -178,14 +183,14 @@ def binary_onoff(g, p_max_w, noise_w, *, snr_gap_db=0.0, weights=None) -> PowerS
 
 def best_of_restarts(
     solver: Callable[..., PowerSolution],
-    g,
-    p_max_w,
-    noise_w,
+    g: ArrayLike,
+    p_max_w: ArrayLike,
+    noise_w: float,
     *,
     restarts: int = 1,
-    seed=0,
-    snr_gap_db=0.0,
-    weights=None,
+    seed: int | np.random.Generator = 0,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
     **solver_options,
 ) -> PowerSolution:
     r"""Best of ``restarts`` runs of an iterative sum-rate solver (``fp`` or ``wmmse``).
@@ -243,7 +248,14 @@ def best_of_restarts(
 
 
 def solve_full(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``full``: no options."""
     take_options("full", options, {})
@@ -254,7 +266,14 @@ def solve_full(
 
 
 def solve_random(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``random``: no options; ``seed`` drives the draws."""
     take_options("random", options, {})
@@ -266,7 +285,14 @@ def solve_random(
 
 
 def solve_binary(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``binary``: no options."""
     take_options("binary", options, {})

@@ -54,10 +54,11 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
 from baselines._common import (
     CONVERGED,
@@ -308,8 +309,8 @@ def _maxmin_kernel(g, p_max, noise, rtol, max_iter, x, steps, status):
 
 
 def maxmin(
-    g,
-    p_max_w,
+    g: ArrayLike,
+    p_max_w: ArrayLike,
     noise_w: float,
     *,
     snr_gap_db: float = 0.0,
@@ -417,7 +418,8 @@ def _maxmin_gp(n: int, coupled: np.ndarray, g, p_max, sigma2):
     return cp.Problem(cp.Maximize(t), constraints), p, t
 
 
-def maxmin_cvxpy(g_one, p_max, noise, *, solver: str | None = None) -> GPSolution:
+def maxmin_cvxpy(g_one: ArrayLike, p_max: ArrayLike, noise: float, *,
+                 solver: str | None = None) -> GPSolution:
     r"""Max-min SINR of one layout as a cvxpy geometric program (``gp=True``).
 
     .. math::
@@ -492,7 +494,14 @@ def _reject_weights(method: str, weights) -> None:
 
 
 def solve_maxmin(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``maxmin``: options ``rtol`` (1e-12), ``max_iter`` (200)."""
     _reject_weights("maxmin", weights)
@@ -504,7 +513,14 @@ def solve_maxmin(
 
 
 def solve_maxmin_cvxpy(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``maxmin-cvxpy``: option ``solver`` (None: cvxpy's default)."""
     _reject_weights("maxmin-cvxpy", weights)

@@ -36,9 +36,11 @@ For scalar power control these iterates coincide with FP's
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
 from baselines._common import (
     MAX_ITER,
@@ -127,15 +129,15 @@ def _wmmse_kernel(g, p_max, w, x, noise, gap, iterations, tol, hist, used, statu
 
 
 def wmmse(
-    g,
-    p_max_w,
+    g: ArrayLike,
+    p_max_w: ArrayLike,
     noise_w: float,
     *,
     snr_gap_db: float = 0.0,
-    weights=None,
+    weights: ArrayLike | None = None,
     iterations: int = DEFAULT_ITERATIONS,
     tol: float | None = None,
-    x0=None,
+    x0: ArrayLike | None = None,
 ) -> PowerSolution:
     r"""Scalar WMMSE for weighted sum-rate with SNR gap, batched over layouts in Numba.
 
@@ -176,7 +178,14 @@ WMMSE_OPTIONS = {
 
 
 def solve_wmmse(
-    g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options
+    g: ArrayLike,
+    *,
+    p_max_w: ArrayLike,
+    noise_w: float,
+    snr_gap_db: float = 0.0,
+    weights: ArrayLike | None = None,
+    seed: int | np.random.Generator = 0,
+    **options: Any,
 ) -> SolveResult:
     """Registry entry ``wmmse``: options ``iterations`` (150), ``tol`` (None), ``restarts`` (1)."""
     opts = take_options("wmmse", options, WMMSE_OPTIONS)

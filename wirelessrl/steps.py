@@ -16,8 +16,17 @@ this so that every point with the same source config trains its source network o
 
 Example
 -------
->>> runner = StepRunner("runs/demo")
->>> runner.run("data", {"n": 10}, lambda: make_data(10), outputs=["data/test.h5"])
+>>> from pathlib import Path
+>>> def make_data(n):
+...     Path("runs/demo/data").mkdir(parents=True, exist_ok=True)
+...     Path("runs/demo/data/test.txt").write_text(str(n))
+>>> runner = StepRunner("runs/demo", echo=lambda line: None)
+>>> runner.run("data", {"n": 10}, lambda: make_data(10), outputs=["data/test.txt"])
+True
+>>> runner.run("data", {"n": 10}, lambda: make_data(10), outputs=["data/test.txt"])  # done
+False
+>>> runner.run("data", {"n": 20}, lambda: make_data(20), outputs=["data/test.txt"])  # changed
+True
 """
 
 from __future__ import annotations
