@@ -62,7 +62,15 @@ from wirelessrl.fileio import atomic_path
 
 __all__ = [
     "OPTIMIZERS",
+    "BestWeights",
+    "Callback",
+    "Checkpoints",
+    "EarlyStopping",
+    "FitState",
+    "MetricsCSV",
+    "Progress",
     "TrainConfig",
+    "TrainingCheckpoint",
     "FitResult",
     "TrainingDiverged",
     "fit",
@@ -538,13 +546,85 @@ class _MetricsLog:
             self.file = None
 
 
-def _check_resume(ckpt: dict, config: TrainConfig, path: Path) -> None:
-    if ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(
-            f"{str(path)!r} is not a training checkpoint (format={ckpt.get('format')!r}; "
-            f"expected {CHECKPOINT_FORMAT!r})"
-        )
-    old = json.loads(ckpt["config"])
+@dataclass
+class FitState:
+    """What the loop carries from epoch to epoch; a checkpoint is this state plus the
+    model, optimizer and RNG (:class:`TrainingCheckpoint`).
+
+    Attributes
+    ----------
+    epoch : int, last completed epoch
+    best_epoch, best_metric, best_metrics, best_state : the best validation so far (epoch 0
+        and ``inf`` with the mode's sign before any validation; ``best_state`` the weights)
+    stopped_early : bool, patience ran out
+    complete : bool, the checkpoint this run resumed from had finished
+    resumed_from : int or None, epoch of that checkpoint
+    elapsed_before : float, training seconds before this call (from the checkpoint)
+    last_ckpt_epoch : int or None, epoch of the last checkpoint written (or read)
+    """
+
+    epoch: int
+    best_metric: float
+    best_epoch: int = 0
+    best_metrics: dict = field(default_factory=dict)
+    best_state: dict | None = None
+    stopped_early: bool = False
+    complete: bool = False
+    resumed_from: int | None = None
+    elapsed_before: float = 0.0
+    last_ckpt_epoch: int | None = None
+
+
+@dataclass
+class TrainingCheckpoint:
+    """The contents of ``last.pt``: its keys are these fields, defined here only.
+
+    :meth:`payload` writes them (``best_metrics`` as JSON, ``augment`` only when set, as
+    files of earlier versions did) and :meth:`from_payload` reads them back.
+    """
+
+    config: str
+    epoch: int
+    model: dict
+    optimizer: dict
+    best_state: dict | None
+    best_epoch: int
+    best_metric: float
+    best_metrics: dict
+    stopped_early: bool
+    complete: bool
+    rng_cpu: torch.Tensor
+    rng_cuda: torch.Tensor | None
+    elapsed_s: float
+    augment: str | None = None
+    format: str = CHECKPOINT_FORMAT
+
+    def payload(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["best_metrics"] = json.dumps(self.best_metrics)
+        if self.augment is None:
+            del d["augment"]
+        return d
+
+    @classmethod
+    def from_payload(cls, d: Mapping, path: Path) -> TrainingCheckpoint:
+        if d.get("format") != CHECKPOINT_FORMAT:
+            raise ConfigError(
+                f"{str(path)!r} is not a training checkpoint (format={d.get('format')!r}; "
+                f"expected {CHECKPOINT_FORMAT!r})"
+            )
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [k for k in names if k not in d and k != "augment"]
+        if missing:
+            raise ConfigError(f"training checkpoint {str(path)!r} lacks {', '.join(missing)}")
+        values = {k: d.get(k) for k in names}
+        values["best_metrics"] = json.loads(d["best_metrics"])
+        return cls(**values)
+
+
+def _check_resume(ckpt: TrainingCheckpoint, config: TrainConfig, augment_id: str | None,
+                  path: Path) -> None:
+    old = json.loads(ckpt.config)
     new = config.to_dict()
     for key in sorted(set(old) | set(new)):
         if key in TrainConfig.RESUME_FREE:
@@ -555,6 +635,203 @@ def _check_resume(ckpt: dict, config: TrainConfig, path: Path) -> None:
                 f"this run has {key}={new.get(key)!r}; expected the same config (use another "
                 "run_dir, or resume=False to start over)"
             )
+    if ckpt.augment != augment_id:
+        raise ConfigError(
+            f"cannot resume from {str(path)!r}: it was written with augment={ckpt.augment!r}, "
+            f"this run has augment={augment_id!r}; expected the same augmentation (use another "
+            "run_dir, or resume=False to start over)"
+        )
+
+
+@dataclass
+class _Loop:
+    """Everything one :func:`fit` call works with; the callbacks read and change it."""
+
+    model: nn.Module
+    objective: Objective
+    train: dict
+    valid: dict
+    config: TrainConfig
+    optimizer: torch.optim.Optimizer
+    params: list
+    device: torch.device
+    state: FitState
+    augment: Augment | None
+    augment_id: str | None
+    ckpt_path: Path | None
+    t_start: float
+    sign: float
+    epoch_start: float = 0.0
+
+    def checkpoint(self, done: bool) -> TrainingCheckpoint:
+        """The checkpoint of the current state."""
+        s, device = self.state, self.device
+        return TrainingCheckpoint(
+            config=self.config.to_json(), augment=self.augment_id, epoch=s.epoch,
+            model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            optimizer=self.optimizer.state_dict(), best_state=s.best_state,
+            best_epoch=s.best_epoch, best_metric=s.best_metric, best_metrics=s.best_metrics,
+            stopped_early=s.stopped_early, complete=done, rng_cpu=torch.get_rng_state(),
+            rng_cuda=torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            elapsed_s=s.elapsed_before + time.perf_counter() - self.t_start,
+        )
+
+    def restore(self, ckpt: TrainingCheckpoint) -> None:
+        """Continue from a checkpoint (model, optimizer, RNG and loop state)."""
+        check_state_dict(self.model, ckpt.model, f"checkpoint {str(self.ckpt_path)!r}")
+        self.model.load_state_dict(ckpt.model)
+        self.optimizer.load_state_dict(ckpt.optimizer)
+        torch.set_rng_state(ckpt.rng_cpu.cpu())
+        if self.device.type == "cuda" and ckpt.rng_cuda is not None:
+            torch.cuda.set_rng_state(ckpt.rng_cuda.cpu(), self.device)
+        epoch = int(ckpt.epoch)
+        self.state = FitState(
+            epoch=epoch, resumed_from=epoch, last_ckpt_epoch=epoch,
+            best_epoch=int(ckpt.best_epoch), best_metric=float(ckpt.best_metric),
+            best_metrics=ckpt.best_metrics, best_state=ckpt.best_state,
+            stopped_early=bool(ckpt.stopped_early), elapsed_before=float(ckpt.elapsed_s),
+            complete=bool(ckpt.stopped_early) or epoch >= self.config.epochs,
+        )
+
+    def train_epoch(self, epoch: int) -> float:
+        """One pass over the (shuffled, augmented) training minibatches; the mean loss."""
+        config, model, train, device = self.config, self.model, self.train, self.device
+        n_train = next(iter(train.values())).shape[0]
+        bs = config.batch_size
+        n_used = (n_train // bs) * bs if config.drop_last and n_train >= bs else n_train
+        model.train()
+        order = None
+        if config.shuffle:
+            order = torch.randperm(n_train, generator=_epoch_generator(config.seed, epoch))
+            order = order.to(device)
+        aug_gen = (None if self.augment is None
+                   else _epoch_generator(config.seed, epoch, AUGMENT_STREAM))
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for start in range(0, n_used, bs):
+            if order is None:
+                batch = {k: v[start:start + bs] for k, v in train.items()}
+            else:
+                idx = order[start:start + bs]
+                batch = {k: v.index_select(0, idx) for k, v in train.items()}
+            if aug_gen is not None:
+                m = min(bs, n_used - start)
+                batch = _check_augmented_batch(self.augment(batch, aug_gen), train, m)
+            loss, _ = self.objective(model, batch)
+            if not loss.requires_grad:
+                raise ConfigError(
+                    "the objective's loss does not depend on any trainable parameter; "
+                    f"check trainable={config.trainable!r} and the objective's head"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+            self.optimizer.step()
+            total += loss.detach() * min(bs, n_used - start)
+        return float(total) / n_used
+
+
+class Callback:
+    """A hook of :func:`fit`'s loop (Lightning-style, without Lightning): called after every
+    epoch with the training loss and the validation metrics (None when the epoch was not
+    validated), and once at the end (in reverse order of the list)."""
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """After epoch ``loop.state.epoch``."""
+
+    def on_fit_end(self, loop: _Loop) -> None:
+        """After the last epoch (also when the run was complete already)."""
+
+
+class BestWeights(Callback):
+    """Keep the weights of the best validation ``monitor`` (the mode's direction); load them
+    into the model at the end."""
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        s = loop.state
+        if metrics is not None and loop.sign * metrics[loop.config.monitor] < \
+                loop.sign * s.best_metric:
+            s.best_metric, s.best_epoch = metrics[loop.config.monitor], s.epoch
+            s.best_metrics = dict(metrics)
+            s.best_state = {k: v.detach().clone() for k, v in loop.model.state_dict().items()}
+
+    def on_fit_end(self, loop: _Loop) -> None:
+        if loop.state.best_state is not None:
+            loop.model.load_state_dict(loop.state.best_state)
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` validated epochs without a better monitor."""
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        s, patience = loop.state, loop.config.patience
+        if metrics is not None and patience is not None and s.epoch - s.best_epoch >= patience:
+            s.stopped_early = True
+
+
+class MetricsCSV(Callback):
+    """One row per epoch in ``metrics.csv`` (``train_loss``, ``valid_<metric>``, lr,
+    seconds); the rows are the :attr:`FitResult.history`."""
+
+    def __init__(self, log: _MetricsLog) -> None:
+        self.log = log
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        row: dict[str, Any] = {"epoch": loop.state.epoch, "train_loss": train_loss}
+        for key in (self.log.columns or [f"valid_{k}" for k in sorted(metrics or {})]):
+            if key.startswith("valid_"):
+                row[key] = None if metrics is None else metrics.get(key[6:])
+        row["lr"] = max(group["lr"] for group in loop.optimizer.param_groups)
+        row["seconds"] = time.perf_counter() - loop.epoch_start
+        self.log.append(row)
+
+
+class Progress(Callback):
+    """A tqdm bar over epochs with the training loss and the best metric."""
+
+    def __init__(self, config: TrainConfig, start_epoch: int, disable: bool) -> None:
+        self.bar = tqdm(total=config.epochs, initial=start_epoch, unit="epoch", mininterval=0.5,
+                        disable=disable, dynamic_ncols=True)
+        self.last_postfix = 0.0
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        if not loop.config.progress:
+            return
+        self.bar.update(1)
+        if time.perf_counter() - self.last_postfix > 1.0:
+            s = loop.state
+            self.bar.set_postfix(train_loss=f"{train_loss:.4g}",
+                                 best=f"{s.best_metric:.4g}@{s.best_epoch}", refresh=False)
+            self.last_postfix = time.perf_counter()
+
+    def on_fit_end(self, loop: _Loop) -> None:
+        self.bar.close()
+
+
+class Checkpoints(Callback):
+    """``last.pt`` at most every ``checkpoint_every_s`` seconds and at the end (not after
+    an early stop: the end writes it)."""
+
+    def __init__(self, log: _MetricsLog) -> None:
+        self.log = log
+        self.last_time = time.perf_counter()
+
+    def save(self, loop: _Loop, done: bool) -> None:
+        if loop.ckpt_path is None:
+            return
+        self.log.flush()
+        save_checkpoint(loop.ckpt_path, loop.checkpoint(done).payload())
+        loop.state.last_ckpt_epoch, self.last_time = loop.state.epoch, time.perf_counter()
+
+    def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        every = loop.config.checkpoint_every_s
+        if (not loop.state.stopped_early and every is not None
+                and time.perf_counter() - self.last_time >= every):
+            self.save(loop, done=False)
+
+    def on_fit_end(self, loop: _Loop) -> None:
+        if not loop.state.complete:
+            self.save(loop, done=True)
 
 
 def fit(
@@ -567,8 +844,15 @@ def fit(
     *,
     resume: bool = True,
     augment: Augment | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     r"""Train ``model`` on ``objective``; keep the best-validation weights.
+
+    The loop is :meth:`_Loop.train_epoch`, validation, then the callbacks in order:
+    :class:`BestWeights`, :class:`EarlyStopping`, :class:`MetricsCSV`, :class:`Progress`,
+    :class:`Checkpoints` (each reads and updates the :class:`FitState`); at the end their
+    ``on_fit_end`` in reverse order (the last checkpoint holds the last epoch's weights,
+    then the best weights are loaded).
 
     Input
     -----
@@ -587,6 +871,7 @@ def fit(
         minibatch (never to validation); ``generator`` is a CPU ``torch.Generator`` seeded
         from ``(config.seed, epoch)`` on a stream of its own, so the run is reproducible
         and resumable. None (default) trains on the data as given
+    callbacks : extra :class:`Callback` objects, run after the built-in ones each epoch
 
     Output
     ------
@@ -619,7 +904,7 @@ def fit(
     device = resolve_device(config.device)
     train = _as_tensors(train, device)
     valid = _as_tensors(valid, device)
-    n_train = check_data("train", train)
+    check_data("train", train)
     check_data("valid", valid)
     model.to(device)
     run_path = Path(run_dir) if run_dir is not None else None
@@ -634,171 +919,57 @@ def fit(
         )
     optimizer = _make_optimizer(config, param_groups)
     fork_devices = [device.index or 0] if device.type == "cuda" else []
-    t_start = time.perf_counter()
     threads_before = torch.get_num_threads()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     for p in frozen:
         p.requires_grad_(False)
     log = None
-    best_state = None
-    best_epoch = 0
+    sign = 1.0 if config.mode == "min" else -1.0
+    loop = _Loop(model, objective, train, valid, config, optimizer, params, device,
+                 FitState(epoch=0, best_metric=math.inf * sign), augment, augment_id,
+                 ckpt_path, time.perf_counter(), sign)
     try:
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(config.seed)
-            sign = 1.0 if config.mode == "min" else -1.0
-            start_epoch = 0
-            best_metric = math.inf * sign
-            best_metrics: dict = {}
-            stopped_early = False
-            resumed_from = None
-            elapsed_before = 0.0
-            complete = False
             if run_path is not None:
                 run_path.mkdir(parents=True, exist_ok=True)
             if ckpt_path is not None and resume and ckpt_path.is_file():
-                ckpt = load_checkpoint(ckpt_path, map_location=device)
-                _check_resume(ckpt, config, ckpt_path)
-                if ckpt.get("augment") != augment_id:
-                    raise ConfigError(
-                        f"cannot resume from {str(ckpt_path)!r}: it was written with "
-                        f"augment={ckpt.get('augment')!r}, this run has augment={augment_id!r}; "
-                        "expected the same augmentation (use another run_dir, or "
-                        "resume=False to start over)"
-                    )
-                check_state_dict(model, ckpt["model"], f"checkpoint {str(ckpt_path)!r}")
-                model.load_state_dict(ckpt["model"])
-                optimizer.load_state_dict(ckpt["optimizer"])
-                torch.set_rng_state(ckpt["rng_cpu"].cpu())
-                if device.type == "cuda" and ckpt.get("rng_cuda") is not None:
-                    torch.cuda.set_rng_state(ckpt["rng_cuda"].cpu(), device)
-                start_epoch = resumed_from = int(ckpt["epoch"])
-                best_epoch, best_metric = int(ckpt["best_epoch"]), float(ckpt["best_metric"])
-                best_metrics = json.loads(ckpt["best_metrics"])
-                best_state = ckpt["best_state"]
-                stopped_early = bool(ckpt["stopped_early"])
-                elapsed_before = float(ckpt["elapsed_s"])
-                complete = stopped_early or start_epoch >= config.epochs
-            log = _MetricsLog(run_path / METRICS_NAME if run_path else None, resumed_from)
-            last_ckpt_epoch = resumed_from
-            last_ckpt_time = time.perf_counter()
-
-            def checkpoint(epoch: int, done: bool) -> None:
-                nonlocal last_ckpt_epoch, last_ckpt_time
-                if ckpt_path is None:
-                    return
-                log.flush()
-                extra = {} if augment_id is None else {"augment": augment_id}
-                save_checkpoint(ckpt_path, {
-                    "format": CHECKPOINT_FORMAT,
-                    "config": config.to_json(),
-                    **extra,
-                    "epoch": epoch,
-                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "best_state": best_state,
-                    "best_epoch": best_epoch,
-                    "best_metric": best_metric,
-                    "best_metrics": json.dumps(best_metrics),
-                    "stopped_early": stopped_early,
-                    "complete": done,
-                    "rng_cpu": torch.get_rng_state(),
-                    "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda"
-                    else None,
-                    "elapsed_s": elapsed_before + time.perf_counter() - t_start,
-                })
-                last_ckpt_epoch, last_ckpt_time = epoch, time.perf_counter()
-
-            bs = config.batch_size
-            n_used = (n_train // bs) * bs if config.drop_last and n_train >= bs else n_train
-            epoch = start_epoch
-            bar = tqdm(
-                total=config.epochs, initial=start_epoch, unit="epoch", mininterval=0.5,
-                disable=not config.progress or complete, dynamic_ncols=True,
-            )
-            last_postfix = 0.0
+                ckpt = TrainingCheckpoint.from_payload(
+                    load_checkpoint(ckpt_path, map_location=device), ckpt_path)
+                _check_resume(ckpt, config, augment_id, ckpt_path)
+                loop.restore(ckpt)
+            state = loop.state
+            start_epoch = state.epoch
+            log = _MetricsLog(run_path / METRICS_NAME if run_path else None, state.resumed_from)
+            hooks = [BestWeights(), EarlyStopping(), MetricsCSV(log),
+                     Progress(config, start_epoch, not config.progress or state.complete),
+                     Checkpoints(log), *callbacks]
             for epoch in range(start_epoch + 1, config.epochs + 1):
-                if complete:
+                if state.complete:
                     break
-                t0 = time.perf_counter()
-                model.train()
-                if config.shuffle:
-                    order = torch.randperm(n_train, generator=_epoch_generator(config.seed, epoch))
-                    order = order.to(device)
-                else:
-                    order = None
-                aug_gen = (None if augment is None
-                           else _epoch_generator(config.seed, epoch, AUGMENT_STREAM))
-                total = torch.zeros((), dtype=torch.float64, device=device)
-                for start in range(0, n_used, bs):
-                    if order is None:
-                        batch = {k: v[start:start + bs] for k, v in train.items()}
-                    else:
-                        idx = order[start:start + bs]
-                        batch = {k: v.index_select(0, idx) for k, v in train.items()}
-                    if aug_gen is not None:
-                        m = min(bs, n_used - start)
-                        batch = _check_augmented_batch(augment(batch, aug_gen), train, m)
-                    loss, _ = objective(model, batch)
-                    if not loss.requires_grad:
-                        raise ConfigError(
-                            "the objective's loss does not depend on any trainable parameter; "
-                            f"check trainable={config.trainable!r} and the objective's head"
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if config.grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                    optimizer.step()
-                    total += loss.detach() * min(bs, n_used - start)
-                train_loss = float(total) / n_used
+                loop.epoch_start = time.perf_counter()
+                train_loss = loop.train_epoch(epoch)
                 _finite_or_raise(train_loss, "the training loss", epoch, ckpt_path,
-                                 last_ckpt_epoch)
-                row: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
-                validate = (epoch % config.validate_every == 0 or epoch == config.epochs
-                            or epoch == 1)
-                metrics = (evaluate(model, objective, valid, config.valid_batch_size)
-                           if validate else None)
-                if metrics is not None:
+                                 state.last_ckpt_epoch)
+                state.epoch = epoch
+                metrics = None
+                if epoch % config.validate_every == 0 or epoch == config.epochs or epoch == 1:
+                    metrics = evaluate(model, objective, valid, config.valid_batch_size)
                     for key, value in metrics.items():
                         _finite_or_raise(value, f"validation {key}", epoch, ckpt_path,
-                                         last_ckpt_epoch)
-                    value = metrics[config.monitor]
-                    if sign * value < sign * best_metric:
-                        best_metric, best_epoch, best_metrics = value, epoch, dict(metrics)
-                        best_state = {k: v.detach().clone()
-                                      for k, v in model.state_dict().items()}
-                for key in (log.columns or [f"valid_{k}" for k in sorted(metrics or {})]):
-                    if key.startswith("valid_"):
-                        row[key] = None if metrics is None else metrics.get(key[6:])
-                row["lr"] = max(group["lr"] for group in optimizer.param_groups)
-                row["seconds"] = time.perf_counter() - t0
-                log.append(row)
-                if (metrics is not None and config.patience is not None
-                        and epoch - best_epoch >= config.patience):
-                    stopped_early = True
-                if config.progress:
-                    bar.update(1)
-                    if time.perf_counter() - last_postfix > 1.0:
-                        bar.set_postfix(train_loss=f"{train_loss:.4g}",
-                                        best=f"{best_metric:.4g}@{best_epoch}", refresh=False)
-                        last_postfix = time.perf_counter()
-                if stopped_early:
+                                         state.last_ckpt_epoch)
+                for hook in hooks:
+                    hook.on_epoch_end(loop, train_loss, metrics)
+                if state.stopped_early:
                     break
-                if (config.checkpoint_every_s is not None
-                        and time.perf_counter() - last_ckpt_time >= config.checkpoint_every_s):
-                    checkpoint(epoch, done=False)
-            bar.close()
-            last_epoch = start_epoch if complete else epoch
-            if not complete:
-                checkpoint(last_epoch, done=True)
-            if best_state is not None:
-                model.load_state_dict(best_state)
+            for hook in reversed(hooks):  # the last checkpoint before the best weights
+                hook.on_fit_end(loop)
     except TrainingDiverged as err:
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if loop.state.best_state is not None:
+            model.load_state_dict(loop.state.best_state)
             raise TrainingDiverged(
-                f"{err} The model holds the best weights so far (epoch {best_epoch})."
+                f"{err} The model holds the best weights so far (epoch {loop.state.best_epoch})."
             ) from None
         raise
     finally:
@@ -807,12 +978,14 @@ def fit(
             p.requires_grad_(True)
         if log is not None:
             log.close()
-    seconds = time.perf_counter() - t_start
-    trained = last_epoch - start_epoch
+    state = loop.state
+    seconds = time.perf_counter() - loop.t_start
+    trained = state.epoch - start_epoch
     result = FitResult(
-        monitor=config.monitor, mode=config.mode, best_epoch=best_epoch,
-        best_metric=best_metric, best_metrics=best_metrics, last_epoch=last_epoch,
-        stopped_early=stopped_early, resumed_from=resumed_from, seconds=seconds,
+        monitor=config.monitor, mode=config.mode, best_epoch=state.best_epoch,
+        best_metric=state.best_metric, best_metrics=state.best_metrics,
+        last_epoch=state.epoch, stopped_early=state.stopped_early,
+        resumed_from=state.resumed_from, seconds=seconds,
         epochs_per_s=trained / seconds if seconds > 0 else 0.0,
         history=log.rows, run_dir=run_path,
     )

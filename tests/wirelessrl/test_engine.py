@@ -313,3 +313,45 @@ def test_unreadable_or_missing_checkpoint(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="is not a readable torch checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_checkpoint_keys_are_the_fields_of_one_class(tmp_path, tiny_d2d_task):
+    import dataclasses
+
+    from wirelessrl.engine import TrainingCheckpoint
+
+    task, data = tiny_d2d_task
+    net = TransferNet.from_config(task.net)
+    objective = Objective(task.source_loss, head="sum_rate")
+    fit(net, objective, data["source"], data["valid"],
+        TrainConfig(epochs=2, batch_size=25, device="cpu"), tmp_path)
+    raw = load_checkpoint(tmp_path / "last.pt")
+    fields = {f.name for f in dataclasses.fields(TrainingCheckpoint)}
+    assert set(raw) == fields - {"augment"}  # augment is written only when there is one
+    back = TrainingCheckpoint.from_payload(raw, tmp_path / "last.pt")
+    assert back.epoch == 2 and back.complete and isinstance(back.best_metrics, dict)
+    assert set(back.payload()) == set(raw)
+    del raw["optimizer"]
+    with pytest.raises(ConfigError, match="lacks optimizer"):
+        TrainingCheckpoint.from_payload(raw, tmp_path / "last.pt")
+
+
+def test_extra_callbacks_see_every_epoch_after_the_state_is_updated(tiny_d2d_task):
+    from wirelessrl.engine import Callback
+
+    task, data = tiny_d2d_task
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, loop, train_loss, metrics):
+            seen.append((loop.state.epoch, loop.state.best_epoch, metrics is not None))
+
+        def on_fit_end(self, loop):
+            seen.append("end")
+
+    net = TransferNet.from_config(task.net)
+    fit(net, Objective(task.source_loss, head="sum_rate"), data["source"], data["valid"],
+        TrainConfig(epochs=4, batch_size=25, device="cpu", validate_every=2), callbacks=[Record()])
+    assert [e[0] for e in seen[:-1]] == [1, 2, 3, 4] and seen[-1] == "end"
+    assert [e[2] for e in seen[:-1]] == [True, True, False, True]  # epoch 1, 2, 4 validated
+    assert all(1 <= best <= epoch for epoch, best, _ in seen[:-1])
