@@ -1,7 +1,7 @@
 r"""Training objectives in torch: one implementation per formula.
 
 D2D power control (SPEC section 2), ``g[b, i, j]`` the gain from transmitter j to
-receiver i and ``x = p / P_max`` the power fractions::
+receiver i and ``p_frac = p / P_max`` the power fractions (``x`` is always the network input)::
 
     SINR_i = g_ii p_i / (sum_{j != i} g_ij p_j + sigma^2)
     r_i    = ln(1 + SINR_i / Gamma)                      (nats, no bandwidth)
@@ -73,20 +73,20 @@ Metrics = dict[str, torch.Tensor]
 
 
 def d2d_sinr(
-    g: torch.Tensor, x: torch.Tensor, p_max_w: float = 1.0, noise_w: float = 1.0
+    g: torch.Tensor, p_frac: torch.Tensor, p_max_w: float = 1.0, noise_w: float = 1.0
 ) -> torch.Tensor:
-    r"""SINR of every link, ``g_ii p_i / (sum_{j != i} g_ij p_j + sigma^2)``, ``p = x P_max``.
+    r"""SINR of every link, ``g_ii p_i / (sum_{j != i} g_ij p_j + sigma^2)``, ``p = p_frac P_max``.
 
     The gains are first normalized by the noise, ``g P_max / sigma^2`` (dimensionless,
     ~0.1..1e5 in the ``paper`` preset), so the denominator is ``1 + interference`` and the
     float32 arithmetic has no tiny or huge intermediates. The computation dtype is the
-    promotion of ``g`` and ``x``: float32 for training (relative error ~1e-7, tested
+    promotion of ``g`` and ``p_frac``: float32 for training (relative error ~1e-7, tested
     against :func:`simulators.rates.sinr`), float64 when either input is float64.
 
     Input
     -----
     g : [batch, n, n], float, linear power gains, ``g[b, i, j]`` from tx j to rx i
-    x : [batch, n] or [n], float, power fractions ``p_i / P_max`` in [0, 1]
+    p_frac : [batch, n] or [n], float, power fractions ``p_i / P_max`` in [0, 1]
     p_max_w : float, maximum transmit power in watts
     noise_w : float, noise power sigma^2 in watts
 
@@ -101,10 +101,10 @@ def d2d_sinr(
     tensor([[5.0000, 3.3333]])
     """
     n = g.shape[-1]
-    dtype = torch.promote_types(g.dtype, x.dtype)
-    # [batch, n, n]: received SNR of every transmitter at every receiver, p = x P_max
+    dtype = torch.promote_types(g.dtype, p_frac.dtype)
+    # [batch, n, n]: received SNR of every transmitter at every receiver, p = p_frac P_max
     scale = float(p_max_w) / float(noise_w)
-    rx = g.to(dtype) * (x.to(dtype) * scale).unsqueeze(-2)
+    rx = g.to(dtype) * (p_frac.to(dtype) * scale).unsqueeze(-2)
     direct = torch.diagonal(rx, dim1=-2, dim2=-1)  # [batch, n]
     # sum over j != i directly: "total - direct" cancels when the direct link dominates
     off = 1.0 - torch.eye(n, dtype=dtype, device=g.device)
@@ -114,7 +114,7 @@ def d2d_sinr(
 
 def d2d_rates_nats(
     g: torch.Tensor,
-    x: torch.Tensor,
+    p_frac: torch.Tensor,
     p_max_w: float = 1.0,
     noise_w: float = 1.0,
     snr_gap: float = 1.0,
@@ -124,7 +124,7 @@ def d2d_rates_nats(
     Input
     -----
     g : [batch, n, n], float, linear power gains
-    x : [batch, n], float, power fractions in [0, 1]
+    p_frac : [batch, n], float, power fractions ``p_i / P_max`` in [0, 1]
     p_max_w, noise_w : float, watts
     snr_gap : float, Gamma, linear (``simulators.units.db_to_lin(gap_db)``)
 
@@ -138,7 +138,7 @@ def d2d_rates_nats(
     >>> d2d_rates_nats(g, torch.ones(1, 2), 1.0, 1.0)
     tensor([[0.6931, 0.6931]])
     """
-    return torch.log1p(d2d_sinr(g, x, p_max_w, noise_w) / float(snr_gap))
+    return torch.log1p(d2d_sinr(g, p_frac, p_max_w, noise_w) / float(snr_gap))
 
 
 def sum_rate_loss(rates: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -181,7 +181,7 @@ def min_rate_loss(rates: torch.Tensor, temperature: float | None = None) -> torc
 class D2DRateLoss:
     r"""Task loss of D2D power control: sum-rate, min-rate or weighted sum-rate.
 
-    The head output is the power fraction ``x : [batch, n]``; the batch holds the gains
+    The head output is the power fraction ``p_frac : [batch, n]``; the batch holds the gains
     ``batch[gains_key] : [batch, n, n]`` (linear W/W; store them as float32 for fast
     training, float64 for reference precision) and, for
     ``kind="weighted_sum"`` without fixed ``weights``, ``batch[weights_key] : [batch, n]``.
