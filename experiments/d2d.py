@@ -17,6 +17,7 @@ links of every target minibatch at random.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,10 @@ from experiments.d2d_report import BASELINE_METHODS
 from experiments.runner import TaskRun, feature_width
 from experiments.systems import d2d_system as system_config
 from simulators.d2d import D2DConfig
-from simulators.validation import check_choice, check_int
+from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.fileio import provenance, write_arrays
+from wirelessrl.gnn import GraphInputTransform
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.results import Echo
@@ -40,16 +42,57 @@ SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test"
 INPUT_TRANSFORMS = ("standardized", "log-db")
 
 
-def net_config(config: dict, n_links: int) -> NetConfig:
+def _mlp_net(model: dict, n_links: int) -> NetConfig:
     """Feature ``N^2 -> model.feature``, heads ``sum_rate`` / ``min_rate`` (sigmoid power
     fractions of the N links) and decoder back to the ``N^2`` standardized gains."""
-    model = config["model"]
     head = HeadConfig((feature_width(model), *model["head"], n_links), output="sigmoid")
     return NetConfig(
         feature_widths=(n_links * n_links, *model["feature"]),
         heads={"sum_rate": head, "min_rate": head},
         decoder_widths=(model["feature"][-1], *model["decoder"], n_links * n_links),
     )
+
+
+GNN_KEYS = ("width", "layers", "head", "decoder", "top_k", "channels", "update_widths")
+
+
+def _gnn_net(model: dict, n_links: int) -> NetConfig:
+    """The graph network of ``model.gnn`` (:mod:`wirelessrl.gnn`): the same weights for any
+    number of links (``n_links`` is not used)."""
+    gnn = model.get("gnn") or {}
+    if not isinstance(gnn, dict):
+        raise ConfigError(f"model.gnn={gnn!r} is invalid; expected a mapping of {GNN_KEYS}")
+    for key in gnn:
+        check_choice("model.gnn", key, GNN_KEYS)
+    width = check_int("model.gnn.width", gnn.get("width", 32), 1)
+    layers = check_int("model.gnn.layers", gnn.get("layers", 3), 1)
+    head = HeadConfig((width, *gnn.get("head", [32]), 1), output="sigmoid")
+    graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths") if k in gnn}
+    return NetConfig(
+        feature_widths=(1, *([width] * layers)),
+        heads={"sum_rate": head, "min_rate": head},
+        decoder_widths=(width, *gnn.get("decoder", [64, 16])),
+        family="gnn",
+        graph=graph,
+    )
+
+
+NET_BUILDERS = {"mlp": _mlp_net, "gnn": _gnn_net}
+"""``model.family`` -> ``(model section, n_links) -> NetConfig``."""
+
+RECONSTRUCTION_KEYS = {"mlp": "x", "gnn": "x_rec"}
+"""Batch key of the decoder's target per model family."""
+
+
+def model_family(config: dict) -> str:
+    """``model.family`` (``mlp`` when absent), validated."""
+    return check_choice("model.family", config["model"].get("family", "mlp"),
+                        tuple(NET_BUILDERS))
+
+
+def net_config(config: dict, n_links: int) -> NetConfig:
+    """The network of ``model.family`` for ``n_links`` links."""
+    return NET_BUILDERS[model_family(config)](config["model"], n_links)
 
 
 def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
@@ -66,7 +109,7 @@ def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
         target_head="min_rate",
         source_loss=D2DRateLoss("sum", **common),
         target_loss=D2DRateLoss("min", softmin_temperature=temperature, **common),
-        reconstruction_key="x",
+        reconstruction_key=RECONSTRUCTION_KEYS[model_family(config)],
         alpha=float(config["source"]["alpha"]),
         source_monitor=("sum_rate_nats", "max"),
         target_monitor=("min_rate_nats", "max"),
@@ -84,6 +127,22 @@ def tensors(g: np.ndarray, inputs: Standardizer) -> dict[str, torch.Tensor]:
     """Batch dict of a split: network input ``x : [n, N^2]`` and gains ``g : [n, N, N]``
     (float32)."""
     return {"x": torch.from_numpy(inputs(g)), "g": torch.from_numpy(g.astype(np.float32))}
+
+
+@dataclass
+class GraphInputs:
+    """Inputs of the ``gnn`` family: ``x`` the received SNRs at full power in dB (any size),
+    ``x_rec`` their standardized form, the decoder's target (scalars of the source-train
+    set; :class:`wirelessrl.gnn.GraphInputTransform`)."""
+
+    transform: GraphInputTransform
+
+    def tensors(self, g: np.ndarray) -> dict[str, torch.Tensor]:
+        """``x, x_rec : [n, N, N]`` and ``g : [n, N, N]``, float32."""
+        s = self.transform.snr_db(g)
+        return {"x": torch.from_numpy(s),
+                "x_rec": torch.from_numpy(self.transform.standardize(s)),
+                "g": torch.from_numpy(g.astype(np.float32))}
 
 
 def _split_seed(seed: int, split: str) -> int:
@@ -128,6 +187,10 @@ class D2DRun(TaskRun):
     def check_task_config(cls, config: dict) -> None:
         check_choice("model.input_transform", config["model"]["input_transform"],
                      INPUT_TRANSFORMS)
+        if model_family(config) != "mlp" and config.get("variants"):
+            raise ConfigError(f"variants are implemented for model.family='mlp'; got "
+                              f"model.family={model_family(config)!r} (a graph network is "
+                              "permutation-equivariant by construction)")
         for split in SPLITS:
             check_int(f"data.{split}", config["data"][split], 1)
         b = config["baselines"]
@@ -151,9 +214,15 @@ class D2DRun(TaskRun):
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
         if self._data is None:
             g = {s: load_d2d(self.path("data", f"{s}.h5")).g for s in SPLITS}
-            self.inputs = fit_inputs(self.config["model"]["input_transform"], g["source_train"])
             self.test_g = g["test"]
-            self._data = {s: tensors(v, self.inputs) for s, v in g.items()}
+            if model_family(self.config) == "gnn":
+                graph = GraphInputs(GraphInputTransform.fit(
+                    g["source_train"], self.system.p_max_w, self.system.noise_w))
+                self._data = {s: graph.tensors(v) for s, v in g.items()}
+            else:
+                self.inputs = fit_inputs(self.config["model"]["input_transform"],
+                                         g["source_train"])
+                self._data = {s: tensors(v, self.inputs) for s, v in g.items()}
         return self._data
 
     # ------------------------------------------------------------ baselines

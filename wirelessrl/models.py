@@ -43,6 +43,9 @@ __all__ = [
     "ScaledSigmoid",
     "UnitNormComplex",
     "d2d_net_config",
+    "d2d_gnn_config",
+    "FAMILIES",
+    "Family",
     "miso_net_config",
     "mnist_net_config",
     "net_config",
@@ -272,17 +275,21 @@ class HeadConfig:
 class Head(nn.Module):
     """A task head: an :class:`MLP` followed by a named output transform.
 
-    Call: ``f : [batch, widths[0]]`` -> ``[batch, widths[-1]]``.
+    Call: ``f : [batch, widths[0]]`` -> ``[batch, widths[-1]]``. With ``per_node`` (the
+    graph family) the same MLP runs on every node, ``f : [batch, n, widths[0]]`` ->
+    ``[batch, n]`` (``widths[-1]`` is then 1 and dropped).
     """
 
-    def __init__(self, config: HeadConfig) -> None:
+    def __init__(self, config: HeadConfig, per_node: bool = False) -> None:
         super().__init__()
         self.config = config
+        self.per_node = bool(per_node)
         self.mlp = MLP(config.widths, config.activation, out_activation=None)
         self.transform = OUTPUT_TRANSFORMS[config.output](**config.output_params)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.transform(self.mlp(f))
+        out = self.transform(self.mlp(f))
+        return out.squeeze(-1) if self.per_node else out
 
 
 @dataclass(frozen=True)
@@ -295,23 +302,34 @@ class NetConfig:
     heads : dict of str to :class:`HeadConfig` (a dict or a list of widths is accepted)
     decoder_widths : tuple of int or None, feature-layer width to reconstruction width
     activation : str, activation of every hidden layer, also applied to the feature layer
+    family : str, the feature module, a key of :data:`FAMILIES`: ``mlp`` (the paper's
+        fully connected network on a flat input) or ``gnn`` (message passing over the
+        interference graph, :mod:`wirelessrl.gnn`; per-node heads of output width 1)
+    graph : dict or None, the options of the ``gnn`` family
+        (:class:`wirelessrl.gnn.GraphConfig`); None for ``mlp``
 
     Example
     -------
     >>> cfg = d2d_net_config(n_links=10)
     >>> NetConfig.from_json(cfg.to_json()) == cfg
     True
+    >>> NetConfig.from_json(d2d_gnn_config().to_json()).family
+    'gnn'
     """
 
     feature_widths: tuple[int, ...]
     heads: dict = field(default_factory=dict)
     decoder_widths: tuple[int, ...] | None = None
     activation: str = "relu"
+    family: str = "mlp"
+    graph: dict | None = None
 
     def __post_init__(self) -> None:
         fw = _check_widths("feature_widths", self.feature_widths)
         object.__setattr__(self, "feature_widths", fw)
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        check_choice("family", self.family, tuple(FAMILIES))
+        object.__setattr__(self, "graph", FAMILIES[self.family].check_graph(self.graph))
         if not isinstance(self.heads, Mapping):
             raise ConfigError(f"heads={self.heads!r} is invalid; expected a mapping name -> head")
         heads = {}
@@ -322,6 +340,7 @@ class NetConfig:
                 )
             heads[name] = HeadConfig.coerce(head, name)
             _check_joint(f"heads.{name}.widths", heads[name].widths, fw)
+            FAMILIES[self.family].check_head(name, heads[name])
         object.__setattr__(self, "heads", heads)
         if self.decoder_widths is not None:
             dw = _check_widths("decoder_widths", self.decoder_widths)
@@ -334,6 +353,8 @@ class NetConfig:
             "heads": {name: head.to_dict() for name, head in self.heads.items()},
             "decoder_widths": None if self.decoder_widths is None else list(self.decoder_widths),
             "activation": self.activation,
+            "family": self.family,
+            "graph": None if self.graph is None else dict(self.graph),
         }
 
     def to_json(self) -> str:
@@ -407,22 +428,28 @@ class TransferNet(nn.Module):
         heads: Mapping[str, Any],
         decoder_widths: Sequence[int] | None = None,
         activation: str = "relu",
+        family: str = "mlp",
+        graph: Mapping | None = None,
     ) -> None:
         super().__init__()
-        cfg = NetConfig(feature_widths, heads, decoder_widths, activation)
+        cfg = NetConfig(feature_widths, heads, decoder_widths, activation, family, graph)
         self.activation = cfg.activation
-        self.features = MLP(cfg.feature_widths, cfg.activation, out_activation=cfg.activation)
-        self.heads = nn.ModuleDict({name: Head(h) for name, h in cfg.heads.items()})
-        self.decoder = (
-            MLP(cfg.decoder_widths, cfg.activation, None) if cfg.decoder_widths else None
-        )
+        self.family = cfg.family
+        self.graph = cfg.graph
+        fam = FAMILIES[cfg.family]
+        self._per_node = fam.per_node
+        self.features = fam.features(cfg)
+        self.heads = nn.ModuleDict(
+            {name: Head(h, fam.per_node) for name, h in cfg.heads.items()})
+        self.decoder = fam.decoder(cfg) if cfg.decoder_widths else None
 
     @classmethod
     def from_config(cls, config: NetConfig) -> TransferNet:
         """Build a freshly initialized network (torch's default init, global torch RNG)."""
         if not isinstance(config, NetConfig):
             raise ConfigError(f"config={type(config).__name__} is invalid; expected a NetConfig")
-        return cls(config.feature_widths, config.heads, config.decoder_widths, config.activation)
+        return cls(config.feature_widths, config.heads, config.decoder_widths, config.activation,
+                   config.family, config.graph)
 
     @property
     def config(self) -> NetConfig:
@@ -432,6 +459,8 @@ class TransferNet(nn.Module):
             heads={name: head.config for name, head in self.heads.items()},
             decoder_widths=None if self.decoder is None else self.decoder.widths,
             activation=self.activation,
+            family=self.family,
+            graph=self.graph,
         )
 
     @property
@@ -493,7 +522,8 @@ class TransferNet(nn.Module):
         else:
             config = HeadConfig(widths=head, **head_fields)
         _check_joint(f"heads.{name}.widths", config.widths, self.features.widths)
-        new = Head(config)
+        FAMILIES[self.family].check_head(name, config)
+        new = Head(config, self._per_node)
         ref = next(self.features.parameters())
         self.heads[name] = new.to(device=ref.device, dtype=ref.dtype)
         return self
@@ -514,6 +544,72 @@ class TransferNet(nn.Module):
         """Number of scalar parameters (optionally only those with ``requires_grad``)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
+
+# --------------------------------------------------------------------------- families
+
+
+@dataclass(frozen=True)
+class Family:
+    """A feature-module family: how a :class:`NetConfig` becomes modules.
+
+    Attributes
+    ----------
+    features : ``(NetConfig) -> nn.Module`` with a ``widths`` attribute, the feature module
+    decoder : ``(NetConfig) -> nn.Module`` with a ``widths`` attribute
+    per_node : bool, heads run on every node (``[batch, n, d] -> [batch, n]``)
+    check_graph : ``(value) -> dict or None``, validates ``NetConfig.graph``
+    check_head : ``(name, HeadConfig) -> None``, family-specific head rules
+    """
+
+    features: Callable[[NetConfig], nn.Module]
+    decoder: Callable[[NetConfig], nn.Module]
+    per_node: bool
+    check_graph: Callable[[Any], dict | None]
+    check_head: Callable[[str, HeadConfig], None]
+
+
+def _mlp_graph(value: Any) -> None:
+    if value is not None:
+        raise ConfigError(f"graph={value!r} is invalid for family='mlp'; expected None "
+                          "(graph options belong to family='gnn')")
+    return None
+
+
+def _gnn_graph(value: Any) -> dict:
+    from wirelessrl.gnn import GraphConfig
+
+    return GraphConfig.coerce(value).to_dict()
+
+
+def _gnn_head(name: str, head: HeadConfig) -> None:
+    if head.widths[-1] != 1:
+        raise ConfigError(f"heads.{name}.widths[-1]={head.widths[-1]} is invalid for "
+                          "family='gnn'; expected 1 (one power fraction per node)")
+
+
+def _gnn_features(cfg: NetConfig) -> nn.Module:
+    from wirelessrl.gnn import GraphFeatures
+
+    return GraphFeatures(cfg.feature_widths, cfg.graph)
+
+
+def _gnn_decoder(cfg: NetConfig) -> nn.Module:
+    from wirelessrl.gnn import EdgeDecoder
+
+    return EdgeDecoder(cfg.decoder_widths)
+
+
+FAMILIES: dict[str, Family] = {
+    "mlp": Family(
+        features=lambda cfg: MLP(cfg.feature_widths, cfg.activation, cfg.activation),
+        decoder=lambda cfg: MLP(cfg.decoder_widths, cfg.activation, None),
+        per_node=False, check_graph=_mlp_graph, check_head=lambda name, head: None,
+    ),
+    "gnn": Family(features=_gnn_features, decoder=_gnn_decoder, per_node=True,
+                  check_graph=_gnn_graph, check_head=_gnn_head),
+}
+"""Feature-module families by name; the engine, the strategies and the decoder loss do not
+know which one a :class:`TransferNet` holds."""
 
 # --------------------------------------------------------------------------- presets
 
@@ -536,6 +632,34 @@ def d2d_net_config(n_links: int = 10, decoder: bool = True) -> NetConfig:
         feature_widths=(n * n, 150, 150, 100),
         heads={"sum_rate": head, "min_rate": head},
         decoder_widths=(100, 200, n * n) if decoder else None,
+    )
+
+
+def d2d_gnn_config(
+    width: int = 32, layers: int = 3, top_k: int | None = 49, decoder: bool = True,
+    **graph: Any,
+) -> NetConfig:
+    """The graph power controller (:mod:`wirelessrl.gnn`) for any number of links.
+
+    Feature ``1 -> width x layers`` (message passing, ``graph`` options of
+    :class:`wirelessrl.gnn.GraphConfig`); per-node heads ``sum_rate`` and ``min_rate``
+    ``width -> 32 -> 1`` (sigmoid power fraction); decoder :class:`wirelessrl.gnn.EdgeDecoder`
+    ``width -> 64 -> 16`` rebuilding the standardized dB gain matrix.
+
+    Example
+    -------
+    >>> d2d_gnn_config(width=32, layers=2).feature_widths
+    (1, 32, 32)
+    """
+    width = check_int("width", width, 1)
+    layers = check_int("layers", layers, 1)
+    head = HeadConfig((width, 32, 1), output="sigmoid")
+    return NetConfig(
+        feature_widths=(1, *([width] * layers)),
+        heads={"sum_rate": head, "min_rate": head},
+        decoder_widths=(width, 64, 16) if decoder else None,
+        family="gnn",
+        graph={"top_k": top_k, **graph},
     )
 
 
@@ -586,6 +710,7 @@ def mnist_net_config(image_side: int = 10, decoder: bool = True) -> NetConfig:
 
 NET_PRESETS: dict[str, Callable[..., NetConfig]] = {
     "d2d": d2d_net_config,
+    "d2d_gnn": d2d_gnn_config,
     "miso": miso_net_config,
     "mnist": mnist_net_config,
 }

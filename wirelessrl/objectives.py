@@ -465,9 +465,11 @@ class BCELoss:
 def reconstruction_mse(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""``L_rec = mean (reconstruction - target)^2`` over samples and entries.
 
-    Input: ``reconstruction : [batch, d]``, ``target : [batch, ...]`` with ``d`` entries
-    (flattened), standardized. Output: scalar.
+    Input: ``reconstruction : [batch, ...]`` and ``target : [batch, ...]`` with the same
+    number of entries per sample (both flattened; e.g. ``[batch, d]`` from an MLP decoder,
+    ``[batch, n, n]`` from the graph decoder), standardized. Output: scalar.
     """
+    reconstruction = reconstruction.reshape(reconstruction.shape[0], -1)
     target = target.reshape(target.shape[0], -1).to(reconstruction.dtype)
     if target.shape != reconstruction.shape:
         raise ConfigError(

@@ -66,11 +66,14 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
         ("source.alpha=-1", "alpha"),
         ("source.reconstruction_input=blurred", "source.reconstruction_input='blurred'"),
         ("source.corruption_level=-0.5", "source.corruption_level=-0.5"),
+        ("model.family=cnn", "model.family='cnn'"),
+        ("model.family=gnn model.gnn.widht=8", "model.gnn.widht"),
+        ("model.family=gnn model.gnn.width=wide", "model.gnn.width"),
     ],
 )
 def test_bad_overrides_fail_cleanly(tmp_path, override, message):
     result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o",
-                                       str(tmp_path / "r"), override])
+                                       str(tmp_path / "r"), *override.split()])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
 
@@ -163,3 +166,18 @@ def test_report_of_a_folder_that_is_no_run_fails_in_one_line(tmp_path):
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 2
     assert "is not a finished run folder: run.json is missing" in result.output
+
+
+def test_tiny_d2d_with_the_graph_network(tmp_path):
+    out = tmp_path / "gnn"
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "--threads", "1", "model.family=gnn",
+                                       "strategies=[regular,reconstruction]"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    optimum = results["summary"]["min_rate_baselines"]["max-min optimum"]["mean"]
+    for row in results["summary"]["min_rate_paper_settings"].values():
+        assert 0 < row["mean"] <= optimum * (1 + 1e-6)
+    with open(out / "seed-123" / "source" / "reconstruction" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]["valid_rec_mse"]) < float(rows[0]["valid_rec_mse"])

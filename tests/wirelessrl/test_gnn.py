@@ -1,0 +1,249 @@
+"""Graph power control (wirelessrl.gnn): equivariance, any size, sparsification against a
+plain reference, the decoder's removal, checkpoints and one-line errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from simulators.d2d import D2DConfig, generate_d2d
+from simulators.validation import ConfigError
+from wirelessrl.checkpoint import load_net, save_net
+from wirelessrl.engine import TrainConfig
+from wirelessrl.gnn import (
+    EdgeDecoder,
+    Graph,
+    GraphConfig,
+    GraphFeatures,
+    GraphInputTransform,
+    neighbours,
+)
+from wirelessrl.models import NetConfig, TransferNet, d2d_gnn_config
+from wirelessrl.objectives import D2DRateLoss
+from wirelessrl.transfer import TransferTask, train_source, train_target
+
+
+def _layouts(n_links: int, n: int, seed: int = 0, preset: str = "paper"):
+    cfg = D2DConfig.from_preset(preset, n_links=n_links, redraw="offending")
+    g = generate_d2d(cfg, n, seed=seed).g
+    t = GraphInputTransform.fit(g, cfg.p_max_w, cfg.noise_w)
+    return cfg, g, t
+
+
+def _net(top_k=49, decoder=True, seed=0) -> TransferNet:
+    torch.manual_seed(seed)
+    return TransferNet.from_config(d2d_gnn_config(width=16, layers=2, top_k=top_k,
+                                                  decoder=decoder, channels=4,
+                                                  update_widths=[16]))
+
+
+@pytest.mark.parametrize(("n_links", "top_k"), [(10, 49), (30, 5)])
+def test_permuting_links_permutes_powers_features_and_reconstruction(n_links, top_k):
+    _, g, t = _layouts(n_links, 4, seed=1)
+    s = torch.from_numpy(t.snr_db(g))
+    net = _net(top_k=top_k).eval()
+    perm = torch.from_numpy(np.random.default_rng(3).permutation(n_links))
+    s_perm = s[:, perm][:, :, perm]                       # relabel tx and rx together
+    with torch.no_grad():
+        a, b = net(s, head="sum_rate"), net(s_perm, head="sum_rate")
+    torch.testing.assert_close(b["out"], a["out"][:, perm], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(b["features"], a["features"][:, perm], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(b["reconstruction"], a["reconstruction"][:, perm][:, :, perm],
+                               rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(a["out"][:, perm], a["out"])  # the permutation does change it
+
+
+def test_one_model_runs_on_3_10_and_200_links():
+    net = _net(top_k=8).drop_decoder().eval()
+    for n in (3, 10, 200):
+        _, g, t = _layouts(n, 2, seed=n, preset="paper" if n <= 10 else "spatial-2019")
+        with torch.no_grad():
+            out = net(torch.from_numpy(t.snr_db(g)), head="min_rate")
+        assert out["out"].shape == (2, n)
+        assert torch.isfinite(out["out"]).all()
+        assert ((out["out"] > 0) & (out["out"] < 1)).all()
+
+
+def test_sparse_graph_with_all_neighbours_equals_the_dense_graph():
+    _, g, t = _layouts(12, 3, seed=2)
+    s = torch.from_numpy(t.snr_db(g)).double()
+    feats = GraphFeatures((1, 8, 8), GraphConfig(top_k=None, channels=3)).double()
+    dense, sparse = Graph.build(s, 11), Graph.build(s, 11, sparse=True)
+    assert dense.idx is None and sparse.idx.shape == (3, 12, 11)
+    torch.testing.assert_close(feats(s, sparse), feats(s, dense), rtol=1e-12, atol=1e-12)
+    # and the default (top_k=None, k = N - 1) takes the dense path with the same numbers
+    torch.testing.assert_close(feats(s), feats(s, dense), rtol=0, atol=0)
+
+
+def test_sparse_aggregation_matches_a_plain_loop():
+    rng = np.random.default_rng(5)
+    s = torch.from_numpy(rng.normal(0.0, 20.0, (2, 9, 9)))
+    q = torch.from_numpy(rng.random((2, 9, 3)))
+    k = 4
+    graph = Graph.build(s, k)
+    got_in, got_out = graph.incoming(q).numpy(), graph.outgoing(q).numpy()
+    sn, qn = s.numpy(), q.numpy()
+    gain = 10.0 ** (sn / 10.0)
+    for b in range(2):
+        for i in range(9):
+            score = [(max(sn[b, i, j], sn[b, j, i]), j) for j in range(9) if j != i]
+            kept = [j for _, j in sorted(score, reverse=True)[:k]]
+            want_in = sum(gain[b, i, j] * qn[b, j] for j in kept)
+            want_out = sum(gain[b, j, i] * qn[b, j] for j in kept)
+            np.testing.assert_allclose(got_in[b, i], want_in, rtol=1e-12)
+            np.testing.assert_allclose(got_out[b, i], want_out, rtol=1e-12)
+    idx = neighbours(s, k)
+    assert not (idx == torch.arange(9).view(1, 9, 1)).any()  # never its own link
+
+
+def test_dense_aggregation_is_the_interference_sum():
+    s = torch.tensor([[[10.0, 0.0, -10.0], [3.0, 20.0, 6.0], [-3.0, 10.0, 15.0]]],
+                     dtype=torch.float64)
+    q = torch.tensor([[[1.0], [2.0], [4.0]]], dtype=torch.float64)
+    graph = Graph.build(s, 2)
+    # rx 0 hears tx 1 at 0 dB (gain 1) and tx 2 at -10 dB (gain 0.1): 1*2 + 0.1*4
+    assert graph.incoming(q)[0, 0, 0].item() == pytest.approx(2.4, rel=1e-12)
+    # tx 0 reaches rx 1 at 3 dB and rx 2 at -3 dB: 10^0.3*2 + 10^-0.3*4
+    assert graph.outgoing(q)[0, 0, 0].item() == pytest.approx(
+        10 ** 0.3 * 2 + 10 ** -0.3 * 4, rel=1e-12)
+
+
+def test_edge_decoder_rebuilds_rows_and_columns():
+    dec = EdgeDecoder((5, 7, 3))
+    f = torch.randn(2, 4, 5)
+    rec = dec(f)
+    assert rec.shape == (2, 4, 4)
+    u, v = dec.u(f), dec.v(f)
+    torch.testing.assert_close(rec[0, 1, 2], (u[0, 1] @ v[0, 2]) / 3 ** 0.5)
+    torch.testing.assert_close(torch.diagonal(rec, dim1=-2, dim2=-1), dec.d(f).squeeze(-1))
+
+
+def _task(cfg: D2DConfig) -> TransferTask:
+    kw = dict(p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap=cfg.snr_gap)
+    return TransferTask(net=d2d_gnn_config(width=8, layers=2, channels=2, update_widths=[8]),
+                        source_head="sum_rate", target_head="min_rate",
+                        source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
+                        reconstruction_key="x_rec", alpha=3.0,
+                        source_monitor=("sum_rate_nats", "max"),
+                        target_monitor=("min_rate_nats", "max"))
+
+
+def _batch(g: np.ndarray, t: GraphInputTransform) -> dict:
+    s = t.snr_db(g)
+    return {"x": torch.from_numpy(s), "x_rec": torch.from_numpy(t.standardize(s)),
+            "g": torch.from_numpy(g.astype(np.float32))}
+
+
+def test_decoder_trains_with_the_source_and_is_absent_at_inference(tmp_path):
+    cfg, g, t = _layouts(5, 96, seed=4)
+    task = _task(cfg)
+    train, valid = _batch(g[:64], t), _batch(g[64:], t)
+    src, fit = train_source(task, "reconstruction", train, valid,
+                            TrainConfig(epochs=2, batch_size=32, device="cpu"))
+    assert src.decoder is not None and "valid_rec_mse" in fit.history[-1]
+    net, _ = train_target(task, "reconstruction", src, train, valid,
+                          TrainConfig(epochs=2, batch_size=32, device="cpu"), tmp_path / "t")
+    assert net.decoder is None
+    assert not any(k.startswith("decoder.") for k in net.state_dict())
+    with torch.no_grad():
+        out = net(train["x"][:3], head="min_rate")
+    assert "reconstruction" not in out and out["out"].shape == (3, 5)
+    fresh = TransferNet.from_config(net.config)
+    assert fresh.num_parameters() == net.num_parameters()
+    loaded, _ = load_net(tmp_path / "t" / "net.pt")
+    assert loaded.config.family == "gnn" and loaded.config == net.config
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(train["x"], head="min_rate")["out"],
+                                   net(train["x"], head="min_rate")["out"], rtol=0, atol=0)
+
+
+def test_gnn_config_round_trips_through_json_and_checkpoints(tmp_path):
+    cfg = d2d_gnn_config(top_k=7)
+    assert NetConfig.from_json(cfg.to_json()) == cfg
+    assert cfg.graph["top_k"] == 7
+    net, _ = load_net(save_net(tmp_path / "n.pt", TransferNet.from_config(cfg)))
+    assert net.config == cfg
+
+
+def test_min_rate_loss_gradient_is_finite_at_saturated_powers():
+    _, g, t = _layouts(6, 8, seed=6)
+    net = _net()
+    s = torch.from_numpy(t.snr_db(g))
+    with torch.no_grad():  # saturate every sigmoid: powers 0 and 1
+        for p in net.heads["min_rate"].mlp[-1].parameters():
+            p.mul_(1e4)
+    out = net(s, head="min_rate")["out"]
+    loss, _ = D2DRateLoss("min", p_max_w=1.0, noise_w=5e-12)(out, {"g": torch.from_numpy(
+        g.astype(np.float32))})
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize(
+    ("x", "top_k", "message"),
+    [
+        (torch.zeros(2, 3, 4), 49, "x: shape (2, 3, 4) is invalid; expected a square"),
+        (torch.zeros(3, 3), 49, "x: shape (3, 3) is invalid; expected a square"),
+        (torch.zeros(2, 1, 1), 49, "x: n=1 link has no interferers, but graph.top_k=49"),
+        (torch.tensor([[[1.0, float("nan")], [0.0, 1.0]]]), 49, "x holds NaN or inf"),
+        (torch.tensor([[[1.0, float("inf")], [0.0, 1.0]]]), None, "x holds NaN or inf"),
+    ],
+)
+def test_bad_network_input_is_one_line_naming_the_field(x, top_k, message):
+    net = _net(top_k=top_k)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        net(x, head="sum_rate")
+    assert "\n" not in str(e.value)
+
+
+def test_one_link_without_neighbours_is_allowed():
+    out = _net(top_k=0)(torch.full((2, 1, 1), 30.0), head="sum_rate")["out"]
+    assert out.shape == (2, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    ("g", "message"),
+    [
+        (np.ones((2, 3, 4)), r"g: shape \(2, 3, 4\) is invalid; expected a square"),
+        (np.array([[[1.0, np.nan], [0.0, 1.0]]]), "g holds NaN, inf or negative gains"),
+        (np.array([[[1.0, -1.0], [0.0, 1.0]]]), "g holds NaN, inf or negative gains"),
+    ],
+)
+def test_bad_gains_in_the_input_transform(g, message):
+    t = GraphInputTransform(p_max_w=1.0, noise_w=1e-12)
+    with pytest.raises(ConfigError, match=message):
+        t.snr_db(g)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: GraphConfig(top_k="5"), "graph.top_k"),
+        (lambda: GraphConfig(top_k=-1), "graph.top_k"),
+        (lambda: GraphConfig(channels=0), "graph.channels"),
+        (lambda: GraphConfig(update_widths="64"), "graph.update_widths"),
+        (lambda: GraphConfig.coerce({"k": 3}), "graph.k is not a graph option"),
+        (lambda: NetConfig((1, 8), family="cnn"), "family"),
+        (lambda: NetConfig((1, 8), heads={"p": (8, 2)}, family="gnn"),
+         r"heads.p.widths\[-1\]=2 is invalid for family='gnn'"),
+        (lambda: NetConfig((4, 8), graph={"top_k": 3}), "graph=.* is invalid for family='mlp'"),
+        (lambda: TransferNet.from_config(NetConfig((2, 8), family="gnn")),
+         r"feature_widths\[0\]=2 is invalid for the gnn family"),
+    ],
+)
+def test_bad_graph_configs_name_the_field(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+def test_input_transform_scales_by_noise_and_power():
+    g = np.array([[[1e-9, 1e-12], [1e-13, 2e-9]]])
+    t = GraphInputTransform.fit(g, p_max_w=10.0, noise_w=1e-12)
+    np.testing.assert_allclose(t.snr_db(g)[0], [[40.0, 10.0], [0.0, 10 * np.log10(2e4)]],
+                               rtol=1e-6)
+    x = t.standardize(t.snr_db(g))
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(np.diagonal(x[0]).mean(), 0.0, atol=1e-6)
+    assert t.snr_db(np.zeros((1, 2, 2))).min() == pytest.approx(-100.0)  # the dB floor

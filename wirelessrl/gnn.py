@@ -1,0 +1,378 @@
+r"""Graph neural power control: message passing over the D2D interference graph.
+
+One node per link, a directed edge ``j -> i`` for every interferer ``j`` of link ``i``.
+The network input is the received SNR at full power in dB (:class:`GraphInputTransform`),
+no statistics fitted, so one set of weights serves any number of links, any density, any
+power budget and any noise level::
+
+    s_ij = 10 log10(g_ij P_max / sigma^2),      G_ij = 10^(s_ij / 10)   (i != j)
+
+Node ``i`` starts from its direct gain, ``h_i^0 = s_ii / db_scale``; the edges carry the
+cross gains in both directions, ``G_ij`` (interference received from ``j``) and ``G_ji``
+(interference caused to ``j``). Each layer updates every node state with messages that
+are edge gains times *virtual powers* of the sender, summed like interference and taken
+to a log scale, as in the fractional-programming update they learn to replace::
+
+    q_j, r_j = softplus(W h_j + b)                             ([c] each, >= 0)
+    a_i      = log(1 + sum_{j in N(i)} G_ij q_j)                (received)
+    b_i      = log(1 + sum_{j in N(i)} G_ji r_j)                (caused)
+    h_i'     = MLP_upd([h_i, a_i, b_i])
+
+The map is permutation-equivariant (a sum over neighbours; the same weights for every
+node), and a far interferer's message fades with its gain, so the sums converge as the
+network grows at constant density.
+
+**Sparsification**: every link keeps its ``k = min(top_k, N - 1)`` strongest neighbours
+``N(i)``, ranked by ``max(s_ij, s_ji)``; ``top_k = None`` keeps all ``N - 1``. With ``k >=
+N - 1`` the dense path (batched matrix products, diagonal zeroed) runs, otherwise a
+gathered sparse path whose time and memory are linear in the kept edges ``N k`` (the
+sparse path with ``k = N - 1`` gives the dense numbers; tested).
+
+**Decoder** (:class:`EdgeDecoder`, source training only): rebuilds the *standardized* dB
+gain matrix ``x`` (each link's incoming row and outgoing column; diagonal and
+off-diagonal entries standardized with their own scalar mean and std of the source
+training set, :meth:`GraphInputTransform.standardize`) from the node features,
+``x_ij ~ u(f_i) . v(f_j) / sqrt(r)`` (``i != j``) and ``x_ii ~ d(f_i)``.
+
+Heads are per-node MLPs ending in one sigmoid output, the power fraction ``p_i / P_max``
+(:class:`wirelessrl.models.TransferNet` with ``family="gnn"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from simulators.validation import ConfigError, check_int, check_positive
+
+__all__ = [
+    "Graph",
+    "GraphConfig",
+    "GraphFeatures",
+    "EdgeDecoder",
+    "GraphInputTransform",
+    "check_gains_tensor",
+    "neighbours",
+]
+
+DB_FLOOR = -100.0
+"""Received SNRs below this many dB (zero gains included) are clamped to it."""
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Options of the graph family (``NetConfig.graph``); JSON-serializable.
+
+    Attributes
+    ----------
+    top_k : int >= 0 or None, neighbours kept per link (``min(top_k, N - 1)``); None: all
+    channels : int >= 1, virtual-power channels ``c`` aggregated per direction and layer
+    update_widths : tuple of int, hidden widths of the node-update MLP (may be empty)
+    db_scale : float > 0, dB per unit of the node input (``s_ii / db_scale``)
+
+    Example
+    -------
+    >>> GraphConfig(top_k=8).k(200), GraphConfig(top_k=None).k(10)
+    (8, 9)
+    """
+
+    top_k: int | None = 49
+    channels: int = 16
+    update_widths: tuple[int, ...] = (64,)
+    db_scale: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None:
+            object.__setattr__(self, "top_k", check_int("graph.top_k", self.top_k, 0))
+        object.__setattr__(self, "channels", check_int("graph.channels", self.channels, 1))
+        widths = self.update_widths
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+            raise ConfigError(f"graph.update_widths={widths!r} is invalid; expected a list of "
+                              "layer widths")
+        widths = tuple(check_int(f"graph.update_widths[{i}]", w, 1) for i, w in enumerate(widths))
+        object.__setattr__(self, "update_widths", widths)
+        object.__setattr__(self, "db_scale", check_positive("graph.db_scale", self.db_scale))
+
+    def k(self, n_links: int) -> int:
+        """Neighbours kept per link in a network of ``n_links``."""
+        return n_links - 1 if self.top_k is None else min(self.top_k, n_links - 1)
+
+    def to_dict(self) -> dict:
+        return {"top_k": self.top_k, "channels": self.channels,
+                "update_widths": list(self.update_widths), "db_scale": self.db_scale}
+
+    @classmethod
+    def coerce(cls, value: Any) -> GraphConfig:
+        """A GraphConfig from itself, a dict of its fields, or None (the defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, GraphConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"graph={value!r} is invalid; expected a mapping of graph options")
+        unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"graph.{sorted(unknown)[0]} is not a graph option; expected one "
+                              "of " + ", ".join(f.name for f in dataclasses.fields(cls)))
+        return cls(**value)
+
+
+def check_gains_tensor(name: str, s: torch.Tensor, top_k: int | None = None) -> int:
+    """Validate a ``[batch, n, n]`` finite tensor (and ``n >= 2`` when ``top_k > 0``);
+    return ``n``. The error names the field, the value and what is allowed."""
+    if not isinstance(s, torch.Tensor):
+        raise ConfigError(f"{name}={type(s).__name__} is invalid; expected a torch tensor "
+                          "(batch, n, n)")
+    if s.dim() != 3 or s.shape[-1] != s.shape[-2]:
+        raise ConfigError(f"{name}: shape {tuple(s.shape)} is invalid; expected a square "
+                          "gain matrix per layout, (batch, n, n)")
+    n = s.shape[-1]
+    if n < 1:
+        raise ConfigError(f"{name}: shape {tuple(s.shape)} is invalid; expected n >= 1 links")
+    if n == 1 and top_k is not None and top_k > 0:
+        raise ConfigError(f"{name}: n=1 link has no interferers, but graph.top_k={top_k}; "
+                          "expected n >= 2 links or top_k=0")
+    # one cheap pass: the sum of dB values (|s| < 1e3) is finite iff every entry is
+    if not bool(torch.isfinite(s.sum())):
+        raise ConfigError(f"{name} holds NaN or inf; expected finite gains in dB")
+    return n
+
+
+def neighbours(s: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` strongest neighbours of every link, ``[batch, n, k]`` int64 indices.
+
+    Ranked by ``max(s_ij, s_ji)`` over ``j != i``, the stronger coupling of the two
+    directions (interference received from ``j`` or caused to ``j``).
+
+    Input: ``s : [batch, n, n]`` gains in dB, ``k`` in ``[0, n - 1]``.
+    Output: ``idx : [batch, n, k]``; ``idx[b, i]`` never contains ``i``.
+    """
+    n = s.shape[-1]
+    score = torch.maximum(s, s.transpose(-1, -2))
+    eye = torch.eye(n, dtype=torch.bool, device=s.device)
+    score = score.masked_fill(eye, -math.inf)
+    return torch.topk(score, k, dim=-1, sorted=False).indices
+
+
+def _mlp(widths: Sequence[int], last_act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[a], widths[a + 1]))
+        if a < len(widths) - 2 or last_act:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class Graph:
+    """The interference graph of a batch, built once per forward pass.
+
+    ``gain[b, i, j] = g_ij P_max / sigma^2`` (linear, diagonal zeroed) in the dense form
+    (``idx`` None); in the sparse form ``gain_in[b, i, :]`` and ``gain_out[b, i, :]`` hold
+    ``G_ij`` and ``G_ji`` of the kept neighbours ``j = idx[b, i, :]``.
+    """
+
+    gain: torch.Tensor | None
+    idx: torch.Tensor | None
+    gain_in: torch.Tensor | None
+    gain_out: torch.Tensor | None
+
+    @classmethod
+    def build(cls, s: torch.Tensor, k: int, sparse: bool | None = None) -> Graph:
+        """The graph of ``s : [batch, n, n]`` dB with ``k`` neighbours per link; dense when
+        ``k >= n - 1`` unless ``sparse=True`` (the gathered form, for any ``k``)."""
+        batch, n, _ = s.shape
+        k = min(k, n - 1)
+        if not sparse and k >= n - 1:
+            eye = torch.eye(n, dtype=torch.bool, device=s.device)
+            gain = torch.pow(10.0, s.masked_fill(eye, -math.inf) / 10.0)  # [batch, n, n]
+            return cls(gain, None, None, None)
+        idx = neighbours(s, k)                                            # [batch, n, k]
+        rows = torch.arange(batch, device=s.device).view(batch, 1, 1)
+        cols = torch.arange(n, device=s.device).view(1, n, 1)
+        gain_in = torch.pow(10.0, s[rows, cols, idx] / 10.0)              # G_ij
+        gain_out = torch.pow(10.0, s[rows, idx, cols] / 10.0)             # G_ji
+        return cls(None, idx, gain_in, gain_out)
+
+    def incoming(self, q: torch.Tensor) -> torch.Tensor:
+        """``sum_{j != i} G_ij q_j``: ``q : [batch, n, c]`` -> ``[batch, n, c]``."""
+        if self.idx is None:
+            return self.gain @ q
+        rows = torch.arange(q.shape[0], device=q.device).view(-1, 1, 1)
+        return (self.gain_in.unsqueeze(-1) * q[rows, self.idx]).sum(dim=2)
+
+    def outgoing(self, r: torch.Tensor) -> torch.Tensor:
+        """``sum_{j != i} G_ji r_j``: ``r : [batch, n, c]`` -> ``[batch, n, c]``."""
+        if self.idx is None:
+            return self.gain.transpose(-1, -2) @ r
+        rows = torch.arange(r.shape[0], device=r.device).view(-1, 1, 1)
+        return (self.gain_out.unsqueeze(-1) * r[rows, self.idx]).sum(dim=2)
+
+
+class GraphLayer(nn.Module):
+    """One message-passing layer ``h -> h'`` (see the module docstring).
+
+    Call: ``h : [batch, n, d_in]``, ``graph : Graph`` -> ``[batch, n, d_out]``.
+    """
+
+    def __init__(self, d_in: int, d_out: int, graph: GraphConfig) -> None:
+        super().__init__()
+        c = graph.channels
+        self.powers = nn.Linear(d_in, 2 * c)   # virtual powers q (sent) and r (received)
+        self.update = _mlp((d_in + 2 * c, *graph.update_widths, d_out))
+
+    def forward(self, h: torch.Tensor, graph: Graph) -> torch.Tensor:
+        q, r = nn.functional.softplus(self.powers(h)).chunk(2, dim=-1)  # [batch, n, c] each
+        a_in = torch.log1p(graph.incoming(q))                           # interference received
+        a_out = torch.log1p(graph.outgoing(r))                          # interference caused
+        return self.update(torch.cat([h, a_in, a_out], dim=-1))
+
+
+class GraphFeatures(nn.Module):
+    r"""The feature module of the ``gnn`` family: node features of every link.
+
+    Input
+    -----
+    widths : sequence of int, ``(1, d_1, ..., d_L)``: the node input (the direct gain,
+        1 feature) and the width after each of the ``L`` message-passing layers
+    graph : :class:`GraphConfig` or dict
+
+    Call: ``s : [batch, n, n]`` float, received SNRs at full power in dB,
+    ``s_ij = 10 log10(g_ij P_max / sigma^2)`` (:class:`GraphInputTransform`) ->
+    ``f : [batch, n, d_L]``; permuting the links of ``s`` permutes the rows of ``f``.
+
+    Example
+    -------
+    >>> f = GraphFeatures((1, 32, 32), GraphConfig(top_k=4))
+    >>> f(20 * torch.randn(2, 10, 10)).shape, f(20 * torch.randn(1, 3, 3)).shape
+    (torch.Size([2, 10, 32]), torch.Size([1, 3, 32]))
+    """
+
+    def __init__(self, widths: Sequence[int], graph: GraphConfig | Mapping | None = None):
+        super().__init__()
+        self.widths = tuple(widths)
+        if self.widths[0] != 1:
+            raise ConfigError(f"feature_widths[0]={self.widths[0]} is invalid for the gnn "
+                              "family; expected 1 (the direct gain of each link)")
+        self.graph = GraphConfig.coerce(graph)
+        self.layers = nn.ModuleList(
+            GraphLayer(self.widths[a], self.widths[a + 1], self.graph)
+            for a in range(len(self.widths) - 1)
+        )
+
+    def forward(self, s: torch.Tensor, graph: Graph | None = None) -> torch.Tensor:
+        """``s : [batch, n, n]`` dB -> ``[batch, n, d_L]``; ``graph`` (default: built from
+        ``s`` with ``graph.top_k``) lets a caller choose the neighbours or the sparse form."""
+        n = check_gains_tensor("x", s, self.graph.top_k)
+        if graph is None:
+            graph = Graph.build(s, self.graph.k(n))
+        # [batch, n, 1]: the direct link's SNR at full power, in units of db_scale
+        h = torch.diagonal(s, dim1=-2, dim2=-1).unsqueeze(-1) / self.graph.db_scale
+        for layer in self.layers:
+            h = layer(h, graph)
+        return h
+
+
+class EdgeDecoder(nn.Module):
+    r"""Rebuild the standardized gain matrix from node features (source training only).
+
+    ``rec_ij = u(f_i) . v(f_j) / sqrt(r)`` for ``i != j`` (row i: the gains link ``i``
+    receives, column i: those it causes) and ``rec_ii = d(f_i)``.
+
+    Input
+    -----
+    widths : sequence of int, ``(d_L, ..., r)``: the per-node MLPs ``u`` and ``v``
+        (``d`` has the same hidden widths and one output)
+
+    Call: ``f : [batch, n, d_L]`` -> ``rec : [batch, n, n]``
+
+    Example
+    -------
+    >>> EdgeDecoder((32, 64, 16))(torch.randn(2, 7, 32)).shape
+    torch.Size([2, 7, 7])
+    """
+
+    def __init__(self, widths: Sequence[int]) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        self.u = _mlp(self.widths, last_act=False)
+        self.v = _mlp(self.widths, last_act=False)
+        self.d = _mlp((*self.widths[:-1], 1), last_act=False)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        r = self.widths[-1]
+        rec = self.u(f) @ self.v(f).transpose(-1, -2) / math.sqrt(r)   # [batch, n, n]
+        diag = self.d(f).squeeze(-1)                                   # [batch, n]
+        eye = torch.eye(f.shape[1], dtype=torch.bool, device=f.device)
+        return torch.where(eye, torch.diag_embed(diag), rec)
+
+
+@dataclass
+class GraphInputTransform:
+    r"""Gains -> the graph network's input and its reconstruction target.
+
+    :meth:`snr_db`: ``s = 10 log10(max(g P_max / sigma^2, 10^(DB_FLOOR / 10)))``, the
+    network input, ``[batch, n, n]`` float32 dB (nothing fitted). :meth:`standardize`: the
+    reconstruction target, ``s`` with the diagonal (direct links) and the off-diagonal
+    (cross gains) standardized by their own scalar mean and std, fitted on the source
+    training set (scalars: the same map for every network size).
+
+    Example
+    -------
+    >>> g = np.array([[[1e-9, 1e-12], [1e-12, 1e-9]]])
+    >>> t = GraphInputTransform.fit(g, p_max_w=1.0, noise_w=1e-12)
+    >>> t.snr_db(g)[0]
+    array([[30.,  0.],
+           [ 0., 30.]], dtype=float32)
+    """
+
+    p_max_w: float
+    noise_w: float
+    mu_direct_db: float = 0.0
+    sd_direct_db: float = 1.0
+    mu_cross_db: float = 0.0
+    sd_cross_db: float = 1.0
+
+    def snr_db(self, g: np.ndarray) -> np.ndarray:
+        """``g : [batch, n, n]`` linear W/W -> ``s : [batch, n, n]`` float32 dB."""
+        g = np.asarray(g)
+        if g.ndim != 3 or g.shape[-1] != g.shape[-2]:
+            raise ConfigError(f"g: shape {g.shape} is invalid; expected a square gain matrix "
+                              "per layout, (batch, n, n)")
+        if not np.isfinite(g).all() or (g < 0).any():
+            raise ConfigError("g holds NaN, inf or negative gains; expected finite gains >= 0")
+        floor = 10.0 ** (DB_FLOOR / 10.0)
+        snr = np.maximum(g.astype(np.float64) * (self.p_max_w / self.noise_w), floor)
+        return (10.0 * np.log10(snr)).astype(np.float32)
+
+    @classmethod
+    def fit(cls, g: np.ndarray, p_max_w: float, noise_w: float) -> GraphInputTransform:
+        """Fit the scalars of :meth:`standardize` on ``g : [batch, n, n]``."""
+        s = cls(float(p_max_w), float(noise_w)).snr_db(g).astype(np.float64)
+        eye = np.eye(s.shape[-1], dtype=bool)
+        direct, cross = s[:, eye], s[:, ~eye]
+
+        def stats(v: np.ndarray) -> tuple[float, float]:
+            if not v.size:
+                return 0.0, 1.0
+            sd = float(v.std())
+            return float(v.mean()), sd if sd > 0 else 1.0
+
+        return cls(float(p_max_w), float(noise_w), *stats(direct), *stats(cross))
+
+    def standardize(self, s: np.ndarray) -> np.ndarray:
+        """``s : [batch, n, n]`` dB -> standardized, float32 (the reconstruction target)."""
+        eye = np.eye(s.shape[-1], dtype=bool)
+        out = (s - self.mu_cross_db) / self.sd_cross_db
+        out[:, eye] = (s[:, eye] - self.mu_direct_db) / self.sd_direct_db
+        return out.astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
