@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from baselines import solve
+from experiments import d2d_sizes
 from experiments.d2d_report import BASELINE_METHODS
 from experiments.runner import TaskRun, feature_width
 from experiments.systems import d2d_system as system_config
@@ -197,6 +198,7 @@ class D2DRun(TaskRun):
         check_int("baselines.fp_iterations", b["fp_iterations"], 1)
         check_int("baselines.wmmse_iterations", b["wmmse_iterations"], 1)
         check_int("baselines.random_seed", b["random_seed"], 0)
+        d2d_sizes.check(config, config["strategies"])
 
     def data_config(self) -> dict:
         return {"system": self.system.to_dict(), "data": self.config["data"], "seed": self.seed}
@@ -251,6 +253,12 @@ class D2DRun(TaskRun):
             write_arrays(self.path("baselines.h5"), arrays, meta)
 
         self.steps.run("baselines", cfg, build, ["baselines.h5"])
+
+    def extra_steps(self) -> None:
+        """The size-generalization steps of ``generalization.sizes``
+        (:mod:`experiments.d2d_sizes`)."""
+        if d2d_sizes.enabled(self.config):
+            d2d_sizes.run_sizes(self)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:

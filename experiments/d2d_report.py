@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments import d2d_sizes_report
+from experiments.d2d_sizes import enabled as generalization_enabled
 from experiments.layout import Plan, UnitFiles, Variant
 from experiments.systems import d2d_system
 from wirelessrl.datasets import load_d2d
@@ -281,6 +283,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         f"| FP ({fp_rule}) | {fp_speed:,.0f} |",
         "",
     ]
+    if generalization_enabled(config):
+        lines += d2d_sizes_report.write_tables(config, run_dir, experiments, echo)
     return write_markdown_report(run_dir, lines, plots, echo)
 
 

@@ -155,10 +155,15 @@ def neighbours(s: torch.Tensor, k: int) -> torch.Tensor:
     Output: ``idx : [batch, n, k]``; ``idx[b, i]`` never contains ``i``.
     """
     n = s.shape[-1]
-    score = torch.maximum(s, s.transpose(-1, -2))
-    eye = torch.eye(n, dtype=torch.bool, device=s.device)
-    score = score.masked_fill(eye, -math.inf)
-    return torch.topk(score, k, dim=-1, sorted=False).indices
+    with torch.no_grad():
+        score = torch.maximum(s, s.transpose(-1, -2))
+        eye = torch.eye(n, dtype=torch.bool, device=s.device)
+        score = score.masked_fill(eye, -math.inf)
+        if s.device.type == "cpu" and 0 < k < n:
+            # O(n) selection per row; 2-3x faster than torch.topk on CPU (bench_gnn.py)
+            part = np.argpartition(-score.numpy(), k - 1, axis=-1)[..., :k]
+            return torch.from_numpy(np.ascontiguousarray(part)).to(torch.int64)
+        return torch.topk(score, k, dim=-1, sorted=False).indices
 
 
 def _mlp(widths: Sequence[int], last_act: bool = True) -> nn.Sequential:
@@ -195,25 +200,30 @@ class Graph:
             gain = torch.pow(10.0, s.masked_fill(eye, -math.inf) / 10.0)  # [batch, n, n]
             return cls(gain, None, None, None)
         idx = neighbours(s, k)                                            # [batch, n, k]
-        rows = torch.arange(batch, device=s.device).view(batch, 1, 1)
-        cols = torch.arange(n, device=s.device).view(1, n, 1)
-        gain_in = torch.pow(10.0, s[rows, cols, idx] / 10.0)              # G_ij
-        gain_out = torch.pow(10.0, s[rows, idx, cols] / 10.0)             # G_ji
+        gain_in = torch.pow(10.0, torch.gather(s, -1, idx) / 10.0)        # G_ij, j = idx
+        gain_out = torch.pow(10.0, torch.gather(s.transpose(-1, -2), -1, idx) / 10.0)  # G_ji
         return cls(None, idx, gain_in, gain_out)
 
     def incoming(self, q: torch.Tensor) -> torch.Tensor:
         """``sum_{j != i} G_ij q_j``: ``q : [batch, n, c]`` -> ``[batch, n, c]``."""
         if self.idx is None:
             return self.gain @ q
-        rows = torch.arange(q.shape[0], device=q.device).view(-1, 1, 1)
-        return (self.gain_in.unsqueeze(-1) * q[rows, self.idx]).sum(dim=2)
+        return self._gathered_sum(self.gain_in, q)
 
     def outgoing(self, r: torch.Tensor) -> torch.Tensor:
         """``sum_{j != i} G_ji r_j``: ``r : [batch, n, c]`` -> ``[batch, n, c]``."""
         if self.idx is None:
             return self.gain.transpose(-1, -2) @ r
-        rows = torch.arange(r.shape[0], device=r.device).view(-1, 1, 1)
-        return (self.gain_out.unsqueeze(-1) * r[rows, self.idx]).sum(dim=2)
+        return self._gathered_sum(self.gain_out, r)
+
+    def _gathered_sum(self, weight: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``out[b, i] = sum_m weight[b, i, m] v[b, idx[b, i, m]]``, O(N k c) time and memory."""
+        batch, n, k = self.idx.shape
+        offset = (torch.arange(batch, device=v.device) * n).view(batch, 1, 1)
+        flat = (self.idx + offset).reshape(-1)                           # [batch n k]
+        nbr = v.reshape(batch * n, -1).index_select(0, flat).view(batch * n, k, -1)
+        # [batch n, 1, k] @ [batch n, k, c] -> [batch, n, c]
+        return torch.bmm(weight.reshape(batch * n, 1, k), nbr).view(batch, n, -1)
 
 
 class GraphLayer(nn.Module):
