@@ -15,10 +15,11 @@ one resumable step ``generalization/n<N>``:
    layout, this process's threads);
 3. runs every network: the sum-rate source networks and the min-rate target networks of
    ``strategies`` (best validation lr), timing the forward pass from the linear gains
-   (input transform included) and measuring the peak memory of one forward chunk in a
-   fresh process (increase of the peak resident set size);
+   (input transform included);
 4. writes ``generalization/n<N>/results.h5`` (powers, per-layout rates) and
-   ``metrics.json``.
+   ``metrics.json``; then a step ``generalization/n<N>/memory`` measures, in a fresh
+   process per network, the peak increase of the resident memory over the forward pass of
+   one chunk (``memory.json``).
 
 The report (:func:`experiments.d2d_sizes_report.write_tables`) turns every seed's files
 into ``generalization.csv`` / ``.json`` (mean and spread over seeds) and the plots (``% of
@@ -30,8 +31,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
+import os
 import re
-import resource
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,8 +163,17 @@ def net_powers(net_path: Path, head: str, g: np.ndarray, p_max_w: float, noise_w
     return torch.cat(out).double().numpy() * p_max_w, seconds / len(g)
 
 
-def _peak_child(net_path: str, head: str, g: np.ndarray, p_max_w: float, noise_w: float,
-                threads: int, queue) -> None:
+def _rss_mib() -> float:
+    """Current resident memory of this process in MiB (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_child(net_path: str, head: str, test_path: str, chunk: int, p_max_w: float,
+                noise_w: float, threads: int, queue) -> None:
+    import threading
+
     import torch
 
     torch.set_num_threads(threads)
@@ -173,27 +183,43 @@ def _peak_child(net_path: str, head: str, g: np.ndarray, p_max_w: float, noise_w
     net, _ = load_net(net_path)
     net.drop_decoder().eval()
     transform = GraphInputTransform(p_max_w, noise_w)
+    g = load_d2d(test_path).g[:chunk]
     with torch.no_grad():
-        net(torch.from_numpy(transform.snr_db(g[:1, :2, :2])), head=head)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        net(torch.from_numpy(transform.snr_db(g)), head=head)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((after - before) / 1024.0)  # ru_maxrss is in KiB on Linux
+        net(torch.from_numpy(transform.snr_db(g[:1])), head=head)  # warm-up
+        before = _rss_mib()
+        peak, done = [before], threading.Event()
+
+        def poll() -> None:  # sample the resident memory while the forward pass runs
+            while not done.is_set():
+                peak[0] = max(peak[0], _rss_mib())
+                done.wait(0.0005)
+
+        sampler = threading.Thread(target=poll)
+        sampler.start()
+        for _ in range(3):
+            net(torch.from_numpy(transform.snr_db(g)), head=head)
+        done.set()
+        sampler.join()
+    queue.put(max(peak[0], _rss_mib()) - before)
 
 
-def peak_memory_mb(net_path: Path, head: str, g: np.ndarray, p_max_w: float,
-                   noise_w: float) -> float:
-    """Peak resident-memory increase (MiB) of one forward pass on ``g`` (input transform
-    included), measured in a fresh process so earlier peaks do not hide it."""
+def peak_memory_mib(net_path: Path, head: str, test_path: Path, chunk: int, p_max_w: float,
+                    noise_w: float) -> float:
+    """Peak increase of the resident memory (MiB, sampled every 0.5 ms) over a forward pass
+    on the first ``chunk`` layouts of ``test_path`` (input transform included), in a fresh
+    process, above its memory with the network and the gains loaded."""
     import torch
 
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(str(net_path), head, g, p_max_w, noise_w,
-                                                 torch.get_num_threads(), queue))
+    proc = ctx.Process(target=_peak_child, args=(str(net_path), head, str(test_path), chunk,
+                                                 p_max_w, noise_w, torch.get_num_threads(),
+                                                 queue))
     proc.start()
-    value = queue.get(timeout=600)
-    proc.join()
+    try:
+        value = queue.get(timeout=900)
+    finally:
+        proc.join(timeout=60)
     return float(value)
 
 
@@ -257,10 +283,8 @@ def run_sizes(exp: D2DRun) -> None:
             for label, (path, head) in nets.items():
                 p_w, seconds = net_powers(path, head, g, system.p_max_w, system.noise_w, chunk)
                 arrays[_key(label, "p_w")] = p_w
-                mem = peak_memory_mb(path, head, g[:chunk], system.p_max_w, system.noise_w)
                 metrics["methods"][label] = {"kind": "network", "head": head,
-                                             "seconds_per_layout": seconds,
-                                             "peak_memory_mib": mem, "chunk": chunk}
+                                             "seconds_per_layout": seconds, "chunk": chunk}
             for label in list(metrics["methods"]):
                 p_w = arrays[_key(label, "p_w")]
                 arrays[_key(label, "sum_rate_bps")] = sum_rate_bps(
@@ -273,3 +297,15 @@ def run_sizes(exp: D2DRun) -> None:
             write_json(out / "metrics.json", metrics)
 
         exp.steps.run(folder, cfg, build, [f"{folder}/results.h5"], folder=folder)
+        memory = f"{folder}/memory"
+
+        def measure(system=system, folder=folder, memory=memory, nets=nets):
+            chunk = _chunk(gen, system.n_links)
+            mib = {label: peak_memory_mib(path, head, exp.path(folder, "test.h5"), chunk,
+                                          system.p_max_w, system.noise_w)
+                   for label, (path, head) in nets.items()}
+            write_json(exp.path(memory, "memory.json"),
+                       {"peak_memory_mib": mib, "chunk": chunk, "n_links": system.n_links})
+
+        exp.steps.run(memory, {**cfg, "memory": 2}, measure, [f"{memory}/memory.json"],
+                      folder=memory)

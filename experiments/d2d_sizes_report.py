@@ -27,6 +27,8 @@ def seed_rows(exp: UnitFiles, config: dict) -> list[dict]:
         folder = exp.path(f"generalization/n{n_links}")
         arrays, meta = read_arrays(folder / "results.h5", "d2d-generalization")
         metrics = meta["metrics"]
+        memory = read_json(exp.path(f"generalization/n{n_links}", "memory", "memory.json"))
+        memory = memory["peak_memory_mib"]
         ref_sum = arrays[_key("FP best-of-K", "sum_rate_bps")]
         ref_min = arrays.get(_key("max-min optimum", "min_rate_bps"))
         for label, info in metrics["methods"].items():
@@ -42,7 +44,7 @@ def seed_rows(exp: UnitFiles, config: dict) -> list[dict]:
                 "pct_maxmin": _ratio(m, ref_min) if ref_min is not None else float("nan"),
                 "seconds_per_layout": info["seconds_per_layout"],
                 "layouts_per_s": 1.0 / info["seconds_per_layout"],
-                "peak_memory_mib": info.get("peak_memory_mib", float("nan")),
+                "peak_memory_mib": memory.get(label, float("nan")),
                 "stopping_rule": info.get("stopping_rule", ""),
             })
     return rows

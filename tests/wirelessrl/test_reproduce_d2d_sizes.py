@@ -77,3 +77,22 @@ def test_bad_generalization_configs_fail_before_any_work(tmp_path, overrides, me
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (out / "seed-123").exists()
+
+
+def test_peak_memory_sees_at_least_the_input_of_the_forward_pass(tmp_path):
+    import torch
+
+    from experiments.d2d_sizes import peak_memory_mib
+    from simulators.d2d import D2DConfig
+    from wirelessrl.checkpoint import save_net
+    from wirelessrl.datasets import simulate_d2d_file
+    from wirelessrl.models import TransferNet, d2d_gnn_config
+
+    cfg = D2DConfig.from_preset("paper", n_links=300, field_m=1000.0, redraw="offending")
+    data = simulate_d2d_file(cfg, 20, 1, tmp_path / "g.h5")
+    torch.manual_seed(0)
+    net = save_net(tmp_path / "net.pt", TransferNet.from_config(d2d_gnn_config(top_k=None)))
+    mib = peak_memory_mib(net, "sum_rate", data, 20, cfg.p_max_w, cfg.noise_w)
+    # the dense path holds at least the float32 dB input and the linear gains of 20 layouts
+    assert mib >= 2 * 20 * 300 * 300 * 4 / 2**20
+    assert mib < 2000
