@@ -47,7 +47,7 @@ from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.results import write_json
 
 if TYPE_CHECKING:
-    from experiments.d2d import D2DRun
+    from experiments.runner import TaskRun as D2DRun  # an experiments.d2d.D2DRun
 
 KEYS = ("sizes", "layouts", "constant_density", "fp_restarts", "maxmin_max_links",
         "strategies", "chunk_entries")
