@@ -56,7 +56,8 @@ def plot_learning_curves(
     metrics_csvs: Mapping[str, str | Path], column: str, path: str | Path,
     ylabel: str | None = None, title: str | None = None,
 ) -> Path:
-    """One line per run: ``column`` of each run's ``metrics.csv`` against epoch."""
+    """One line per run: ``column`` of each run's ``metrics.csv`` against epoch (epochs
+    with an empty ``column``, not validated under ``validate_every > 1``, are skipped)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for name, csv_path in metrics_csvs.items():
@@ -64,6 +65,7 @@ def plot_learning_curves(
             rows = list(csv.DictReader(f))
         if not rows or column not in rows[0]:
             continue
+        rows = [r for r in rows if r[column] != ""]  # epochs without validation (validate_every)
         ax.plot([int(r["epoch"]) for r in rows], [float(r[column]) for r in rows],
                 label=name, lw=1.2)
     ax.set_xlabel("epoch")
