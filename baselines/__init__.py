@@ -20,6 +20,10 @@ fp_numpy``; ``baselines.wmmse.wmmse``; ``baselines.maxmin.maxmin, maxmin_cvxpy``
 ``baselines.heuristics.full_power, random_power, binary_onoff, best_of_restarts``); they
 are not re-exported here, so ``baselines.fp`` stays the module.
 
+Multi-user MISO downlink beamforming (``h: [batch, K, M]`` complex) has its own registry,
+:data:`BEAMFORMING_SOLVERS` with :func:`solve_beamforming` (:mod:`baselines.mu_miso`):
+``mrt``, ``zf``, ``zf-wf``, ``rzf``, ``wmmse``, ``maxmin``, ``maxmin-cvxpy``.
+
 Adding a solver: write a module with a function of the registry signature
 ``(g, *, p_max_w, noise_w, snr_gap_db=0.0, weights=None, seed=0, **options) ->
 SolveResult`` and add one line to :data:`SOLVERS`.
@@ -37,6 +41,7 @@ from baselines._common import STATUSES, PowerSolution, SolveResult, check_proble
 from baselines.fp import solve_fp
 from baselines.heuristics import solve_binary, solve_full, solve_random
 from baselines.maxmin import solve_maxmin, solve_maxmin_cvxpy
+from baselines.mu_miso import BEAMFORMING_SOLVERS, BeamformingResult, solve_beamforming
 from baselines.wmmse import solve_wmmse
 from simulators.validation import check_choice
 
@@ -110,4 +115,5 @@ def solve(
                            weights=weights, seed=seed, **options)
 
 
-__all__ = ["SOLVERS", "STATUSES", "PowerSolution", "SolveResult", "check_problem", "solve"]
+__all__ = ["BEAMFORMING_SOLVERS", "SOLVERS", "STATUSES", "BeamformingResult", "PowerSolution",
+           "SolveResult", "check_problem", "solve", "solve_beamforming"]
