@@ -203,3 +203,55 @@ def simulate_miso_file(
     system = make_system(config, system_seed)
     data = generate_miso(config, n, seed, system, progress=progress)
     return save_miso(data, path, fmt, overwrite)
+
+
+# -- multi-user MISO downlink ------------------------------------------------------------
+
+MU_MISO_KIND = "mu-miso-samples"
+
+
+def save_mu_miso(data, path: str | os.PathLike, fmt: str | None = None,
+                 overwrite: bool = True) -> Path:
+    """Write multi-user MISO samples (positions, channels, pilots) with config and seed."""
+    arrays = {"positions_m": data.positions_m, "h": data.h, "y": data.y}
+    meta = provenance(MU_MISO_KIND, data.config.to_dict(), data.seed, n=len(data))
+    return write_arrays(path, arrays, meta, fmt, overwrite)
+
+
+def load_mu_miso(path: str | os.PathLike):
+    """Load a file written by :func:`save_mu_miso` into :class:`MuMisoSamples`.
+
+    Raises :class:`ConfigError` naming the file and what is wrong (kind, shapes, dtype,
+    non-finite channels).
+    """
+    from simulators.mu_miso import MuMisoConfig, MuMisoSamples
+
+    arrays, meta = read_arrays(path, MU_MISO_KIND)
+    config = _file_config(path, meta, MuMisoConfig)
+    seed = _file_seed(path, meta, "seed")
+    h = _array(path, arrays, "h")
+    n = h.shape[0] if h.ndim else 0
+    k, m = config.n_users, config.n_antennas
+    want = {"positions_m": (n, k, 2), "h": (n, k, m), "y": (n, k, m)}
+    for name, shape in want.items():
+        a = _array(path, arrays, name)
+        if a.shape != shape or n < 1:
+            raise ConfigError(f"file {str(path)!r}: {name} has shape {a.shape}; expected "
+                              f"{shape} with n >= 1")
+        if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
+            raise ConfigError(f"file {str(path)!r}: {name} holds non-numeric or non-finite "
+                              "values; expected finite numbers")
+    return MuMisoSamples(config, seed, arrays["positions_m"],
+                         arrays["h"].astype(np.complex128), arrays["y"].astype(np.complex128))
+
+
+def simulate_mu_miso_file(config, n: int, seed: int, path: str | os.PathLike,
+                          fmt: str | None = None, overwrite: bool = True,
+                          progress: bool = False) -> Path:
+    """Generate ``n`` multi-user MISO samples and save them; behind ``simulate mu-miso``."""
+    from simulators.mu_miso import generate_mu_miso
+
+    fmt = infer_format(path, fmt)
+    ensure_writable(path, overwrite)
+    return save_mu_miso(generate_mu_miso(config, n, seed, progress=progress), path, fmt,
+                        overwrite)

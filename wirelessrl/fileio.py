@@ -240,3 +240,24 @@ def _restore_mat_shapes(arrays: dict, meta: dict) -> dict:
             a = a.reshape(shapes[name])
         out[name] = a
     return out
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` in a data file's metadata, read without loading its arrays.
+
+    Returns None when the file is missing or not a wirelessrl file (the loaders then say
+    what is wrong).
+    """
+    p = Path(path)
+    try:
+        if _is_hdf5(p):
+            import h5py
+
+            with h5py.File(p, "r") as f:
+                return json.loads(f.attrs["meta_json"]).get("kind")
+        from scipy.io import loadmat
+
+        raw = loadmat(p, variable_names=["meta_json"])
+        return json.loads(str(np.asarray(raw["meta_json"]).ravel()[0])).get("kind")
+    except Exception:  # missing, foreign or corrupt: the loaders report it
+        return None

@@ -58,6 +58,8 @@ __all__ = [
     "reconstruction_mse",
     "combined_loss",
     "as_complex_pairs",
+    "mu_miso_sinr",
+    "mu_miso_rates_nats",
     "beamforming_gain",
     "mrt_beamformer",
     "mrt_mse",
@@ -477,6 +479,54 @@ def reconstruction_mse(reconstruction: torch.Tensor, target: torch.Tensor) -> to
             f"outputs {reconstruction.shape[-1]}"
         )
     return F.mse_loss(reconstruction, target)
+
+
+# --------------------------------------------------------------------------- multi-user MISO
+
+
+def mu_miso_sinr(h: torch.Tensor, w: torch.Tensor, noise_w: float = 1.0) -> torch.Tensor:
+    r"""Downlink SINR of every user, ``|h_k^H w_k|^2 / (sum_{j != k} |h_k^H w_j|^2 + sigma^2)``.
+
+    The channels are normalized by the noise (``h / sigma``), so the denominator is
+    ``1 + interference`` (no ``eps``, no NaN from finite inputs); the interference is
+    summed over ``j != k`` directly. The torch twin of :func:`simulators.beamforming.sinr`
+    (tested against it).
+
+    Input
+    -----
+    h : [batch, K, M] complex, or [batch, K, M, 2] real pairs, channels
+    w : [batch, K, M] complex, or real pairs, beamformers in sqrt(W)
+    noise_w : float, noise power sigma^2 in watts
+
+    Output
+    ------
+    sinr : [batch, K], real, linear
+
+    Example
+    -------
+    >>> s = mu_miso_sinr(torch.eye(2, dtype=torch.complex64)[None],
+    ...                  torch.tensor([[[2.0, 0], [0, 1.0]]], dtype=torch.complex64), 0.5)
+    >>> torch.allclose(s, torch.tensor([[8.0, 2.0]]))
+    True
+    """
+    h, w = as_complex_pairs(h), as_complex_pairs(w)
+    dtype = torch.promote_types(h.dtype, w.dtype)
+    h = h.to(dtype) / float(noise_w) ** 0.5
+    w = w.to(dtype)
+    hr, hi, wr, wi = h[..., 0], h[..., 1], w[..., 0], w[..., 1]
+    # [batch, K, K]: h_k^H w_j = sum_m conj(h_km) w_jm
+    re = hr @ wr.transpose(-1, -2) + hi @ wi.transpose(-1, -2)
+    im = hr @ wi.transpose(-1, -2) - hi @ wr.transpose(-1, -2)
+    gain = re * re + im * im
+    n = gain.shape[-1]
+    eye = torch.eye(n, dtype=dtype, device=gain.device)
+    direct = torch.diagonal(gain, dim1=-2, dim2=-1)
+    return direct / ((gain * (1.0 - eye)).sum(dim=-1) + 1.0)
+
+
+def mu_miso_rates_nats(h: torch.Tensor, w: torch.Tensor, noise_w: float = 1.0) -> torch.Tensor:
+    r"""Per-user rates ``ln(1 + SINR_k)`` in nats (``rate_bps = B r / ln 2``), ``[batch, K]``."""
+    return torch.log1p(mu_miso_sinr(h, w, noise_w))
 
 
 def combined_loss(task: torch.Tensor, rec: torch.Tensor | None, alpha: float) -> torch.Tensor:

@@ -18,7 +18,13 @@ from baselines import SOLVERS, STATUSES, solve
 from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_table
-from wirelessrl.fileio import ensure_writable, provenance, read_arrays, write_arrays
+from wirelessrl.fileio import (
+    ensure_writable,
+    file_kind,
+    provenance,
+    read_arrays,
+    write_arrays,
+)
 
 SOLUTION_KIND = "d2d-solution"
 SUM_RATE_REFERENCE = "fp"
@@ -39,7 +45,14 @@ def solve_file(
     The output holds ``p_w [batch, n]`` (W), ``status [batch]`` (optimal, converged,
     max_iter, failed), ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz), with the
     data file's config and seed, the solver options and the stopping rule as provenance.
+    Multi-user MISO data files go to
+    :func:`wirelessrl.beamforming_solutions.solve_mu_miso_file`.
     """
+    if _is_mu_miso(data_path):
+        from wirelessrl.beamforming_solutions import solve_mu_miso_file
+
+        return solve_mu_miso_file(data_path, method, out_path, overwrite=overwrite, fmt=fmt,
+                                  **options)
     check_choice("method", method, tuple(SOLVERS))
     ensure_writable(out_path, overwrite)
     data = load_d2d(data_path)
@@ -57,6 +70,12 @@ def solve_file(
     return write_arrays(out_path, arrays, meta, fmt, overwrite=overwrite)
 
 
+def _is_mu_miso(path) -> bool:
+    from wirelessrl.datasets import MU_MISO_KIND
+
+    return file_kind(path) in (MU_MISO_KIND, "mu-miso-solution")
+
+
 def _plain(options: dict) -> dict:
     out = {}
     for k, v in options.items():
@@ -70,6 +89,10 @@ def _plain(options: dict) -> dict:
 
 def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Read a file written by :func:`solve_file`; check its arrays and provenance."""
+    if _is_mu_miso(path):
+        from wirelessrl.beamforming_solutions import load_mu_miso_solution
+
+        return load_mu_miso_solution(path)
     arrays, meta = read_arrays(path, SOLUTION_KIND)
     where = f"file {str(path)!r}"
     missing = sorted({"p_w", "status", "iterations", "objective"} - set(arrays))
@@ -112,6 +135,10 @@ def evaluate_files(
     Percent columns use FP as the sum-rate reference and the max-min optimum as the
     min-rate reference when those solutions are among the files.
     """
+    if _is_mu_miso(data_path):
+        from wirelessrl.beamforming_solutions import evaluate_mu_miso_files
+
+        return evaluate_mu_miso_files(data_path, solution_paths)
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")
     data = load_d2d(data_path)

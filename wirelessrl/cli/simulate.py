@@ -12,7 +12,9 @@ def simulate() -> None:
     """Generate a data set file (HDF5, or MATLAB with --format mat)."""
 
 
-def _common(f):
+def _common(f=None, *, preset: str = "paper"):
+    if f is None:  # @_common(preset=...): a model whose default preset is not 'paper'
+        return lambda g: _common(g, preset=preset)
     f = click.option("--overwrite", is_flag=True, help="Replace an existing output file.")(f)
     f = click.option("--format", "fmt", type=click.Choice(["h5", "mat"]), default=None,
                      help="File format (default: from the suffix, else h5).")(f)
@@ -21,7 +23,7 @@ def _common(f):
                      help="Override a config field, e.g. --set n_links=20 (repeatable).")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Sample seed.")(f)
     f = click.option("--n", "n", type=int, required=True, help="Number of samples.")(f)
-    f = click.option("--preset", default="paper", show_default=True, help="Named preset.")(f)
+    f = click.option("--preset", default=preset, show_default=True, help="Named preset.")(f)
     return f
 
 
@@ -59,3 +61,17 @@ def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, system_see
                               progress=n >= 100_000)
     click.echo(f"wrote {n} {preset} MISO samples (seed {seed}, system seed {system_seed}) "
                f"to {path}")
+
+
+@simulate.command("mu-miso")
+@_common(preset="cell")
+def simulate_mu_miso(preset, n, seed, overrides, output, fmt, overwrite) -> None:
+    """Multi-user MISO downlink channels and pilots. Presets: cell, rayleigh-10db."""
+    from simulators.mu_miso import MuMisoConfig
+    from wirelessrl.datasets import simulate_mu_miso_file
+
+    config = MuMisoConfig.from_preset(preset, **_fields(overrides))
+    path = simulate_mu_miso_file(config, n, seed, output, fmt, overwrite,
+                                 progress=n >= 100_000)
+    click.echo(f"wrote {n} {preset} multi-user MISO samples (M={config.n_antennas}, "
+               f"K={config.n_users}, seed {seed}) to {path}")

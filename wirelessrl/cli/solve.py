@@ -9,23 +9,33 @@ import click
 from wirelessrl.cli import main
 
 METHODS = ["fp", "wmmse", "maxmin", "maxmin-cvxpy", "full", "random", "binary"]
+MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cvxpy
 
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--method", type=click.Choice(METHODS), required=True)
+@click.option("--method", type=click.Choice(METHODS + MU_MISO_METHODS), required=True,
+              help="D2D files: fp wmmse maxmin maxmin-cvxpy full random binary; mu-miso "
+                   "files: mrt zf zf-wf rzf wmmse maxmin maxmin-cvxpy.")
 @click.option("-o", "--output", required=True, help="Output file (.h5 or .mat).")
 @click.option("--iterations", type=int, default=None, help="fp / wmmse: iteration limit.")
 @click.option("--tol", type=float, default=None, help="fp / wmmse: stop when the change < tol.")
 @click.option("--restarts", type=int, default=None, help="fp / wmmse: best of K starts.")
 @click.option("--seed", type=int, default=None, help="random / restarts: seed.")
+@click.option("--init", default=None, help="mu-miso wmmse: first start, auto mrt zf random.")
+@click.option("--power-constraint", default=None,
+              help="mu-miso wmmse: total (default) or per-antenna.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def solve(data, method, output, iterations, tol, restarts, seed, overwrite) -> None:
-    """Solve every layout of a D2D data file; store powers, per-layout status, iterations."""
+def solve(data, method, output, iterations, tol, restarts, seed, init, power_constraint,
+          overwrite) -> None:
+    """Solve every sample of a D2D or mu-miso data file; store powers or beamformers,
+    per-sample status, iterations."""
     from wirelessrl.solutions import load_solution, solve_file
 
     options = {k: v for k, v in {"iterations": iterations, "tol": tol, "restarts": restarts,
-                                 "seed": seed}.items() if v is not None}
+                                 "seed": seed, "init": init,
+                                 "power_constraint": power_constraint}.items()
+               if v is not None}
     path = solve_file(data, method, output, overwrite=overwrite, **options)
     arrays, meta = load_solution(path)
     statuses = {str(s): int((arrays["status"] == s).sum()) for s in sorted(set(arrays["status"]))}
@@ -53,4 +63,5 @@ def evaluate(data, solutions, as_json) -> None:
             f"{r.pct_of_reference_mean_ratio:8.1f}{r.pct_of_reference_ratio_of_means:8.1f}"
         click.echo(f"{r.method:<14}{r.metric:<10}{r.mean:10.3f}{pct or ' ' * 16}"
                    f"{r.p5:10.3f}{r.p50:10.3f}{r.p95:10.3f}  {r.reference or ''}")
-    click.echo("units: Mbps; % ref = mean of per-layout ratios, % RoM = ratio of means")
+    units = ", ".join(sorted({r.unit for r in rows}))
+    click.echo(f"units: {units}; % ref = mean of per-layout ratios, % RoM = ratio of means")

@@ -1,0 +1,139 @@
+"""Multi-user MISO solution files: solve a ``mu-miso`` data set, evaluate beamformers.
+
+The D2D counterpart is :mod:`wirelessrl.solutions`, which hands ``mu-miso`` data files to
+this module, so ``wirelessrl solve`` and ``wirelessrl evaluate`` serve both.
+
+Example
+-------
+>>> path = solve_mu_miso_file("mu.h5", "wmmse", "wmmse.h5", restarts=4)   # doctest: +SKIP
+>>> rows = evaluate_mu_miso_files("mu.h5", ["wmmse.h5", "maxmin.h5"])    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from baselines.mu_miso import BEAMFORMING_SOLVERS, STATUSES, solve_beamforming
+from simulators.beamforming import user_rates_bps
+from simulators.validation import ConfigError, check_choice
+from wirelessrl.datasets import load_mu_miso
+from wirelessrl.evaluate import MetricSummary, summarize
+from wirelessrl.fileio import ensure_writable, provenance, read_arrays, write_arrays
+
+MU_MISO_SOLUTION_KIND = "mu-miso-solution"
+SUM_RATE_REFERENCE = "wmmse"
+MIN_RATE_REFERENCE = "maxmin"
+
+
+def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str | os.PathLike,
+                       *, overwrite: bool = False, fmt: str | None = None,
+                       **options) -> Path:
+    """Solve every sample of a multi-user MISO file with ``method``; write the beamformers.
+
+    The output holds ``w [batch, K, M]`` (complex, sqrt(W)), ``status [batch]``,
+    ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz: sum-rate or min-rate), with
+    the data file's config and seed, the solver options and the stopping rule.
+    """
+    check_choice("method", method, tuple(BEAMFORMING_SOLVERS))
+    ensure_writable(out_path, overwrite)
+    data = load_mu_miso(data_path)
+    cfg = data.config
+    start = time.perf_counter()
+    res = solve_beamforming(method, data.h, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
+                            **options)
+    seconds = time.perf_counter() - start
+    arrays = {"w": res.w, "status": res.status.astype("S16"),
+              "iterations": np.asarray(res.iterations, dtype=np.int64),
+              "objective": np.asarray(res.objective, dtype=np.float64)}
+    meta = provenance(MU_MISO_SOLUTION_KIND, cfg.to_dict(), data.seed, method=method,
+                      task=res.task, options=dict(res.options), seconds=seconds,
+                      data_file=str(data_path), data_n=len(data))
+    return write_arrays(out_path, arrays, meta, fmt, overwrite=overwrite)
+
+
+def load_mu_miso_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by :func:`solve_mu_miso_file`; check its arrays and provenance."""
+    arrays, meta = read_arrays(path, MU_MISO_SOLUTION_KIND)
+    where = f"file {str(path)!r}"
+    missing = sorted({"w", "status", "iterations", "objective"} - set(arrays))
+    if missing:
+        raise ConfigError(f"{where} lacks the array {missing[0]!r}; expected w, status, "
+                          "iterations, objective")
+    w = arrays["w"]
+    if w.ndim != 3 or not np.issubdtype(w.dtype, np.complexfloating):
+        raise ConfigError(f"{where}: w has shape {w.shape} and dtype {w.dtype}; expected "
+                          "complex beamformers of shape (batch, K, M)")
+    for name in ("status", "iterations", "objective"):
+        if arrays[name].shape != w.shape[:1]:
+            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
+                              f"{w.shape[:1]}")
+    arrays["status"] = arrays["status"].astype(str)
+    unknown = sorted(set(arrays["status"]) - set(STATUSES))
+    if unknown:
+        raise ConfigError(f"{where}: status {unknown[0]!r} is invalid; expected one of "
+                          f"{', '.join(STATUSES)}")
+    ok = arrays["status"] != "failed"
+    if not np.all(np.isfinite(w[ok])):
+        raise ConfigError(f"{where}: w holds non-finite beamformers on samples not marked "
+                          "failed; expected finite values")
+    for key, kind in (("method", str), ("options", dict), ("config", dict), ("seed", int)):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
+                              f"{kind.__name__}")
+    return arrays, meta
+
+
+def mu_miso_table(h: np.ndarray, noise_w: float, beams: Mapping[str, np.ndarray],
+                  sum_reference: str | None = SUM_RATE_REFERENCE,
+                  min_reference: str | None = MIN_RATE_REFERENCE) -> list[MetricSummary]:
+    """Sum-rate and min-rate summaries (bit/s/Hz) of every method's beamformers.
+
+    Input
+    -----
+    h : [batch, K, M], complex; noise_w : float, W
+    beams : {method name: [batch, K, M] complex beamformers}
+    sum_reference, min_reference : method names used as 100 % (skipped if absent)
+    """
+    rates = {name: user_rates_bps(h, w, noise_w) for name, w in beams.items()}
+    sums = {name: r.sum(axis=-1) for name, r in rates.items()}
+    mins = {name: r.min(axis=-1) for name, r in rates.items()}
+    rows = []
+    for name in beams:
+        rows.append(summarize(name, "sum-rate", "bit/s/Hz", sums[name], sums.get(sum_reference),
+                              sum_reference if sum_reference in sums else None))
+        rows.append(summarize(name, "min-rate", "bit/s/Hz", mins[name], mins.get(min_reference),
+                              min_reference if min_reference in mins else None))
+    return rows
+
+
+def evaluate_mu_miso_files(data_path: str | os.PathLike,
+                           solution_paths: list[str | os.PathLike]) -> list[MetricSummary]:
+    """Sum-rate and min-rate (bit/s/Hz) of solution files on the data they were solved for,
+    with % of WMMSE and of the max-min optimum when those files are among them."""
+    if not solution_paths:
+        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
+    data = load_mu_miso(data_path)
+    beams = {}
+    for path in solution_paths:
+        arrays, meta = load_mu_miso_solution(path)
+        if arrays["w"].shape != data.h.shape:
+            raise ConfigError(f"file {str(path)!r}: w has shape {arrays['w'].shape}; expected "
+                              f"{data.h.shape} to match {str(data_path)!r}")
+        if meta["config"] != data.config.to_dict() or meta["seed"] != data.seed:
+            raise ConfigError(f"file {str(path)!r} was solved for other samples (config or "
+                              f"seed differ from {str(data_path)!r})")
+        failed = arrays["status"] == "failed"
+        if failed.any():
+            raise ConfigError(f"file {str(path)!r}: {int(failed.sum())} samples have status "
+                              "'failed'; re-solve them before evaluating")
+        beams[meta["method"]] = arrays["w"]
+    return mu_miso_table(data.h, data.config.noise_w, beams)
+
+
+__all__ = ["MU_MISO_SOLUTION_KIND", "evaluate_mu_miso_files", "load_mu_miso_solution",
+           "mu_miso_table", "solve_mu_miso_file"]
