@@ -858,6 +858,11 @@ def _check_rtol(value) -> float:
 # --------------------------------------------------------------------------------------
 
 
+_SOCP_FALLBACK_RTOL = 1e-4
+"""A bisection step the solver cannot finish ends the search with status ``converged``
+when the bracket is already this narrow (else ``failed``)."""
+
+
 class SocpSolution(NamedTuple):
     """One sample solved by :func:`maxmin_cvxpy`.
 
@@ -865,7 +870,8 @@ class SocpSolution(NamedTuple):
     ----------
     w : [K, M], complex, beamformers scaled to power P (NaN unless optimal / converged)
     min_sinr : float, the common SINR reached (NaN on failure)
-    status : str, ``optimal``, ``converged`` (some step ``optimal_inaccurate``) or ``failed``
+    status : str, ``optimal``, ``converged`` (some step ``optimal_inaccurate``, or a step
+        failed once the bracket was within 1e-4) or ``failed``
     solver_status : str, cvxpy's status of the last failing or inaccurate step, else optimal
     steps : int, SOCPs solved
     """
@@ -931,6 +937,18 @@ def maxmin_cvxpy(h_one, p_max: float, noise: float, *, tol: float = 1e-7,
     hi = float(p_max * (np.abs(h) ** 2).sum(axis=1).min() / noise)
     best = mrt[0].copy()
     status, raw, steps = "optimal", "optimal", 0
+
+    def stopped(why: str) -> SocpSolution:
+        """A step failed: keep the feasible end if the bracket is already within 1e-4."""
+        if hi <= lo * (1.0 + _SOCP_FALLBACK_RTOL):
+            return finish(best, "converged", why)
+        return SocpSolution(np.full((n_users, n_ant), np.nan), float("nan"), "failed", why,
+                            steps)
+
+    def finish(w, st, why):
+        w = w * math.sqrt(p_max / float((np.abs(w) ** 2).sum()))
+        return SocpSolution(w, float(sinr(h[None], w[None], noise).min()), st, why, steps)
+
     while hi > lo * (1.0 + tol):
         gamma = math.sqrt(lo * hi)
         factor.value = math.sqrt(1.0 + 1.0 / gamma)
@@ -940,8 +958,7 @@ def maxmin_cvxpy(h_one, p_max: float, noise: float, *, tol: float = 1e-7,
                 warnings.simplefilter("ignore", UserWarning)
                 problem.solve(solver=solver)
         except cp.SolverError as exc:
-            return SocpSolution(np.full((n_users, n_ant), np.nan), float("nan"), "failed",
-                                f"SolverError: {exc}", steps)
+            return stopped(f"SolverError at step {steps}: {exc}")
         st = str(problem.status)
         if st in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and wv.value is not None:
             if st == cp.OPTIMAL_INACCURATE:
@@ -954,10 +971,8 @@ def maxmin_cvxpy(h_one, p_max: float, noise: float, *, tol: float = 1e-7,
         elif st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             hi = gamma
         else:
-            return SocpSolution(np.full((n_users, n_ant), np.nan), float("nan"), "failed", st,
-                                steps)
-    best = best * math.sqrt(p_max / float((np.abs(best) ** 2).sum()))
-    return SocpSolution(best, float(sinr(h[None], best[None], noise).min()), status, raw, steps)
+            return stopped(f"{st} at step {steps}")
+    return finish(best, status, raw)
 
 
 # --------------------------------------------------------------------------------------
