@@ -36,6 +36,7 @@ TASKS: dict[str, str] = {
     "d2d": "experiments.d2d",
     "miso": "experiments.miso",
     "mnist": "experiments.mnist",
+    "mu-miso": "experiments.mu_miso",
 }
 """Experiment name -> task module (defines ``TASK``, a :class:`~experiments.runner.TaskRun`
 subclass); its report is the module of the same name with ``_report`` appended. A new

@@ -42,6 +42,7 @@ __all__ = [
     "TransferNet",
     "ScaledSigmoid",
     "UnitNormComplex",
+    "PowerNormalization",
     "d2d_net_config",
     "d2d_gnn_config",
     "FAMILIES",
@@ -141,11 +142,50 @@ class UnitNormComplex(nn.Module):
         return f"groups={self.groups}"
 
 
+class PowerNormalization(nn.Module):
+    r"""Scale each sample's output so its squared norm is the power budget ``P``.
+
+    The head emits the beamformers of all users as one real vector (interleaved pairs,
+    see :func:`wirelessrl.objectives.as_complex_pairs`); this layer maps it onto the sphere
+    ``sum_k ||w_k||^2 = P``, so every output meets the total power constraint exactly
+    (a normalization layer, never a penalty).
+
+    Input
+    -----
+    z : [..., 2 K M], float
+
+    Output
+    ------
+    w : [..., 2 K M], float, ``sum(w^2) = power``
+
+    Example
+    -------
+    >>> w = PowerNormalization(power=10.0)(torch.randn(5, 32))
+    >>> torch.allclose((w ** 2).sum(-1), torch.full((5,), 10.0))
+    True
+    """
+
+    def __init__(self, power: float = 1.0, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.power = check_finite("output_params.power", power)
+        if self.power <= 0:
+            raise ConfigError(f"output_params.power={power!r} is invalid; expected a power > 0")
+        self.eps = float(eps)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        norm = z.norm(dim=-1, keepdim=True).clamp_min(self.eps)
+        return z * (self.power ** 0.5 / norm)
+
+    def extra_repr(self) -> str:
+        return f"power={self.power}"
+
+
 OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
     "identity": nn.Identity,
     "sigmoid": nn.Sigmoid,
     "scaled_sigmoid": ScaledSigmoid,
     "unit_norm_complex": UnitNormComplex,
+    "power_norm": PowerNormalization,
 }
 """Head output transforms by name; keyword parameters come from ``HeadConfig.output_params``.
 
@@ -153,6 +193,8 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
 - ``sigmoid``: in (0, 1), e.g. power fractions ``x_i = p_i / P_max``
 - ``scaled_sigmoid`` (``low``, ``high``): in (low, high), e.g. a position in metres
 - ``unit_norm_complex`` (``groups``): one unit-norm complex vector per group
+- ``power_norm`` (``power``): the whole output on the sphere of squared norm ``power``
+  (multi-user beamformers under a total power constraint)
 """
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "combined_loss",
     "as_complex_pairs",
     "mu_miso_sinr",
+    "MuMisoRateLoss",
     "mu_miso_rates_nats",
     "beamforming_gain",
     "mrt_beamformer",
@@ -529,6 +530,76 @@ def mu_miso_rates_nats(h: torch.Tensor, w: torch.Tensor, noise_w: float = 1.0) -
     return torch.log1p(mu_miso_sinr(h, w, noise_w))
 
 
+@dataclass(frozen=True)
+class MuMisoRateLoss:
+    r"""Task loss of multi-user MISO beamforming: negative sum-rate or min-rate.
+
+    The head output is the beamformers of all users as interleaved real pairs
+    ``[batch, 2 K M]`` (already on the power sphere: the head ends in the
+    ``power_norm`` transform, :class:`wirelessrl.models.PowerNormalization`); the batch
+    holds the channels ``batch[channel_key] : [batch, K, M, 2]`` (real pairs, sqrt(W/W)).
+
+    NaN-safe by construction: the SINR is computed on noise-normalized channels, so every
+    denominator is ``>= 1`` and ``ln(1 + SINR)`` is finite and differentiable for any
+    finite output (also at ``w = 0``); with ``softmin_temperature`` every user gets a
+    gradient instead of only the worst one.
+
+    Attributes
+    ----------
+    kind : "sum" or "min"
+    n_users : int, ``K``
+    noise_w : float, noise power in watts
+    channel_key : str
+    softmin_temperature : float or None, nats
+
+    Output of a call: ``(loss, {"sum_rate_nats", "min_rate_nats"})``, batch means.
+
+    Example
+    -------
+    >>> loss = MuMisoRateLoss("min", n_users=2, noise_w=1.0)
+    >>> value, metrics = loss(torch.ones(3, 8), {"h": torch.randn(3, 2, 2, 2)})
+    >>> bool(torch.isfinite(value)), sorted(metrics)
+    (True, ['min_rate_nats', 'sum_rate_nats'])
+    """
+
+    kind: str = "sum"
+    n_users: int = 4
+    noise_w: float = 1.0
+    channel_key: str = "h"
+    softmin_temperature: float | None = None
+
+    KINDS = ("sum", "min")
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, self.KINDS)
+        object.__setattr__(self, "n_users", check_int("n_users", self.n_users, 1))
+        check_positive("noise_w", self.noise_w)
+        if self.softmin_temperature is not None:
+            check_positive("softmin_temperature", self.softmin_temperature)
+
+    def rates(self, out: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Per-user rates in nats, ``[batch, K]``."""
+        h = as_complex_pairs(batch[self.channel_key])
+        w = as_complex_pairs(out, groups=self.n_users)
+        if w.shape != h.shape:
+            raise ConfigError(
+                f"beamformer output of shape {tuple(out.shape)} does not match channels "
+                f"{self.channel_key!r} of shape {tuple(h.shape)}; expected (batch, "
+                f"2 * {self.n_users} * M)"
+            )
+        return mu_miso_rates_nats(h, w, self.noise_w)
+
+    def __call__(self, out: torch.Tensor,
+                 batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
+        r = self.rates(out, batch)
+        loss = sum_rate_loss(r) if self.kind == "sum" else min_rate_loss(
+            r, self.softmin_temperature)
+        with torch.no_grad():
+            metrics = {"sum_rate_nats": r.sum(dim=-1).mean(),
+                       "min_rate_nats": r.min(dim=-1).values.mean()}
+        return loss, metrics
+
+
 def combined_loss(task: torch.Tensor, rec: torch.Tensor | None, alpha: float) -> torch.Tensor:
     r"""``L = L_task + alpha * L_rec`` (``rec`` ignored when ``alpha == 0``)."""
     if alpha == 0 or rec is None:
@@ -630,6 +701,8 @@ TASK_LOSSES: dict[str, Callable[..., TaskLoss]] = {
     "d2d_weighted_sum_rate": _d2d("weighted_sum"),
     "miso_mrt_mse": MRTLoss,
     "miso_beamforming_gain": BeamformingGainLoss,
+    "mu_miso_sum_rate": lambda **p: MuMisoRateLoss(kind="sum", **p),
+    "mu_miso_min_rate": lambda **p: MuMisoRateLoss(kind="min", **p),
     "localization_mse": LocalizationLoss,
     "bce": BCELoss,
 }
