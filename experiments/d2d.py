@@ -188,10 +188,14 @@ class D2DRun(TaskRun):
     def check_task_config(cls, config: dict) -> None:
         check_choice("model.input_transform", config["model"]["input_transform"],
                      INPUT_TRANSFORMS)
-        if model_family(config) != "mlp" and config.get("variants"):
-            raise ConfigError(f"variants are implemented for model.family='mlp'; got "
-                              f"model.family={model_family(config)!r} (a graph network is "
-                              "permutation-equivariant by construction)")
+        if model_family(config) != "mlp":
+            for v in config.get("variants") or []:
+                name = v if isinstance(v, str) else (v or {}).get("name")
+                if name in cls.VARIANT_PRESETS or (isinstance(v, dict) and v.get("augment")):
+                    raise ConfigError(
+                        f"variant {name!r} (an input augmentation) is implemented for "
+                        f"model.family='mlp'; got model.family={model_family(config)!r} (a "
+                        "graph network is permutation-equivariant by construction)")
         for split in SPLITS:
             check_int(f"data.{split}", config["data"][split], 1)
         b = config["baselines"]

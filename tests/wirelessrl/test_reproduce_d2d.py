@@ -69,6 +69,8 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
         ("model.family=cnn", "model.family='cnn'"),
         ("model.family=gnn model.gnn.widht=8", "model.gnn.widht"),
         ("model.family=gnn model.gnn.width=wide", "model.gnn.width"),
+        ("model.family=gnn variants=[augment_permutations]",
+         "variant 'augment_permutations' (an input augmentation) is implemented for"),
     ],
 )
 def test_bad_overrides_fail_cleanly(tmp_path, override, message):
