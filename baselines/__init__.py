@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from baselines._common import STATUSES, PowerSolution, SolveResult, check_problem, make_rng
+from baselines._common import (
+    STATUSES,
+    PowerSolution,
+    SeedAt,
+    SolveResult,
+    check_problem,
+    make_rng,
+)
 from baselines.fp import solve_fp
 from baselines.heuristics import solve_binary, solve_full, solve_random
 from baselines.maxmin import solve_maxmin, solve_maxmin_cvxpy
@@ -84,7 +91,8 @@ def solve(
     noise_w : float, noise power :math:`\sigma^2` in watts (> 0)
     snr_gap_db : float, SNR gap :math:`\Gamma` in dB (>= 0)
     weights : None, [n] or [batch, n], rate weights for sum-rate methods (None: ones)
-    seed : int >= 0 or ``numpy.random.Generator``, for ``random`` and restarts
+    seed : int >= 0, ``numpy.random.Generator`` or :class:`SeedAt` (a chunk of a larger
+        batch: the same draws as the whole batch), for ``random`` and restarts
     **options : method options: ``fp`` / ``wmmse``: ``iterations`` (150), ``tol`` (None),
         ``restarts`` (1); ``maxmin``: ``rtol`` (1e-12), ``max_iter`` (200);
         ``maxmin-cvxpy``: ``solver`` (None)
@@ -116,4 +124,4 @@ def solve(
 
 
 __all__ = ["BEAMFORMING_SOLVERS", "SOLVERS", "STATUSES", "BeamformingResult", "PowerSolution",
-           "SolveResult", "check_problem", "solve", "solve_beamforming"]
+           "SeedAt", "SolveResult", "check_problem", "solve", "solve_beamforming"]

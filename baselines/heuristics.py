@@ -32,9 +32,10 @@ from baselines._common import (
     check_problem,
     check_restarts,
     finalize,
-    make_rng,
+    seed_number,
     take_options,
     to_result,
+    uniform_draws,
 )
 from simulators.validation import ConfigError
 
@@ -76,8 +77,9 @@ def random_power(
 
     Input
     -----
-    As :func:`full_power`, plus ``seed``: int >= 0 or ``numpy.random.Generator``. The draws
-    are ``rng.random((batch, n))`` in row-major order.
+    As :func:`full_power`, plus ``seed``: int >= 0, ``numpy.random.Generator`` or
+    :class:`~baselines._common.SeedAt` (a chunk of a larger batch). The draws are
+    ``rng.random((batch, n))`` in row-major order.
 
     Output
     ------
@@ -90,8 +92,7 @@ def random_power(
     True
     """
     prob = check_problem(g, p_max_w, noise_w, snr_gap_db, weights)
-    rng = make_rng(seed)
-    return _closed_form(prob, rng.random(prob.p_max_w.shape))
+    return _closed_form(prob, uniform_draws(seed, 1, *prob.p_max_w.shape)[0])
 
 
 def _closed_form(prob, x: np.ndarray) -> PowerSolution:
@@ -205,7 +206,7 @@ def best_of_restarts(
     solver : callable with the signature of :func:`baselines.fp.fp` (accepts ``x0``)
     g, p_max_w, noise_w, snr_gap_db, weights : as the solver
     restarts : int >= 1, number of starts (1: full power only, no randomness)
-    seed : int >= 0 or ``numpy.random.Generator``
+    seed : int >= 0, ``numpy.random.Generator`` or :class:`~baselines._common.SeedAt`
     **solver_options : passed on (``iterations``, ``tol``)
 
     Output
@@ -222,14 +223,13 @@ def best_of_restarts(
     """
     prob = check_problem(g, p_max_w, noise_w, snr_gap_db, weights)
     restarts = check_restarts("restarts", restarts)
-    rng = make_rng(seed)
     args = (prob.g, prob.p_max_w, prob.noise_w)
     kwargs = {"snr_gap_db": prob.snr_gap_db, "weights": prob.weights, **solver_options}
     best = solver(*args, **kwargs)
     if restarts == 1:
         return best
     batch, n = prob.p_max_w.shape
-    starts = 1.0 - rng.random((restarts - 1, batch, n))  # (0, 1]
+    starts = 1.0 - uniform_draws(seed, restarts - 1, batch, n)  # (0, 1]
     x, obj = best.x.copy(), best.objective.copy()
     hist = None if best.history is None else best.history.copy()
     used, status = best.iterations.copy(), best.status.copy()
@@ -280,6 +280,7 @@ def solve_random(
     prob = check_problem(g, p_max_w, noise_w, snr_gap_db, weights)
     sol = random_power(prob.g, prob.p_max_w, prob.noise_w, snr_gap_db=prob.snr_gap_db,
                        weights=prob.weights, seed=seed)
+    seed = seed_number(seed)
     rule = f"uniform random power, seed {seed}"
     return to_result("random", prob, sol, "sum-rate", {"seed": seed, "stopping_rule": rule})
 

@@ -277,38 +277,66 @@ def point_configs(sp: SweepSpec) -> dict[int | float, tuple[dict, str | None]]:
 
 
 def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
-              results_dir: str | Path = "results/sweeps") -> Path:
+              results_dir: str | Path = "results/sweeps", executor=None) -> Path:
     """Run (or resume) every point of a sweep, collect its CSVs, plot; return the PNG.
 
     Input: ``spec`` from :func:`load_sweep_spec`; ``out_dir`` holds the run folders
     (``<out_dir>/<name>/<key>=<value>/``); ``results_dir`` the small outputs
-    (``<results_dir>/<name>/``). Every point config is validated before anything is written.
+    (``<results_dir>/<name>/``); ``executor`` (:func:`wirelessrl.executors.open_executor`)
+    runs whole points on Dask workers (None: one after the other, in-process). Workers
+    must see ``out_dir`` (a shared file system on a cluster). Points run at the same time
+    may each train a source that they would otherwise share through the step cache (the
+    cache keeps one copy). Every point config is validated before anything is written.
     Output: path of ``<results_dir>/<name>/<name>.png``.
     """
-    from wirelessrl.steps import StepRunner
+    from wirelessrl.executors import InProcess
 
     sp = parse_spec(spec)
     configs = point_configs(sp)  # every check, before any file appears
     sweep_dir = Path(out_dir) / sp.name
-    steps = StepRunner(sweep_dir, echo)
     cache = Path(out_dir) / STEP_CACHE  # shared by every sweep under out_dir
     results = Path(results_dir) / sp.name
+    run = executor or InProcess()
+    point_echo = echo if isinstance(run, InProcess) else _quiet
+    if not isinstance(run, InProcess):  # workers may run in another folder
+        sweep_dir, cache = sweep_dir.resolve(), cache.resolve()
+    tasks = []
     for i, value in enumerate(sp.values, start=1):
-        point = sp.point_name(value)
         config, note = configs[value]
-        echo(f"== sweep {sp.name}: point {i}/{len(sp.values)} {point} ==")
-        if note:
-            echo(note)
-        point_dir = sweep_dir / point
-        steps.run(f"point/{point}",
-                  {"experiment": sp.experiment, "config": config, "seeds": sp.seeds},
-                  lambda config=config, point_dir=point_dir: run_experiment(
-                      sp.experiment, config, point_dir, sp.seeds, echo, step_cache=cache),
-                  [f"{point}/results.json"])
-        rows = collect_point(sp, value, point_dir / "results.json")
+        header = f"== sweep {sp.name}: point {i}/{len(sp.values)} {sp.point_name(value)} =="
+        tasks.append((sp.experiment, config, sp.seeds, sweep_dir, sp.point_name(value), cache,
+                      point_echo, [header] + ([note] if note else [])))
+    if not isinstance(run, InProcess):
+        echo(f"sweep {sp.name}: {len(tasks)} points on {run.name}")
+    for value, point in zip(sp.values, run.map_ordered(run_point, tasks), strict=True):
+        if not isinstance(run, InProcess):
+            echo(f"[done] point {point}")
+        rows = collect_point(sp, value, sweep_dir / point / "results.json")
         write_csv(results / f"{point}.csv", rows)
-        write_point_provenance(sp, value, point_dir / "results.json", results / f"{point}.json")
+        write_point_provenance(sp, value, sweep_dir / point / "results.json",
+                               results / f"{point}.json")
     return plot_sweep_results(spec, results_dir, echo)
+
+
+def run_point(experiment: str, config: dict, seeds: list[int], sweep_dir: Path, point: str,
+              cache: Path, echo: Echo = print, notes: tuple[str, ...] = ()) -> str:
+    """Run (or skip, when done) one sweep point: the ``reproduce`` run of ``experiment``
+    in ``<sweep_dir>/<point>/``, as a step of the sweep; return ``point``. A top-level
+    function, so Dask can send whole points to workers."""
+    from wirelessrl.steps import StepRunner
+
+    for line in notes:
+        echo(line)
+    point_dir = Path(sweep_dir) / point
+    StepRunner(sweep_dir, echo).run(
+        f"point/{point}", {"experiment": experiment, "config": config, "seeds": seeds},
+        lambda: run_experiment(experiment, config, point_dir, seeds, echo, step_cache=cache),
+        [f"{point}/results.json"])
+    return point
+
+
+def _quiet(message: str) -> None:
+    """Echo of points run on workers: their progress stays in the run folders."""
 
 
 def write_point_provenance(sp: SweepSpec, value: int | float, results_json: Path,

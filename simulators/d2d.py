@@ -294,7 +294,13 @@ def _kernel_args(config: D2DConfig) -> tuple:
 
 
 def generate_d2d(
-    config: D2DConfig, n: int, seed: int, *, chunk_size: int = 100_000, progress: bool = False
+    config: D2DConfig,
+    n: int,
+    seed: int,
+    *,
+    chunk_size: int = 100_000,
+    progress: bool = False,
+    first_index: int = 0,
 ) -> D2DLayouts:
     """Generate ``n`` layouts and their gains.
 
@@ -306,8 +312,11 @@ def generate_d2d(
     config : D2DConfig
     n : int, number of layouts (>= 1)
     seed : int, non-negative
-    chunk_size : int, layouts per kernel call (bounds memory and drives the progress bar)
+    chunk_size : int, layouts per kernel call (drives the progress bar)
     progress : bool, show a tqdm progress bar
+    first_index : int >= 0, global index of the first layout: layout ``k`` of the output
+        is layout ``first_index + k`` of the seed's sequence, so a data set can be made
+        in independent pieces (out of core, or on several machines)
 
     Output
     ------
@@ -324,6 +333,7 @@ def generate_d2d(
     n = check_int("n", n, 1)
     key = seed_key(seed)
     chunk_size = check_int("chunk_size", chunk_size, 1)
+    first_index = check_int("first_index", first_index, 0)
     args = _kernel_args(config)
     n_links = int(config.n_links)
     tx = np.empty((n, n_links, 2))
@@ -336,9 +346,9 @@ def generate_d2d(
             part = slice(start, min(start + chunk_size, n))
             _generate_kernel(
                 tx[part], rx[part], g[part], status[part], rounds[part], key,
-                np.uint64(start), *args,
+                np.uint64(first_index + start), *args,
             )
-            _raise_on_status(config, status[part], start)
+            _raise_on_status(config, status[part], first_index + start)
             bar.update(part.stop - part.start)
     return D2DLayouts(config, int(seed), tx, rx, g, rounds)
 

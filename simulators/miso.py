@@ -748,6 +748,7 @@ def generate_miso(
     *,
     chunk_size: int = 100_000,
     progress: bool = False,
+    first_index: int = 0,
 ) -> MisoSamples:
     r"""Generate ``n`` users, their channels and pilot observations (Numba, parallel).
 
@@ -762,6 +763,8 @@ def generate_miso(
     system : MisoSystem (or an int ``system_seed``, passed to :func:`make_system`)
     chunk_size : int, samples per kernel call (drives the progress bar)
     progress : bool, show a tqdm progress bar
+    first_index : int >= 0, global index of the first sample: sample ``k`` of the output
+        is sample ``first_index + k`` of the seed's sequence (data sets made in pieces)
 
     Output
     ------
@@ -779,12 +782,14 @@ def generate_miso(
     n = check_int("n", n, 1)
     key = seed_key(seed)
     chunk_size = check_int("chunk_size", chunk_size, 1)
+    first_index = check_int("first_index", first_index, 0)
     args = _kernel_args(config, system)
     pos, h, fac, y = _allocate(config, n)
     with tqdm(total=n, desc="miso samples", unit="sample", disable=not progress) as bar:
         for start in range(0, n, chunk_size):
             part = slice(start, min(start + chunk_size, n))
-            _generate_kernel(pos[part], h[part], fac[part], y[part], key, np.uint64(start), *args)
+            _generate_kernel(pos[part], h[part], fac[part], y[part], key,
+                             np.uint64(first_index + start), *args)
             bar.update(part.stop - part.start)
     return MisoSamples(config, int(seed), system, pos, h, fac, y)
 

@@ -1,5 +1,11 @@
 """Data-set files: simulate, save and load D2D and MISO data with full provenance.
 
+``simulate_*_file`` work out of core: layouts (samples) are generated in chunks of
+``chunk_size`` and streamed into chunked HDF5 data sets (:func:`wirelessrl.fileio.stream_arrays`),
+so memory holds one chunk whatever ``n`` is. Every layout has its own random stream, so the
+file's bytes depend neither on the chunk size nor on where the chunks ran (in-process or
+on Dask workers, :mod:`wirelessrl.executors`). :class:`D2DFile` reads a file back in chunks.
+
 Example
 -------
 >>> from simulators.d2d import D2DConfig
@@ -26,11 +32,43 @@ from simulators.miso import (
     generate_miso,
     make_system,
 )
-from simulators.validation import ConfigError
-from wirelessrl.fileio import ensure_writable, infer_format, provenance, read_arrays, write_arrays
+from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.fileio import (
+    ArrayReader,
+    RowArray,
+    ensure_writable,
+    infer_format,
+    provenance,
+    read_arrays,
+    stream_arrays,
+    write_arrays,
+)
 
 D2D_KIND = "d2d-layouts"
 MISO_KIND = "miso-samples"
+
+DTYPES = {"float64": (np.float64, np.complex128), "float32": (np.float32, np.complex64)}
+"""Stored precision (``--dtype``): real and complex dtype of the floating arrays."""
+CHUNK_BYTES = 16 << 20
+"""Default chunk: as many layouts as fit in this many bytes of stored arrays (at least 1),
+e.g. 14,873 layouts of the ``paper`` preset in float64, 2 layouts of 1,000 links."""
+
+
+def check_dtype(dtype: str) -> str:
+    return check_choice("dtype", dtype, tuple(DTYPES))
+
+
+def chunk_rows(chunk_size: int | None, rows: dict[str, RowArray]) -> int:
+    """``chunk_size`` checked (an int >= 1), or the default from :data:`CHUNK_BYTES`."""
+    if chunk_size is None:
+        row_bytes = sum(spec.row_bytes for spec in rows.values())
+        return max(1, CHUNK_BYTES // max(1, row_bytes))
+    return check_int("chunk_size", chunk_size, 1)
+
+
+def _float_dtypes(dtype: str) -> tuple[np.dtype, np.dtype]:
+    real, cplx = DTYPES[check_dtype(dtype)]
+    return np.dtype(real), np.dtype(cplx)
 
 
 def save_d2d(
@@ -51,20 +89,33 @@ def load_d2d(path: str | os.PathLike) -> D2DLayouts:
     arrays, meta = read_arrays(path, D2D_KIND)
     config = _file_config(path, meta, D2DConfig)
     seed = _file_seed(path, meta, "seed")
-    n = config.n_links
     g = _array(path, arrays, "g")
-    if g.ndim != 3 or g.shape[1:] != (n, n) or g.shape[0] < 1:
+    _check_d2d_shapes(path, config, {name: _array(path, arrays, name).shape
+                                     for name in ("g", "tx_m", "rx_m", "redraws")}, g.dtype)
+    _check_gains(path, g)
+    return D2DLayouts(config, seed, arrays["tx_m"], arrays["rx_m"], g, arrays["redraws"])
+
+
+def _check_d2d_shapes(path, config: D2DConfig, shapes: dict, g_dtype) -> int:
+    """Shapes of a D2D file's arrays against its config; return the number of layouts."""
+    n = config.n_links
+    g_shape = tuple(shapes["g"])
+    if len(g_shape) != 3 or g_shape[1:] != (n, n) or g_shape[0] < 1:
         raise ConfigError(
-            f"file {str(path)!r}: g has shape {g.shape}; expected (batch, {n}, {n})"
+            f"file {str(path)!r}: g has shape {g_shape}; expected (batch, {n}, {n})"
         )
-    batch = g.shape[0]
+    batch = g_shape[0]
     for name, shape in {"tx_m": (batch, n, 2), "rx_m": (batch, n, 2), "redraws": (batch,)}.items():
-        if _array(path, arrays, name).shape != shape:
+        if tuple(shapes[name]) != shape:
             raise ConfigError(
-                f"file {str(path)!r}: {name} has shape {arrays[name].shape}; expected {shape}"
+                f"file {str(path)!r}: {name} has shape {tuple(shapes[name])}; expected {shape}"
             )
-    if not np.issubdtype(g.dtype, np.floating):
-        raise ConfigError(f"file {str(path)!r}: g has dtype {g.dtype}; expected floats")
+    if not np.issubdtype(g_dtype, np.floating):
+        raise ConfigError(f"file {str(path)!r}: g has dtype {g_dtype}; expected floats")
+    return batch
+
+
+def _check_gains(path, g: np.ndarray) -> None:
     if not np.all(np.isfinite(g)) or np.any(g < 0):
         raise ConfigError(
             f"file {str(path)!r}: g holds negative or non-finite gains; expected finite "
@@ -74,7 +125,62 @@ def load_d2d(path: str | os.PathLike) -> D2DLayouts:
         raise ConfigError(
             f"file {str(path)!r}: g holds a direct gain g[b, i, i] <= 0; expected > 0"
         )
-    return D2DLayouts(config, seed, arrays["tx_m"], arrays["rx_m"], g, arrays["redraws"])
+
+
+class D2DFile:
+    """A D2D data file opened for reading in chunks of layouts (memory: one chunk).
+
+    Opening checks the kind, the metadata checksum, the config, the seed and the arrays'
+    shapes; :meth:`chunks` checks the gains of every chunk and, over a full pass, the
+    arrays' checksum (raising :class:`ConfigError` after the last chunk if it differs).
+
+    Example
+    -------
+    >>> with D2DFile("d2d.h5") as f:                               # doctest: +SKIP
+    ...     for start, part in f.chunks(10_000):
+    ...         part["g"].shape                                   # (<= 10000, 10, 10)
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+        self.reader = ArrayReader(path, D2D_KIND)
+        try:
+            meta = self.reader.meta
+            self.config = _file_config(path, meta, D2DConfig)
+            self.seed = _file_seed(path, meta, "seed")
+            names = self.reader.names
+            for name in ("g", "tx_m", "rx_m", "redraws"):
+                if name not in names:
+                    raise ConfigError(
+                        f"file {str(path)!r} lacks the array {name!r}; expected "
+                        f"{', '.join(names) or 'arrays'} plus {name!r}"
+                    )
+            self.n = _check_d2d_shapes(
+                path, self.config, {k: self.reader.shape(k) for k in names},
+                self.reader.dtype("g"))
+        except ConfigError:
+            self.reader.close()
+            raise
+
+    def __enter__(self) -> D2DFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def chunks(self, chunk_size: int, names: tuple[str, ...] = ("g",), *,
+               verify: bool = True):
+        """Yield ``(start, {name: rows})`` over all layouts, gains checked per chunk."""
+        for start, part in self.reader.iter_rows(list(names), chunk_size, verify=verify):
+            if "g" in part:
+                _check_gains(self.path, part["g"])
+            yield start, part
 
 
 def _array(path, arrays: dict, name: str) -> np.ndarray:
@@ -118,6 +224,46 @@ def _file_system_seed(path, meta: dict) -> int | str:
     return _file_seed(path, meta, "system_seed")
 
 
+def d2d_rows(config: D2DConfig, dtype: str = "float64") -> dict[str, RowArray]:
+    """Per-layout arrays of a D2D file and their stored dtypes."""
+    real, _ = _float_dtypes(dtype)
+    n = config.n_links
+    return {"tx_m": RowArray((n, 2), real), "rx_m": RowArray((n, 2), real),
+            "g": RowArray((n, n), real), "redraws": RowArray((), np.int64)}
+
+
+def d2d_chunk(start: int, stop: int, config: D2DConfig, seed: int,
+              dtype: str = "float64") -> dict[str, np.ndarray]:
+    """Layouts ``start .. stop - 1`` of ``(config, seed)`` as the arrays of a D2D file
+    (a top-level function, so Dask can send it to workers)."""
+    data = generate_d2d(config, stop - start, seed, chunk_size=stop - start,
+                        first_index=start)
+    real, _ = _float_dtypes(dtype)
+    return {"tx_m": data.tx_m.astype(real, copy=False),
+            "rx_m": data.rx_m.astype(real, copy=False),
+            "g": data.g.astype(real, copy=False), "redraws": data.redraws}
+
+
+def _stream_chunks(path, n, rows, meta, chunk_fn, args, chunk, *, fmt, overwrite,
+                   compression, executor, progress, desc, fixed=None) -> Path:
+    """Compute ``chunk_fn(start, stop, *args)`` for consecutive chunks (in-process or on
+    an executor) and stream them, in order, into one file."""
+    from tqdm.auto import tqdm
+
+    from wirelessrl.executors import InProcess
+
+    run = executor or InProcess()
+    tasks = ((start, min(start + chunk, n), *args) for start in range(0, n, chunk))
+    with stream_arrays(path, n, rows, meta, fixed=fixed, fmt=fmt, overwrite=overwrite,
+                       compression=compression) as writer, \
+            tqdm(total=n, desc=desc, unit="layout" if "d2d" in desc else "sample",
+                 disable=not progress) as bar:
+        for arrays in run.map_ordered(chunk_fn, tasks):
+            writer.append(arrays)
+            bar.update(len(next(iter(arrays.values()))))
+    return Path(path)
+
+
 def simulate_d2d_file(
     config: D2DConfig,
     n: int,
@@ -126,11 +272,42 @@ def simulate_d2d_file(
     fmt: str | None = None,
     overwrite: bool = True,
     progress: bool = False,
+    *,
+    chunk_size: int | None = None,
+    dtype: str = "float64",
+    compression: str | None = None,
+    executor=None,
 ) -> Path:
-    """Generate ``n`` layouts and save them; the one call behind ``wirelessrl simulate d2d``."""
+    """Generate ``n`` layouts and save them, chunk by chunk; behind ``wirelessrl simulate d2d``.
+
+    Input
+    -----
+    config, n, seed : as :func:`simulators.d2d.generate_d2d`
+    path, fmt, overwrite : output file (HDF5, or ``.mat`` assembled in memory)
+    progress : bool, a tqdm bar over layouts
+    chunk_size : int >= 1 or None, layouts per chunk (None: :data:`CHUNK_BYTES` worth);
+        peak memory grows with it, the file's bytes do not depend on it
+    dtype : ``"float64"`` or ``"float32"``, stored precision of positions and gains
+    compression : None / ``"none"``, ``"gzip"`` or ``"lzf"``
+    executor : None (in-process) or an executor of :func:`wirelessrl.executors.open_executor`
+
+    Output
+    ------
+    Path of the file: arrays ``tx_m, rx_m [n, n_links, 2]`` (m), ``g [n, n_links, n_links]``
+    (linear), ``redraws [n]``, with config, seed, version and checksums.
+    """
+    if not isinstance(config, D2DConfig):
+        raise ConfigError(f"config={type(config).__name__} is invalid; expected a D2DConfig")
     fmt = infer_format(path, fmt)
+    n = check_int("n", n, 1)
+    check_int("seed", seed, 0)
     ensure_writable(path, overwrite)
-    return save_d2d(generate_d2d(config, n, seed, progress=progress), path, fmt, overwrite)
+    rows = d2d_rows(config, dtype)
+    chunk = chunk_rows(chunk_size, rows)
+    meta = provenance(D2D_KIND, config.to_dict(), int(seed), n=n)
+    return _stream_chunks(path, n, rows, meta, d2d_chunk, (config, int(seed), dtype), chunk,
+                          fmt=fmt, overwrite=overwrite, compression=compression,
+                          executor=executor, progress=progress, desc="d2d layouts")
 
 
 def save_miso(
@@ -187,6 +364,24 @@ def load_miso(path: str | os.PathLike, system: MisoSystem | None = None) -> Miso
                        arrays["h"], arrays["factors"], arrays["y"])
 
 
+def miso_rows(config: MisoConfig, dtype: str = "float64") -> dict[str, RowArray]:
+    """Per-sample arrays of a MISO file and their stored dtypes."""
+    real, cplx = _float_dtypes(dtype)
+    return {"positions_m": RowArray((2,), real),
+            "h": RowArray((config.n_bs, config.n_antennas), cplx),
+            "factors": RowArray((config.n_bs, 3), real),
+            "y": RowArray((config.n_bs, config.n_pilots), cplx)}
+
+
+def miso_chunk(start: int, stop: int, config: MisoConfig, seed: int, system: MisoSystem,
+               dtype: str = "float64") -> dict[str, np.ndarray]:
+    """Samples ``start .. stop - 1`` as the per-sample arrays of a MISO file."""
+    data = generate_miso(config, stop - start, seed, system, chunk_size=stop - start,
+                         first_index=start)
+    rows = miso_rows(config, dtype)
+    return {name: getattr(data, name).astype(rows[name].dtype, copy=False) for name in rows}
+
+
 def simulate_miso_file(
     config: MisoConfig,
     n: int,
@@ -196,13 +391,31 @@ def simulate_miso_file(
     fmt: str | None = None,
     overwrite: bool = True,
     progress: bool = False,
+    *,
+    chunk_size: int | None = None,
+    dtype: str = "float64",
+    compression: str | None = None,
+    executor=None,
 ) -> Path:
-    """Generate ``n`` MISO samples and save them; behind ``wirelessrl simulate miso``."""
+    """Generate ``n`` MISO samples and save them chunk by chunk; behind
+    ``wirelessrl simulate miso``. Options as :func:`simulate_d2d_file`; the system (pilots,
+    sensing vectors) is stored whole."""
+    if not isinstance(config, MisoConfig):
+        raise ConfigError(f"config={type(config).__name__} is invalid; expected a MisoConfig")
     fmt = infer_format(path, fmt)
+    n = check_int("n", n, 1)
+    check_int("seed", seed, 0)
     ensure_writable(path, overwrite)
     system = make_system(config, system_seed)
-    data = generate_miso(config, n, seed, system, progress=progress)
-    return save_miso(data, path, fmt, overwrite)
+    rows = miso_rows(config, dtype)
+    chunk = chunk_rows(chunk_size, rows)
+    meta = provenance(MISO_KIND, config.to_dict(), int(seed), n=n,
+                      system_seed=system.system_seed)
+    fixed = {"pilots": system.pilots, "sensing": system.sensing}
+    return _stream_chunks(path, n, rows, meta, miso_chunk, (config, int(seed), system, dtype),
+                          chunk, fmt=fmt, overwrite=overwrite, compression=compression,
+                          executor=executor, progress=progress, desc="miso samples",
+                          fixed=fixed)
 
 
 # -- multi-user MISO downlink ------------------------------------------------------------

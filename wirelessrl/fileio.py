@@ -16,12 +16,13 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulators.validation import ConfigError
+from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl import __version__
 
 FORMATS = ("h5", "mat")
@@ -29,14 +30,87 @@ _UMASK = os.umask(0)  # read once, at import: setting it back and forth is not t
 os.umask(_UMASK)
 
 
+CHECKSUM_SCHEME = "sha256-per-array/1"
+"""How ``checksum_sha256`` is computed in files that name it in ``checksum_scheme``: one
+SHA-256 per array over ``"<name>|<dtype>|<shape>|"`` and its C-order bytes, then a SHA-256
+over the lines ``"<name>:<hex digest>\n"`` in sorted name order. Every array is hashed as
+its rows are written, in one pass, so a file streamed in chunks carries the same checksum
+as one written at once. Files without ``checksum_scheme`` (written before it existed) hold
+the SHA-256 of all arrays concatenated in sorted name order (:func:`legacy_arrays_checksum`)."""
+
+
+def _feed(digest, a: np.ndarray) -> None:
+    a = np.ascontiguousarray(a)
+    try:
+        digest.update(memoryview(a).cast("B"))
+    except (TypeError, ValueError, BufferError):  # dtypes without a plain buffer
+        digest.update(a.tobytes())
+
+
+class ArraysDigest:
+    """Streaming :data:`CHECKSUM_SCHEME` checksum: declare each array, feed its rows in
+    order (in chunks of any size), read the combined hex digest.
+
+    Example
+    -------
+    >>> a = np.arange(12.0).reshape(6, 2)
+    >>> d = ArraysDigest()
+    >>> d.start("a", a.dtype, a.shape)
+    >>> d.update("a", a[:4]); d.update("a", a[4:])
+    >>> d.hexdigest() == arrays_checksum({"a": a})
+    True
+    """
+
+    def __init__(self) -> None:
+        self._parts: dict[str, Any] = {}
+
+    def start(self, name: str, dtype, shape: tuple[int, ...]) -> None:
+        digest = hashlib.sha256()
+        digest.update(f"{name}|{np.dtype(dtype).str}|{tuple(int(k) for k in shape)}|".encode())
+        self._parts[name] = digest
+
+    def update(self, name: str, rows: np.ndarray) -> None:
+        _feed(self._parts[name], rows)
+
+    def hexdigest(self) -> str:
+        top = hashlib.sha256()
+        for name in sorted(self._parts):
+            top.update(f"{name}:{self._parts[name].hexdigest()}\n".encode())
+        return top.hexdigest()
+
+
 def arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in sorted name order."""
+    """The :data:`CHECKSUM_SCHEME` checksum of whole arrays (see :class:`ArraysDigest`)."""
+    digest = ArraysDigest()
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        digest.start(name, a.dtype, a.shape)
+        digest.update(name, a)
+    return digest.hexdigest()
+
+
+def legacy_arrays_checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in sorted name order: the
+    checksum of files written before :data:`CHECKSUM_SCHEME` (verified, never written)."""
     digest = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        digest.update(a.tobytes())
+        _feed(digest, a)
     return digest.hexdigest()
+
+
+def checksum_for(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
+    """The checksum of ``arrays`` under the scheme the file's ``meta`` names."""
+    scheme = meta.get("checksum_scheme")
+    if scheme == CHECKSUM_SCHEME:
+        return arrays_checksum(arrays)
+    if scheme is None:
+        return legacy_arrays_checksum(arrays)
+    raise ConfigError(
+        f"checksum_scheme={scheme!r} is unknown; expected {CHECKSUM_SCHEME!r} (a newer "
+        "wirelessrl may have written this file)"
+    )
 
 
 META_CHECKSUM_KEY = "meta_sha256"
@@ -119,15 +193,35 @@ def _remove_stale_parts(final: Path) -> None:
 
 
 def provenance(kind: str, config: Mapping[str, Any], seed: int | None, **extra: Any) -> dict:
-    """The metadata every file carries."""
+    """The metadata every file carries.
+
+    ``created_utc`` is the current time, or ``SOURCE_DATE_EPOCH`` (seconds since 1970, the
+    reproducible-builds convention) when that is set: two runs of a seeded command then
+    write files that are equal byte for byte.
+    """
     return {
         "kind": kind,
         "config": dict(config),
         "seed": seed,
         "version": __version__,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": _created_utc(),
         **extra,
     }
+
+
+def _created_utc() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is invalid; expected an integer number of "
+                "seconds since 1970-01-01"
+            ) from None
+    else:
+        when = _dt.datetime.now(_dt.timezone.utc)
+    return when.isoformat(timespec="seconds")
 
 
 def infer_format(path: str | os.PathLike, fmt: str | None = None) -> str:
@@ -150,6 +244,7 @@ def write_arrays(
     meta = {
         **meta,
         "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
+        "checksum_scheme": CHECKSUM_SCHEME,
         "checksum_sha256": arrays_checksum(arrays),
     }
     meta[META_CHECKSUM_KEY] = meta_checksum(meta)
@@ -161,11 +256,7 @@ def write_arrays(
             with h5py.File(tmp, "w") as f:
                 for name, a in arrays.items():
                     f.create_dataset(name, data=a)
-                f.attrs["meta_json"] = meta_json
-                for key in ("kind", "seed", "version"):
-                    if meta.get(key) is not None:
-                        f.attrs[key] = meta[key]
-                f.attrs["config_json"] = json.dumps(meta.get("config", {}), sort_keys=True)
+                _write_h5_meta(f, meta)
         else:
             from scipy.io import savemat
 
@@ -201,24 +292,10 @@ def read_arrays(
         raise ConfigError(
             f"file {str(p)!r} is not a readable wirelessrl data file ({type(exc).__name__})"
         ) from None
-    if not isinstance(meta, dict):
-        raise ConfigError(
-            f"file {str(p)!r} is not a readable wirelessrl data file (its metadata is a "
-            f"{type(meta).__name__}; expected a JSON object)"
-        )
-    if kind is not None and meta.get("kind") != kind:
-        raise ConfigError(
-            f"file {str(p)!r} holds kind={meta.get('kind')!r}; expected kind={kind!r}"
-        )
-    if verify and arrays_checksum(arrays) != meta.get("checksum_sha256"):
+    meta = _checked_meta(p, meta, kind)
+    if verify and checksum_for(meta, arrays) != meta.get("checksum_sha256"):
         raise ConfigError(
             f"file {str(p)!r} failed its checksum: its arrays no longer match what was written"
-        )
-    # files written before the metadata checksum existed have none; all newer ones do
-    if verify and META_CHECKSUM_KEY in meta and meta_checksum(meta) != meta[META_CHECKSUM_KEY]:
-        raise ConfigError(
-            f"file {str(p)!r} failed its checksum: its metadata (config, seed, ...) no longer "
-            "match what was written"
         )
     return arrays, meta
 
@@ -261,3 +338,408 @@ def file_kind(path: str | os.PathLike) -> str | None:
         return json.loads(str(np.asarray(raw["meta_json"]).ravel()[0])).get("kind")
     except Exception:  # missing, foreign or corrupt: the loaders report it
         return None
+
+
+def _check_scheme(path: Path, meta: Mapping[str, Any]) -> None:
+    """A file naming an unknown checksum scheme is refused, naming the file."""
+    try:
+        checksum_for(meta, {})
+    except ConfigError as err:
+        raise ConfigError(f"file {str(path)!r}: {err}") from None
+
+
+# ------------------------------------------------------------------- streamed files
+
+COMPRESSIONS = ("none", "gzip", "lzf")
+"""HDF5 compression of streamed data sets (gzip level 4 or lzf, both with byte shuffle)."""
+STORE_CHUNK_BYTES = 1 << 20
+"""Target size of one HDF5 storage chunk. The storage chunks depend only on the array's
+row size, never on how many rows a writer hands over at a time, so the file's bytes do
+not depend on the compute chunk size."""
+
+
+@dataclass(frozen=True)
+class RowArray:
+    """Declaration of a per-row array of a streamed file: ``n`` rows of shape ``tail``.
+
+    Example
+    -------
+    >>> RowArray((10, 10), "float32").row_bytes
+    400
+    """
+
+    tail: tuple[int, ...]
+    dtype: Any = "float64"
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.tail, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def check_compression(compression: str | None) -> str:
+    """``None`` and ``"none"`` mean no compression; else one of :data:`COMPRESSIONS`."""
+    return "none" if compression is None else check_choice("compression", compression,
+                                                            COMPRESSIONS)
+
+
+def _h5_filters(compression: str) -> dict:
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    return {}
+
+
+class ArrayWriter:
+    """Rows of arrays appended in order to an open file; use :func:`stream_arrays`.
+
+    Each array is written one HDF5 storage chunk at a time, in order, each chunk exactly
+    once (the rows that do not fill one yet wait in a small buffer), and hashed as it is
+    written; so neither the file's bytes nor its checksum depend on the sizes of the
+    pieces given to :meth:`append`. For ``.mat`` files the rows are kept in memory and
+    written at the end (MATLAB v5 files are written whole).
+    """
+
+    def __init__(self, tmp: Path, fmt: str, n: int, rows: Mapping[str, RowArray],
+                 fixed: Mapping[str, np.ndarray], compression: str) -> None:
+        self.n = check_int("n", n, 1)
+        self.fmt = fmt
+        self.rows = {name: RowArray(tuple(int(k) for k in spec.tail), np.dtype(spec.dtype))
+                     for name, spec in rows.items()}
+        self.fixed = {name: np.asarray(a) for name, a in fixed.items()}
+        self.written = 0
+        self._digest = ArraysDigest()
+        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in self.rows}
+        self._pending_rows = 0
+        self._file = None
+        self._tmp = tmp
+        for name, a in self.fixed.items():
+            self._digest.start(name, a.dtype, a.shape)
+            self._digest.update(name, a)
+        for name, spec in self.rows.items():
+            self._digest.start(name, spec.dtype, (self.n, *spec.tail))
+        self._store_rows = {name: max(1, min(self.n, STORE_CHUNK_BYTES // max(1, s.row_bytes)))
+                            for name, s in self.rows.items()}
+        if fmt == "h5":
+            import h5py
+
+            self._file = h5py.File(tmp, "w")
+            for name, a in self.fixed.items():
+                self._file.create_dataset(name, data=a)
+            filters = _h5_filters(compression)
+            for name, spec in self.rows.items():
+                self._file.create_dataset(
+                    name, shape=(self.n, *spec.tail), dtype=spec.dtype,
+                    chunks=(self._store_rows[name], *spec.tail), **filters)
+            self._done = dict.fromkeys(self.rows, 0)
+
+    def append(self, chunk: Mapping[str, np.ndarray]) -> None:
+        """Append the next rows: ``chunk[name]`` of shape ``[m, *tail]`` for every array."""
+        if set(chunk) != set(self.rows):
+            raise ValueError(f"chunk holds {sorted(chunk)}; expected {sorted(self.rows)}")
+        sizes = {np.shape(a)[0] if np.ndim(a) else -1 for a in chunk.values()}
+        if len(sizes) != 1 or min(sizes) < 0:
+            raise ValueError(f"chunk arrays disagree on the number of rows: {sorted(sizes)}")
+        m = sizes.pop()
+        if self.written + m > self.n:
+            raise ValueError(f"{self.written + m} rows appended; the file holds {self.n}")
+        for name, a in chunk.items():
+            spec = self.rows[name]
+            a = np.asarray(a)
+            if a.shape[1:] != spec.tail:
+                raise ValueError(f"chunk {name!r} has rows of shape {a.shape[1:]}; "
+                                 f"expected {spec.tail}")
+            a = a.astype(spec.dtype, copy=False)
+            if self._file is None:
+                a = np.array(a)  # a copy: the caller may reuse its buffer
+                self._digest.update(name, a)
+            self._pending[name].append(a)
+        self.written += m
+        if self._file is not None:
+            self._write_complete(final=False)
+
+    def _write_complete(self, final: bool) -> None:
+        """Write every storage chunk whose rows are all here, in the order (last row, array
+        name). Chunks written by one call end at or below the rows written so far and those
+        left for later end above them, so over a whole file the sequence of writes (and
+        hence the HDF5 file's layout) is the same whatever the pieces appended were."""
+        jobs = []
+        for name, pieces in self._pending.items():
+            have = sum(len(p) for p in pieces)
+            store = self._store_rows[name]
+            at = 0
+            while have - at >= store or (final and have - at > 0):
+                k = min(store, have - at)
+                jobs.append((self._done[name] + at + k, name, at, k))
+                at += k
+        for _end, name, at, k in sorted(jobs):
+            self._write_store(name, _take_rows(self._pending[name], at, k))
+        for name, pieces in self._pending.items():
+            used = sum(k for _e, n, _a, k in jobs if n == name)
+            if used:
+                rest = _take_rows(pieces, used, sum(len(p) for p in pieces) - used)
+                pieces[:] = [np.array(rest)] if len(rest) else []  # detach from the caller
+
+    def _write_store(self, name: str, block: np.ndarray) -> None:
+        at = self._done[name]
+        self._file[name][at:at + len(block)] = block
+        self._digest.update(name, block)
+        self._done[name] = at + len(block)
+
+    def finish(self, meta: Mapping[str, Any]) -> dict:
+        """Flush, add shapes and checksums to ``meta``, write it; return the full metadata."""
+        if self.written != self.n:
+            raise ValueError(f"{self.written} of {self.n} rows were written")
+        shapes = {name: list(a.shape) for name, a in self.fixed.items()}
+        shapes.update({name: [self.n, *s.tail] for name, s in self.rows.items()})
+        meta = {**meta, "shapes": shapes, "checksum_scheme": CHECKSUM_SCHEME}
+        if self._file is None:
+            arrays = {**self.fixed,
+                      **{name: np.concatenate(parts) for name, parts in self._pending.items()}}
+            meta["checksum_sha256"] = self._digest.hexdigest()
+            meta[META_CHECKSUM_KEY] = meta_checksum(meta)
+            from scipy.io import savemat
+
+            savemat(self._tmp, {**arrays, "meta_json": json.dumps(meta, sort_keys=True)},
+                    do_compression=True)
+            return meta
+        self._write_complete(final=True)
+        meta["checksum_sha256"] = self._digest.hexdigest()
+        meta[META_CHECKSUM_KEY] = meta_checksum(meta)
+        _write_h5_meta(self._file, meta)
+        self.close()
+        return meta
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _take_rows(pieces: list[np.ndarray], offset: int, count: int) -> np.ndarray:
+    """Rows ``offset .. offset + count - 1`` of the concatenation of ``pieces`` (a view when
+    they lie in one piece)."""
+    out = []
+    for p in pieces:
+        if offset >= len(p):
+            offset -= len(p)
+            continue
+        part = p[offset:offset + count]
+        out.append(part)
+        count -= len(part)
+        offset = 0
+        if count == 0:
+            break
+    return out[0] if len(out) == 1 else np.concatenate(out) if out else pieces[0][:0]
+
+
+def _write_h5_meta(f, meta: Mapping[str, Any]) -> None:
+    f.attrs["meta_json"] = json.dumps(meta, sort_keys=True)
+    for key in ("kind", "seed", "version"):
+        if meta.get(key) is not None:
+            f.attrs[key] = meta[key]
+    f.attrs["config_json"] = json.dumps(meta.get("config", {}), sort_keys=True)
+
+
+@contextlib.contextmanager
+def stream_arrays(
+    path: str | os.PathLike,
+    n: int,
+    rows: Mapping[str, RowArray],
+    meta: Mapping[str, Any],
+    *,
+    fixed: Mapping[str, np.ndarray] | None = None,
+    fmt: str | None = None,
+    overwrite: bool = True,
+    compression: str | None = None,
+) -> Iterator[ArrayWriter]:
+    """Write a file of ``n``-row arrays piece by piece, atomically, with its checksum.
+
+    The file appears under ``path`` only when the block ends without an error and all
+    ``n`` rows were appended; memory holds one piece (plus at most one HDF5 storage chunk
+    per array), whatever ``n`` is. The result reads back with :func:`read_arrays` and
+    :class:`ArrayReader` like a file of :func:`write_arrays`.
+
+    Input
+    -----
+    path : output file (``.mat`` or ``fmt="mat"``: MATLAB, assembled in memory)
+    n : int >= 1, rows of every per-row array
+    rows : dict name -> :class:`RowArray` (shape of one row, stored dtype)
+    meta : provenance (see :func:`provenance`); ``writer.meta`` may be updated inside the
+        block (e.g. with timings) before it is written
+    fixed : dict name -> array written whole (e.g. the pilots of a MISO system)
+    compression : None, ``"none"``, ``"gzip"`` or ``"lzf"``
+
+    Example
+    -------
+    >>> spec = {"g": RowArray((2, 2))}
+    >>> with stream_arrays("g.h5", 4, spec, provenance("demo", {}, 0)) as w:  # doctest: +SKIP
+    ...     w.append({"g": np.ones((3, 2, 2))}); w.append({"g": np.ones((1, 2, 2))})
+    """
+    fmt = infer_format(path, fmt)
+    compression = check_compression(compression)
+    with atomic_path(path, overwrite) as tmp:
+        writer = ArrayWriter(tmp, fmt, n, rows, fixed or {}, compression)
+        writer.meta = dict(meta)  # the block may add entries known only at the end
+        try:
+            yield writer
+            writer.finish(writer.meta)
+        finally:
+            writer.close()
+
+
+class ArrayReader:
+    """A data file opened for reading in row chunks (HDF5: from disk; ``.mat``: whole).
+
+    ``iter_rows`` reads the listed arrays chunk by chunk; when it runs over all rows (the
+    default), the file's checksum is verified in the same pass (the other arrays are read
+    and hashed in chunks at the end) and :class:`ConfigError` is raised after the last
+    chunk if anything differs. The metadata checksum and kind are checked on opening.
+
+    Example
+    -------
+    >>> with ArrayReader("d2d.h5", kind="d2d-layouts") as f:         # doctest: +SKIP
+    ...     for start, part in f.iter_rows(["g"], 10_000):
+    ...         print(start, part["g"].shape)
+    """
+
+    def __init__(self, path: str | os.PathLike, kind: str | None = None) -> None:
+        self.path = Path(path)
+        self._file = None
+        p = self.path
+        if not p.is_file():
+            raise ConfigError(f"file {str(p)!r} does not exist")
+        try:
+            if _is_hdf5(p):
+                import h5py
+
+                self._file = h5py.File(p, "r")
+                meta = json.loads(self._file.attrs["meta_json"])
+                self._arrays = {name: self._file[name] for name in self._file.keys()}
+                for name, ds in self._arrays.items():
+                    if not isinstance(ds, h5py.Dataset):
+                        raise TypeError(f"{name} is a group")
+            else:
+                arrays, meta = read_arrays(p, kind, verify=False)
+                self._arrays = arrays
+        except ConfigError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise ConfigError(
+                f"file {str(p)!r} is not a readable wirelessrl data file ({type(exc).__name__})"
+            ) from None
+        try:
+            self.meta = _checked_meta(p, meta, kind)
+        except ConfigError:
+            self.close()
+            raise
+
+    def __enter__(self) -> ArrayReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._arrays)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._arrays[name].shape)
+
+    def dtype(self, name: str) -> np.dtype:
+        return np.dtype(self._arrays[name].dtype)
+
+    def read(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` of an array (all of it by default), as a NumPy array."""
+        ds = self._arrays[name]
+        if start is None and stop is None:
+            return np.asarray(ds[()])
+        return np.asarray(ds[start:stop])
+
+    def iter_rows(
+        self, names: list[str], chunk_rows: int, *, verify: bool = True
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Yield ``(start, {name: rows start:start + chunk_rows})`` over all rows."""
+        chunk_rows = check_int("chunk_size", chunk_rows, 1)
+        n = self.shape(names[0])[0]
+        legacy = self.meta.get("checksum_scheme") is None
+        if verify and legacy:
+            self.verify()  # the old checksum runs over arrays in name order: a pass first
+        digest = ArraysDigest() if verify and not legacy else None
+        if digest is not None:
+            for name in names:
+                digest.start(name, self.dtype(name), self.shape(name))
+        for start in range(0, n, chunk_rows):
+            part = {name: self.read(name, start, start + chunk_rows) for name in names}
+            if digest is not None:
+                for name in names:
+                    digest.update(name, part[name])
+            yield start, part
+        if digest is not None:
+            for name in self.names:
+                if name not in names:
+                    self._hash_array(digest, name)
+            self._compare(digest.hexdigest())
+
+    def _row_blocks(self, name: str) -> Iterator[np.ndarray]:
+        """An array in blocks of about 4 MiB of rows (whole when it has no rows)."""
+        shape = self.shape(name)
+        if len(shape) == 0 or shape[0] == 0:
+            yield self.read(name)
+            return
+        row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * self.dtype(name).itemsize)
+        step = max(1, (4 * STORE_CHUNK_BYTES) // row_bytes)
+        for start in range(0, shape[0], step):
+            yield self.read(name, start, start + step)
+
+    def _hash_array(self, digest: ArraysDigest, name: str) -> None:
+        digest.start(name, self.dtype(name), self.shape(name))
+        for block in self._row_blocks(name):
+            digest.update(name, block)
+
+    def verify(self) -> None:
+        """Check the arrays' checksum in one streaming pass; :class:`ConfigError` if not."""
+        if self.meta.get("checksum_scheme") is None:  # legacy: one hash over sorted arrays
+            legacy = hashlib.sha256()
+            for name in self.names:
+                legacy.update(f"{name}|{self.dtype(name).str}|{self.shape(name)}|".encode())
+                for block in self._row_blocks(name):
+                    _feed(legacy, block)
+            self._compare(legacy.hexdigest())
+            return
+        digest = ArraysDigest()
+        for name in self.names:
+            self._hash_array(digest, name)
+        self._compare(digest.hexdigest())
+
+    def _compare(self, checksum: str) -> None:
+        if checksum != self.meta.get("checksum_sha256"):
+            raise ConfigError(f"file {str(self.path)!r} failed its checksum: its arrays no "
+                              "longer match what was written")
+
+
+def _checked_meta(p: Path, meta: Any, kind: str | None) -> dict:
+    if not isinstance(meta, dict):
+        raise ConfigError(
+            f"file {str(p)!r} is not a readable wirelessrl data file (its metadata is a "
+            f"{type(meta).__name__}; expected a JSON object)"
+        )
+    if kind is not None and meta.get("kind") != kind:
+        raise ConfigError(
+            f"file {str(p)!r} holds kind={meta.get('kind')!r}; expected kind={kind!r}"
+        )
+    _check_scheme(p, meta)
+    if META_CHECKSUM_KEY in meta and meta_checksum(meta) != meta[META_CHECKSUM_KEY]:
+        raise ConfigError(
+            f"file {str(p)!r} failed its checksum: its metadata (config, seed, ...) no longer "
+            "match what was written"
+        )
+    return meta

@@ -13,17 +13,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from baselines import SOLVERS, STATUSES, solve
+from baselines import SOLVERS, STATUSES, SeedAt, solve
 from simulators.validation import ConfigError, check_choice
-from wirelessrl.datasets import load_d2d
+from wirelessrl.datasets import DTYPES, D2DFile, check_dtype, chunk_rows, load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_table
 from wirelessrl.fileio import (
+    ArrayReader,
+    RowArray,
     ensure_writable,
     file_kind,
     provenance,
     read_arrays,
-    write_arrays,
+    stream_arrays,
 )
 
 SOLUTION_KIND = "d2d-solution"
@@ -38,6 +41,11 @@ def solve_file(
     *,
     overwrite: bool = False,
     fmt: str | None = None,
+    chunk_size: int | None = None,
+    dtype: str = "float64",
+    compression: str | None = None,
+    executor=None,
+    progress: bool = False,
     **options,
 ) -> Path:
     """Solve every layout of a D2D file with ``method``; write powers, status, iterations.
@@ -47,6 +55,14 @@ def solve_file(
     data file's config and seed, the solver options and the stopping rule as provenance.
     Multi-user MISO data files go to
     :func:`wirelessrl.beamforming_solutions.solve_mu_miso_file`.
+
+    Out of core: the layouts are read, solved and written ``chunk_size`` at a time (None:
+    :data:`wirelessrl.datasets.CHUNK_BYTES` of gains), and the data file's checksum is
+    verified in the same pass. Chunks run in-process or on ``executor``
+    (:func:`wirelessrl.executors.open_executor`). Random draws (``random``, restarts) are
+    positioned per layout (:class:`baselines.SeedAt`), so the output's bytes depend neither
+    on the chunk size nor on the executor. ``dtype`` (``float64`` / ``float32``) is the
+    stored precision of ``p_w`` and ``objective``.
     """
     if _is_mu_miso(data_path):
         from wirelessrl.beamforming_solutions import solve_mu_miso_file
@@ -54,20 +70,49 @@ def solve_file(
         return solve_mu_miso_file(data_path, method, out_path, overwrite=overwrite, fmt=fmt,
                                   **options)
     check_choice("method", method, tuple(SOLVERS))
+    check_dtype(dtype)
     ensure_writable(out_path, overwrite)
-    data = load_d2d(data_path)
-    cfg = data.config
-    start = time.perf_counter()
-    res = solve(method, data.g, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
-                snr_gap_db=cfg.snr_gap_db, **options)
-    seconds = time.perf_counter() - start
-    arrays = {"p_w": res.p_w, "status": res.status.astype("S16"),
+    seed = SeedAt(options.pop("seed", 0), 0, 1)  # the seed is checked before any work
+    from wirelessrl.executors import InProcess
+
+    run = executor or InProcess()
+    start_time = time.perf_counter()
+    with D2DFile(data_path) as data:
+        cfg, n, links = data.config, data.n, data.config.n_links
+        real = DTYPES[dtype][0]
+        rows = {"p_w": RowArray((links,), real), "status": RowArray((), "S16"),
+                "iterations": RowArray((), np.int64), "objective": RowArray((), real)}
+        chunk = chunk_rows(chunk_size, {"g": RowArray((links, links), np.float64)})
+        problem = (cfg.p_max_w, cfg.noise_w, cfg.snr_gap_db)
+        tasks = ((method, part["g"], *problem, SeedAt(seed.seed, start, n), options, dtype)
+                 for start, part in data.chunks(chunk))
+        meta = provenance(SOLUTION_KIND, cfg.to_dict(), data.seed, method=method,
+                          data_file=str(data_path), data_n=n)
+        with stream_arrays(out_path, n, rows, meta, fmt=fmt, overwrite=overwrite,
+                           compression=compression) as writer, \
+                tqdm(total=n, desc=f"solve {method}", unit="layout",
+                     disable=not progress) as bar:
+            for arrays, task, used in run.map_ordered(solve_chunk, tasks):
+                writer.append(arrays)
+                writer.meta.setdefault("task", task)
+                writer.meta.setdefault("options", used)
+                bar.update(len(arrays["status"]))
+            writer.meta["seconds"] = time.perf_counter() - start_time
+    return Path(out_path)
+
+
+def solve_chunk(method: str, g: np.ndarray, p_max_w: float, noise_w: float,
+                snr_gap_db: float, seed: SeedAt, options: dict,
+                dtype: str = "float64") -> tuple[dict[str, np.ndarray], str, dict]:
+    """Solve one chunk of layouts; return the arrays of a solution file, the task and the
+    options used (a top-level function, so Dask can send it to workers)."""
+    res = solve(method, g, p_max_w=p_max_w, noise_w=noise_w, snr_gap_db=snr_gap_db,
+                seed=seed, **options)
+    real = DTYPES[dtype][0]
+    arrays = {"p_w": res.p_w.astype(real), "status": res.status.astype("S16"),
               "iterations": np.asarray(res.iterations, dtype=np.int64),
-              "objective": np.asarray(res.objective, dtype=np.float64)}
-    meta = provenance(SOLUTION_KIND, cfg.to_dict(), data.seed, method=method, task=res.task,
-                      options=_plain(res.options), seconds=seconds,
-                      data_file=str(data_path), data_n=len(data))
-    return write_arrays(out_path, arrays, meta, fmt, overwrite=overwrite)
+              "objective": np.asarray(res.objective, dtype=real)}
+    return arrays, res.task, _plain(res.options)
 
 
 def _is_mu_miso(path) -> bool:
@@ -85,6 +130,17 @@ def _plain(options: dict) -> dict:
             v = repr(v)
         out[k] = v
     return out
+
+
+def solution_summary(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
+    """A solution file's metadata and its count of layouts per status, read in chunks."""
+    counts: dict[str, int] = {}
+    with ArrayReader(path) as f:  # D2D or mu-miso solutions
+        for _, part in f.iter_rows(["status"], 1 << 20, verify=False):
+            names, k = np.unique(part["status"].astype(str), return_counts=True)
+            for name, c in zip(names, k, strict=True):
+                counts[str(name)] = counts.get(str(name), 0) + int(c)
+        return f.meta, dict(sorted(counts.items()))
 
 
 def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wirelessrl.cli import main
+from wirelessrl.cli.options import chunk_options, cluster_options, open_cluster
 
 
 @main.group()
@@ -24,6 +25,8 @@ def _common(f=None, *, preset: str = "paper"):
     f = click.option("--seed", type=int, default=0, show_default=True, help="Sample seed.")(f)
     f = click.option("--n", "n", type=int, required=True, help="Number of samples.")(f)
     f = click.option("--preset", default=preset, show_default=True, help="Named preset.")(f)
+    f = chunk_options(f)
+    f = cluster_options(f)
     return f
 
 
@@ -35,13 +38,17 @@ def _fields(overrides: tuple[str, ...]) -> dict:
 
 @simulate.command("d2d")
 @_common
-def simulate_d2d(preset, n, seed, overrides, output, fmt, overwrite) -> None:
+def simulate_d2d(preset, n, seed, overrides, output, fmt, overwrite, chunk_size, dtype,
+                 compression, scheduler, workers) -> None:
     """D2D layouts and gains. Presets: paper, paper-fading, spatial-2019."""
     from simulators.d2d import D2DConfig
     from wirelessrl.datasets import simulate_d2d_file
 
     config = D2DConfig.from_preset(preset, **_fields(overrides))
-    path = simulate_d2d_file(config, n, seed, output, fmt, overwrite, progress=n >= 100_000)
+    with open_cluster(scheduler, workers) as executor:
+        path = simulate_d2d_file(config, n, seed, output, fmt, overwrite, progress=n >= 100_000,
+                                 chunk_size=chunk_size, dtype=dtype, compression=compression,
+                                 executor=executor)
     click.echo(f"wrote {n} {preset} layouts (seed {seed}) to {path}")
 
 
@@ -50,23 +57,34 @@ def simulate_d2d(preset, n, seed, overrides, output, fmt, overwrite) -> None:
 @click.option("--system-seed", default="0", show_default=True,
               help="Seed of the pilots and sensing vectors (shared by one experiment's files): "
                    "an integer >= 0, or 'paper' for the method paper's own draw.")
-def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, system_seed) -> None:
+def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, chunk_size, dtype,
+                  compression, scheduler, workers, system_seed) -> None:
     """MISO users, channels and pilot observations (3 BSs, 4x4 arrays)."""
     from simulators.miso import MisoConfig, check_system_seed
     from wirelessrl.datasets import simulate_miso_file
 
     config = MisoConfig.from_preset(preset, **_fields(overrides))
     system_seed = check_system_seed(system_seed)
-    path = simulate_miso_file(config, n, seed, system_seed, output, fmt, overwrite,
-                              progress=n >= 100_000)
+    with open_cluster(scheduler, workers) as executor:
+        path = simulate_miso_file(config, n, seed, system_seed, output, fmt, overwrite,
+                                  progress=n >= 100_000, chunk_size=chunk_size, dtype=dtype,
+                                  compression=compression, executor=executor)
     click.echo(f"wrote {n} {preset} MISO samples (seed {seed}, system seed {system_seed}) "
                f"to {path}")
 
 
 @simulate.command("mu-miso")
 @_common(preset="cell")
-def simulate_mu_miso(preset, n, seed, overrides, output, fmt, overwrite) -> None:
+def simulate_mu_miso(preset, n, seed, overrides, output, fmt, overwrite, **scale) -> None:
     """Multi-user MISO downlink channels and pilots. Presets: cell, rayleigh-10db."""
+    from simulators.validation import ConfigError
+
+    given = {k: v for k, v in scale.items()
+             if v not in (None, "float64", "none")}
+    if given:
+        k = sorted(given)[0]
+        raise ConfigError(f"{k}={given[k]!r} is not supported by 'simulate mu-miso' yet "
+                          "(it writes in memory); expected the option left out")
     from simulators.mu_miso import MuMisoConfig
     from wirelessrl.datasets import simulate_mu_miso_file
 

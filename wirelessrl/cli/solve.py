@@ -7,6 +7,7 @@ import json
 import click
 
 from wirelessrl.cli import main
+from wirelessrl.cli.options import chunk_options, cluster_options, open_cluster
 
 METHODS = ["fp", "wmmse", "maxmin", "maxmin-cvxpy", "full", "random", "binary"]
 MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cvxpy
@@ -26,19 +27,25 @@ MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cv
 @click.option("--power-constraint", default=None,
               help="mu-miso wmmse: total (default) or per-antenna.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@chunk_options
+@cluster_options
 def solve(data, method, output, iterations, tol, restarts, seed, init, power_constraint,
-          overwrite) -> None:
+          overwrite, chunk_size, dtype, compression, scheduler, workers) -> None:
     """Solve every sample of a D2D or mu-miso data file; store powers or beamformers,
-    per-sample status, iterations."""
-    from wirelessrl.solutions import load_solution, solve_file
+    per-sample status, iterations.
+
+    D2D files are solved in chunks of layouts (out of core), in-process or on Dask workers."""
+    from wirelessrl.solutions import solution_summary, solve_file
 
     options = {k: v for k, v in {"iterations": iterations, "tol": tol, "restarts": restarts,
                                  "seed": seed, "init": init,
                                  "power_constraint": power_constraint}.items()
                if v is not None}
-    path = solve_file(data, method, output, overwrite=overwrite, **options)
-    arrays, meta = load_solution(path)
-    statuses = {str(s): int((arrays["status"] == s).sum()) for s in sorted(set(arrays["status"]))}
+    with open_cluster(scheduler, workers) as executor:
+        path = solve_file(data, method, output, overwrite=overwrite, chunk_size=chunk_size,
+                          dtype=dtype, compression=compression, executor=executor,
+                          progress=False, **options)
+    meta, statuses = solution_summary(path)
     click.echo(f"{meta['options'].get('stopping_rule', method)}: {meta['data_n']} layouts in "
                f"{meta['seconds']:.2f} s, status {statuses}; wrote {path}")
 

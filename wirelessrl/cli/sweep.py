@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wirelessrl.cli import main
+from wirelessrl.cli.options import cluster_options, open_cluster
 
 
 @main.command()
@@ -21,12 +22,15 @@ from wirelessrl.cli import main
               help="Torch CPU threads (small networks often run fastest with 1).")
 @click.option("--plot-only", is_flag=True,
               help="Only rebuild summary.csv and the PNG from the point CSVs.")
-def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only) -> None:
+@cluster_options
+def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only, scheduler,
+          workers) -> None:
     """Run every point of the sweep SPEC (a YAML path, or the name of a packaged spec in
     experiments/sweeps/ such as d2d_target_size), resumably.
 
     Each point is one `reproduce` run with the swept value; finished points and steps are
-    skipped on re-run. Writes one CSV per point, summary.csv and a plot.
+    skipped on re-run. Writes one CSV per point, summary.csv and a plot. With --workers
+    or --scheduler, whole points run on Dask workers (which must see the output folder).
     """
     from experiments.sweep import load_sweep_spec, plot_sweep_results, run_sweep
 
@@ -38,5 +42,6 @@ def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only) -> 
             import torch
 
             torch.set_num_threads(threads)
-        png = run_sweep(spec, out_dir, click.echo, results_dir)
+        with open_cluster(scheduler, workers) as executor:
+            png = run_sweep(spec, out_dir, click.echo, results_dir, executor=executor)
     click.echo(f"done: open {png}")
