@@ -10,7 +10,10 @@ What the loop does, per epoch:
 1. shuffle the training set with a ``torch.Generator`` seeded from ``(seed, epoch)``
    (so a resumed run draws the same minibatches as an uninterrupted one);
 2. take minibatches by indexing the tensors directly (no DataLoader: the target runs
-   are 25,000 epochs of 10 minibatches, where per-step Python overhead dominates);
+   are 25,000 epochs of 10 minibatches, where per-step Python overhead dominates); a
+   training set larger than memory is a :class:`wirelessrl.loaders.ChunkedDataset`, read
+   from its HDF5 file chunk by chunk; under ``torchrun`` each rank trains on its share of
+   every minibatch with DistributedDataParallel and only rank 0 writes (:mod:`wirelessrl.ddp`);
 3. validate on the whole validation set without gradients, in chunks of
    ``valid_batch_size`` (one forward pass for 5,000 samples), monitor ``monitor``
    (``mode`` min or max), keep the best weights and stop after ``patience`` epochs
@@ -56,6 +59,7 @@ from simulators.validation import (
     check_nonnegative,
     check_positive,
 )
+from wirelessrl import ddp
 from wirelessrl.checkpoint import check_state_dict, load_checkpoint, save_checkpoint
 from wirelessrl.device import check_device_name, resolve_device
 from wirelessrl.fileio import atomic_path
@@ -662,6 +666,9 @@ class _Loop:
     t_start: float
     sign: float
     epoch_start: float = 0.0
+    rank: int = 0  # torchrun: this process's rank; only rank 0 writes files
+    world_size: int = 1
+    train_model: nn.Module | None = None  # DistributedDataParallel(model) when world_size > 1
 
     def checkpoint(self, done: bool) -> TrainingCheckpoint:
         """The checkpoint of the current state."""
@@ -694,41 +701,75 @@ class _Loop:
         )
 
     def train_epoch(self, epoch: int) -> float:
-        """One pass over the (shuffled, augmented) training minibatches; the mean loss."""
-        config, model, train, device = self.config, self.model, self.train, self.device
-        n_train = next(iter(train.values())).shape[0]
-        bs = config.batch_size
-        n_used = (n_train // bs) * bs if config.drop_last and n_train >= bs else n_train
+        """One pass over the (shuffled, augmented) training minibatches; the mean loss.
+
+        Under torchrun each rank trains on its share of every minibatch (see
+        :mod:`wirelessrl.ddp`); the mean is over all ranks."""
+        config, model, device = self.config, self.model, self.device
+        net = self.train_model or model  # DistributedDataParallel(model) under torchrun
         model.train()
-        order = None
-        if config.shuffle:
-            order = torch.randperm(n_train, generator=_epoch_generator(config.seed, epoch))
-            order = order.to(device)
         aug_gen = (None if self.augment is None
                    else _epoch_generator(config.seed, epoch, AUGMENT_STREAM))
         total = torch.zeros((), dtype=torch.float64, device=device)
-        for start in range(0, n_used, bs):
-            if order is None:
-                batch = {k: v[start:start + bs] for k, v in train.items()}
-            else:
-                idx = order[start:start + bs]
-                batch = {k: v.index_select(0, idx) for k, v in train.items()}
+        seen = 0
+        for batch in _minibatches(self.train, config, epoch, device):
+            m = _rows(batch)
             if aug_gen is not None:
-                m = min(bs, n_used - start)
-                batch = _check_augmented_batch(self.augment(batch, aug_gen), train, m)
-            loss, _ = self.objective(model, batch)
+                batch = _check_augmented_batch(self.augment(batch, aug_gen), batch, m)
+            weight = 1.0
+            if self.world_size > 1:  # this rank's share of the global minibatch
+                if m < self.world_size:
+                    continue
+                batch, weight = ddp.shard(batch, self.rank, self.world_size)
+                m = _rows(batch)
+            loss, _ = self.objective(net, batch)
             if not loss.requires_grad:
                 raise ConfigError(
                     "the objective's loss does not depend on any trainable parameter; "
                     f"check trainable={config.trainable!r} and the objective's head"
                 )
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if weight == 1.0 else loss * weight).backward()
             if config.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
             self.optimizer.step()
-            total += loss.detach() * min(bs, n_used - start)
-        return float(total) / n_used
+            total += loss.detach() * m
+            seen += m
+        if self.world_size > 1:
+            total = ddp.all_sum(total)
+            seen = int(ddp.all_sum(torch.tensor(seen, device=device)))
+        return float(total) / max(seen, 1)
+
+
+def _is_streamed(data: Any) -> bool:
+    """A data set read in chunks (:class:`wirelessrl.loaders.ChunkedDataset`), not a dict."""
+    return not isinstance(data, Mapping) and callable(getattr(data, "batches", None))
+
+
+def _rows(data: Mapping[str, torch.Tensor]) -> int:
+    return next(iter(data.values())).shape[0]
+
+
+def _minibatches(train, config: TrainConfig, epoch: int, device: torch.device):
+    """The training minibatches of one epoch: a seeded permutation of a dict of tensors
+    (or its order), or the chunk-wise shuffle of a streamed data set; with ``drop_last``
+    an incomplete last minibatch is skipped unless it is the only one."""
+    bs = config.batch_size
+    n_train = len(train) if _is_streamed(train) else _rows(train)
+    gen = _epoch_generator(config.seed, epoch) if config.shuffle else None
+    if _is_streamed(train):
+        drop_last = config.drop_last and n_train >= bs
+        for batch in train.batches(bs, generator=gen, drop_last=drop_last):
+            yield {k: v.to(device) for k, v in batch.items()}
+        return
+    n_used = (n_train // bs) * bs if config.drop_last and n_train >= bs else n_train
+    order = None if gen is None else torch.randperm(n_train, generator=gen).to(device)
+    for start in range(0, n_used, bs):
+        if order is None:
+            yield {k: v[start:start + bs] for k, v in train.items()}
+        else:
+            idx = order[start:start + bs]
+            yield {k: v.index_select(0, idx) for k, v in train.items()}
 
 
 class Callback:
@@ -817,7 +858,7 @@ class Checkpoints(Callback):
         self.last_time = time.perf_counter()
 
     def save(self, loop: _Loop, done: bool) -> None:
-        if loop.ckpt_path is None:
+        if loop.ckpt_path is None or loop.rank != 0:
             return
         self.log.flush()
         save_checkpoint(loop.ckpt_path, loop.checkpoint(done).payload())
@@ -859,7 +900,9 @@ def fit(
     model : nn.Module, trained in place (moved to ``config.device``)
     objective : ``objective(model, batch) -> (loss, metrics)``; ``loss`` a scalar tensor,
         ``metrics`` a dict of scalar batch means (e.g. :class:`wirelessrl.objectives.Objective`)
-    train : dict of tensors ``[n_train, ...]``, indexed along the first axis into minibatches
+    train : dict of tensors ``[n_train, ...]``, indexed along the first axis into
+        minibatches, or a :class:`wirelessrl.loaders.ChunkedDataset` (read from disk in
+        chunks; chunks and the rows inside them shuffled from the epoch's generator)
     valid : dict of tensors ``[n_valid, ...]``
     config : :class:`TrainConfig`
     run_dir : directory for ``metrics.csv``, ``last.pt`` and ``fit.json``; None keeps
@@ -902,9 +945,11 @@ def fit(
         )
     augment_id = augment_name(augment)
     device = resolve_device(config.device)
+    rank, world_size, device = ddp.setup(device)  # (0, 1) unless run under torchrun
     train = _as_tensors(train, device)
     valid = _as_tensors(valid, device)
-    check_data("train", train)
+    if not _is_streamed(train):
+        check_data("train", train)
     check_data("valid", valid)
     model.to(device)
     run_path = Path(run_dir) if run_dir is not None else None
@@ -928,7 +973,7 @@ def fit(
     sign = 1.0 if config.mode == "min" else -1.0
     loop = _Loop(model, objective, train, valid, config, optimizer, params, device,
                  FitState(epoch=0, best_metric=math.inf * sign), augment, augment_id,
-                 ckpt_path, time.perf_counter(), sign)
+                 ckpt_path, time.perf_counter(), sign, rank=rank, world_size=world_size)
     try:
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(config.seed)
@@ -941,7 +986,9 @@ def fit(
                 loop.restore(ckpt)
             state = loop.state
             start_epoch = state.epoch
-            log = _MetricsLog(run_path / METRICS_NAME if run_path else None, state.resumed_from)
+            log = _MetricsLog(run_path / METRICS_NAME if run_path and rank == 0 else None,
+                              state.resumed_from)
+            loop.train_model = ddp.wrap(model, device)  # after a resume: same weights
             hooks = [BestWeights(), EarlyStopping(), MetricsCSV(log),
                      Progress(config, start_epoch, not config.progress or state.complete),
                      Checkpoints(log), *callbacks]
@@ -989,10 +1036,11 @@ def fit(
         epochs_per_s=trained / seconds if seconds > 0 else 0.0,
         history=log.rows, run_dir=run_path,
     )
-    if run_path is not None:
+    if run_path is not None and rank == 0:
         summary = {"config": config.to_dict(), "result": result.to_dict()}
         if augment_id is not None:
             summary["augment"] = augment_id
         with atomic_path(run_path / RESULT_NAME) as tmp:
             tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    ddp.barrier()  # under torchrun the other ranks return once rank 0's files are in place
     return result

@@ -82,7 +82,8 @@ class DaskExecutor:
 
     @property
     def name(self) -> str:
-        return f"dask ({len(self.client.scheduler_info()['workers'])} workers)"
+        k = len(self.client.scheduler_info()["workers"])
+        return f"dask ({k} worker{'' if k == 1 else 's'})"
 
     def map_ordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
         from distributed import KilledWorker
@@ -95,6 +96,9 @@ class DaskExecutor:
             args = next(todo, None)
             if args is None:
                 return False
+            # large arrays (a chunk of gains for a solver) go to the workers as data, not
+            # inside the task graph
+            args = [self.client.scatter(a, hash=False) if _is_large(a) else a for a in args]
             pending.append(self.client.submit(fn, *args, pure=False))
             return True
 
@@ -116,6 +120,10 @@ class DaskExecutor:
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _is_large(value: Any) -> bool:
+    return getattr(value, "nbytes", 0) > (1 << 20) and hasattr(value, "dtype")
 
 
 @contextlib.contextmanager
@@ -167,10 +175,13 @@ def open_executor(
         threads = str(threads_per_worker)
         env = {"NUMBA_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
                "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        extra = {"env": env} if processes else {}
+        # worker processes listen on loopback only; threads use the in-process transport
+        extra = {"env": env, "host": "127.0.0.1"} if processes else {}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                               processes=processes, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR, **extra)
+                               processes=processes, silence_logs=logging.ERROR,
+                               # no dashboard; the scheduler's health endpoint on a free port
+                               dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                               **extra)
         client = Client(cluster)
     else:
         client = _connect(Client, scheduler)

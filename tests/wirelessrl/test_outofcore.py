@@ -40,12 +40,12 @@ def fixed_clock(monkeypatch):
                                                 ("float64", "lzf")])
 def test_simulate_file_bytes_do_not_depend_on_the_chunk_size(tmp_path, dtype, compression):
     cfg = D2DConfig.from_preset("paper-fading", n_links=7)
-    files = [simulate_d2d_file(cfg, 3001, 5, tmp_path / f"c{k}.h5", chunk_size=k, dtype=dtype,
-                               compression=compression) for k in (1, 250, 1000, 3001, None)]
+    files = [simulate_d2d_file(cfg, 2001, 5, tmp_path / f"c{k}.h5", chunk_size=k, dtype=dtype,
+                               compression=compression) for k in (37, 500, 2001, None)]
     first = files[0].read_bytes()
     assert all(f.read_bytes() == first for f in files[1:])
     back = load_d2d(files[0])
-    whole = generate_d2d(cfg, 3001, seed=5)
+    whole = generate_d2d(cfg, 2001, seed=5)
     assert back.g.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(back.g, whole.g.astype(dtype))
     np.testing.assert_array_equal(back.redraws, whole.redraws)

@@ -186,3 +186,27 @@ def test_value_text_round_trips():
     assert [value_text(v) for v in (100, 0, 0.3, 1.0, 1e-5, 10)] == [
         "100", "0", "0.3", "1", "1e-05", "10"]
     assert float(value_text(0.1234567891)) == 0.1234567891
+
+
+def test_points_run_on_dask_workers_give_the_same_csvs(tiny_sweep, tmp_path):
+    """Whole points go to Dask workers (threads here, for speed; ``--workers N`` starts
+    processes); a point re-run there (its folder deleted, its source restored from the step
+    cache) gives the CSV of the in-process run."""
+    import shutil
+
+    pytest.importorskip("distributed")
+    from wirelessrl.executors import open_executor
+    from wirelessrl.sweep import run_sweep
+
+    runs, results, _, _ = tiny_sweep
+    shutil.copytree(runs, tmp_path / "runs")
+    shutil.rmtree(tmp_path / "runs" / NAME / "data.target_train=200")
+    lines = []
+    with open_executor(workers=2, processes=False) as dask:
+        run_sweep(load_sweep_spec(D2D_SIZE, "tiny"), tmp_path / "runs", lines.append,
+                  tmp_path / "results", executor=dask)
+    assert "sweep d2d_target_size-tiny: 2 points on dask (2 workers)" in lines
+    for value in (100, 200):
+        name = f"data.target_train={value}.csv"
+        assert _read(tmp_path / "results" / NAME / name) == _read(results / NAME / name)
+    assert (tmp_path / "runs" / NAME / "data.target_train=200" / "results.json").is_file()
