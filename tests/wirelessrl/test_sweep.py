@@ -195,8 +195,8 @@ def test_points_run_on_dask_workers_give_the_same_csvs(tiny_sweep, tmp_path):
     import shutil
 
     pytest.importorskip("distributed")
+    from experiments.sweep import run_sweep
     from wirelessrl.executors import open_executor
-    from wirelessrl.sweep import run_sweep
 
     runs, results, _, _ = tiny_sweep
     shutil.copytree(runs, tmp_path / "runs")
