@@ -136,10 +136,11 @@ def solution_summary(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
     """A solution file's metadata and its count of layouts per status, read in chunks."""
     counts: dict[str, int] = {}
     with ArrayReader(path) as f:  # D2D or mu-miso solutions
-        for _, part in f.iter_rows(["status"], 1 << 20, verify=False):
-            names, k = np.unique(part["status"].astype(str), return_counts=True)
+        for _, part in f.iter_rows(["status"], 1 << 16, verify=False):
+            names, k = np.unique(part["status"], return_counts=True)  # bytes: no copy to str
             for name, c in zip(names, k, strict=True):
-                counts[str(name)] = counts.get(str(name), 0) + int(c)
+                label = name.decode() if isinstance(name, bytes) else str(name)
+                counts[label] = counts.get(label, 0) + int(c)
         return f.meta, dict(sorted(counts.items()))
 
 
