@@ -24,6 +24,7 @@ from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import load_mu_miso
 from wirelessrl.evaluate import MetricSummary, summarize
 from wirelessrl.fileio import ensure_writable, provenance, read_arrays, write_arrays
+from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
 
 MU_MISO_SOLUTION_KIND = "mu-miso-solution"
 SUM_RATE_REFERENCE = "wmmse"
@@ -60,18 +61,12 @@ def load_mu_miso_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray
     """Read a file written by :func:`solve_mu_miso_file`; check its arrays and provenance."""
     arrays, meta = read_arrays(path, MU_MISO_SOLUTION_KIND)
     where = f"file {str(path)!r}"
-    missing = sorted({"w", "status", "iterations", "objective"} - set(arrays))
-    if missing:
-        raise ConfigError(f"{where} lacks the array {missing[0]!r}; expected w, status, "
-                          "iterations, objective")
+    check_solution_arrays(where, arrays, "w")
     w = arrays["w"]
     if w.ndim != 3 or not np.issubdtype(w.dtype, np.complexfloating):
         raise ConfigError(f"{where}: w has shape {w.shape} and dtype {w.dtype}; expected "
                           "complex beamformers of shape (batch, K, M)")
-    for name in ("status", "iterations", "objective"):
-        if arrays[name].shape != w.shape[:1]:
-            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
-                              f"{w.shape[:1]}")
+    check_per_sample_columns(where, arrays, w)
     arrays["status"] = arrays["status"].astype(str)
     unknown = sorted(set(arrays["status"]) - set(STATUSES))
     if unknown:

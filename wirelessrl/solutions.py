@@ -28,6 +28,7 @@ from wirelessrl.fileio import (
     read_arrays,
     stream_arrays,
 )
+from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
 
 SOLUTION_KIND = "d2d-solution"
 SUM_RATE_REFERENCE = "fp"
@@ -144,6 +145,8 @@ def solution_summary(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
         return f.meta, dict(sorted(counts.items()))
 
 
+
+
 def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Read a file written by :func:`solve_file`; check its arrays and provenance."""
     if _is_mu_miso(path):
@@ -152,18 +155,12 @@ def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]
         return load_mu_miso_solution(path)
     arrays, meta = read_arrays(path, SOLUTION_KIND)
     where = f"file {str(path)!r}"
-    missing = sorted({"p_w", "status", "iterations", "objective"} - set(arrays))
-    if missing:
-        raise ConfigError(f"{where} lacks the array {missing[0]!r}; expected p_w, status, "
-                          "iterations, objective")
+    check_solution_arrays(where, arrays, "p_w")
     p_w = arrays["p_w"]
     if p_w.ndim != 2 or not np.issubdtype(p_w.dtype, np.floating):
         raise ConfigError(f"{where}: p_w has shape {p_w.shape} and dtype {p_w.dtype}; "
                           "expected floats of shape (batch, n_links)")
-    for name in ("status", "iterations", "objective"):
-        if arrays[name].shape != p_w.shape[:1]:
-            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
-                              f"{p_w.shape[:1]}")
+    check_per_sample_columns(where, arrays, p_w)
     try:
         arrays["status"] = arrays["status"].astype(str)
     except (TypeError, ValueError, UnicodeDecodeError):
