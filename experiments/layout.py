@@ -191,7 +191,7 @@ class UnitFiles(RunLayout):
 def read_run(run_dir: str | Path) -> tuple[dict, dict, Plan, list[UnitFiles]]:
     """``(config, run, plan, units)`` of a finished run folder (``config.yaml`` and
     ``run.json``); a one-line :class:`ConfigError` when they are missing."""
-    import yaml
+    from wirelessrl.config import yaml_load
 
     run_dir = Path(run_dir)
     index = run_dir / RUN_FILE
@@ -199,7 +199,7 @@ def read_run(run_dir: str | Path) -> tuple[dict, dict, Plan, list[UnitFiles]]:
         raise ConfigError(f"{str(run_dir)!r} is not a finished run folder: {RUN_FILE} is missing "
                           "(run 'wirelessrl reproduce' into it first)")
     run = json.loads(index.read_text())
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config = yaml_load((run_dir / "config.yaml").read_text())
     plan = Plan.from_dict(run["plan"])
     units = [UnitFiles(run_dir, u, run["target_mode"]) for u in run["units"]]
     return config, run, plan, units

@@ -79,7 +79,7 @@ class D2DConfig(PresetConfig):
     max_redraws: int = 10_000
     preset: str = field(default="custom", compare=False)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         check_int("n_links", self.n_links, 1)
         check_positive("field_m", self.field_m)
         check_positive("link_distance_min_m", self.link_distance_min_m)

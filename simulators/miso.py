@@ -184,7 +184,7 @@ class MisoConfig(PresetConfig):
     noise_law: str = "constant-modulus"
     preset: str = field(default="custom", compare=False)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         object.__setattr__(self, "bs_positions_m", _bs_tuple(self.bs_positions_m))
         object.__setattr__(self, "array_rows", check_int("array_rows", self.array_rows, 1))
         object.__setattr__(self, "array_cols", check_int("array_cols", self.array_cols, 1))

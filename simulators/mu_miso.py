@@ -108,7 +108,7 @@ class MuMisoConfig(PresetConfig):
     n_pilots: int | None = None
     preset: str = field(default="custom", compare=False)
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         object.__setattr__(self, "n_antennas", check_int("n_antennas", self.n_antennas, 1))
         object.__setattr__(self, "n_users", check_int("n_users", self.n_users, 1))
         self._set("cell_radius_m", check_positive)

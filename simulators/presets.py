@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from simulators.validation import ConfigError, check_choice
+from simulators.validation import (
+    ConfigError,
+    check_choice,
+    check_declared,
+    did_you_mean,
+    parse_scalar,
+)
 
 
 class PresetConfig:
@@ -31,11 +37,12 @@ class PresetConfig:
         check_choice("preset", preset, tuple(cls.PRESETS))
         unknown = sorted(set(overrides) - set(cls.field_names()))
         if unknown:
-            name = unknown[0]
-            raise ConfigError(
-                f"{name}={overrides[name]!r} is not a {cls.KIND} config field; expected one of "
-                + ", ".join(cls.field_names())
-            )
+            bad = ", ".join(f"{name}={overrides[name]!r}" for name in unknown)
+            what = f"is not a {cls.KIND} config field" if len(unknown) == 1 else \
+                f"are not {cls.KIND} config fields"
+            raise ConfigError(f"{bad} {what}{did_you_mean(unknown, cls.field_names())}; "
+                              "expected one of "
+                              + ", ".join(cls.field_names()))
         return cls(preset=preset, **{**cls.PRESETS[preset], **overrides})
 
     @classmethod
@@ -46,6 +53,25 @@ class PresetConfig:
         if preset in cls.PRESETS:
             return cls.from_preset(preset, **values)
         return cls(preset=preset, **values)
+
+    def __post_init__(self) -> None:
+        """Read text numbers, run the subclass's range checks (:meth:`_validate`), then give
+        every scalar field its declared type (``carrier_hz="2.4e9"`` -> 2.4e9, ``n_links=
+        20.0`` -> 20; a field of another type is a :class:`ConfigError` naming it)."""
+        self._each_scalar(parse_scalar)
+        self._validate()
+        self._each_scalar(check_declared)
+
+    def _each_scalar(self, fn) -> None:
+        for f in dataclasses.fields(self):
+            declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            value = getattr(self, f.name)
+            new = fn(f.name, value, declared) if fn is check_declared else fn(value, declared)
+            if new is not value:
+                object.__setattr__(self, f.name, new)
+
+    def _validate(self) -> None:
+        """Range checks of the fields (subclasses): :class:`ConfigError` naming a bad one."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

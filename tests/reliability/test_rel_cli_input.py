@@ -19,6 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rel_helpers import PROPERTY, expect_cli_rejects, workdir
 
+from wirelessrl.config import yaml_load
+
 # ----------------------------------------------------------------- value strategies
 
 NON_NUMBER_TEXTS = ["abc", "[1, 2]", "{a: 1}", "null", "~", "true", "false", "''", "x1",
@@ -34,7 +36,7 @@ def _is_real(v) -> bool:
 words = st.text(string.ascii_letters, min_size=1, max_size=8)
 non_number = st.one_of(
     st.sampled_from(NON_NUMBER_TEXTS),
-    words.filter(lambda t: not _is_real(yaml.safe_load(t))),
+    words.filter(lambda t: not _is_real(yaml_load(t))),
 )
 non_finite = st.sampled_from(NON_FINITE_TEXTS)
 finite = dict(allow_nan=False, allow_infinity=False)
@@ -51,10 +53,10 @@ INVALID = {
     "int>=1": st.one_of(non_number, non_finite, non_positive, non_integer),
     "bool": st.one_of(st.sampled_from(["3", "0.5", "[true]", "maybe", "null", "''"]),
                       st.integers().map(str),
-                      words.filter(lambda t: not isinstance(yaml.safe_load(t), bool))),
-    "redraw": words.filter(lambda t: yaml.safe_load(t) not in ("all", "offending")),
+                      words.filter(lambda t: not isinstance(yaml_load(t), bool))),
+    "redraw": words.filter(lambda t: yaml_load(t) not in ("all", "offending")),
     "noise_law": words.filter(
-        lambda t: yaml.safe_load(t) not in ("constant-modulus", "gaussian")),
+        lambda t: yaml_load(t) not in ("constant-modulus", "gaussian")),
     "bs_positions": st.sampled_from(["abc", "5", "[]", "[[1, 2]]", "[[0, 0, -5]]",
                                      "[[0, 0, .nan]]", "[[0, 0, 50], [1, 2]]", "null",
                                      "[[0, 0, 0]]", "[[a, b, c]]"]),
@@ -385,7 +387,7 @@ def _sweep_cases():
     caps = st.integers(max_value=0).map(
         lambda v: (_with("max_target_steps", v), [], ["max_target_steps"]))
     values = st.sampled_from([".nan", ".inf", "-.inf", "true", "null", "[1]"]).map(
-        lambda v: (_with("sweep", {"source.alpha": [0, yaml.safe_load(v)]}), [],
+        lambda v: (_with("sweep", {"source.alpha": [0, yaml_load(v)]}), [],
                    ["source.alpha"]))
     options = st.sampled_from([
         (_with("seeds", [1]), ["--seeds", "a,b"], ["seeds"]),
