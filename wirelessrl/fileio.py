@@ -14,6 +14,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl import __version__
+from wirelessrl.array_docs import array_doc
 
 FORMATS = ("h5", "mat")
 _UMASK = os.umask(0)  # read once, at import: setting it back and forth is not thread-safe
@@ -241,14 +243,16 @@ def write_arrays(
 ) -> Path:
     """Write ``arrays`` and ``meta`` (JSON-serializable) atomically; return the path."""
     fmt = infer_format(path, fmt)
+    arrays = {name: np.asarray(a) for name, a in arrays.items()}
     meta = {
         **meta,
-        "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
+        "shapes": {name: list(a.shape) for name, a in arrays.items()},
         "checksum_scheme": CHECKSUM_SCHEME,
         "checksum_sha256": arrays_checksum(arrays),
     }
+    if fmt == "mat":
+        meta["dtypes"] = {name: a.dtype.str for name, a in arrays.items()}
     meta[META_CHECKSUM_KEY] = meta_checksum(meta)
-    meta_json = json.dumps(meta, sort_keys=True)
     with atomic_path(path, overwrite) as tmp:
         if fmt == "h5":
             import h5py
@@ -258,11 +262,89 @@ def write_arrays(
                     f.create_dataset(name, data=a)
                 _write_h5_meta(f, meta)
         else:
-            from scipy.io import savemat
-
-            savemat(tmp, {**arrays, "meta_json": meta_json}, do_compression=True)
-            # scipy adds the .mat suffix only when missing; the temp name keeps .part
+            _write_mat(tmp, arrays, meta, final=Path(path))
     return Path(path)
+
+
+MAT_RESERVED = ("meta_json", "meta")
+"""Variables of a ``.mat`` file that are not arrays: the metadata as JSON (what is read
+back) and as a MATLAB struct (for people reading the file in MATLAB)."""
+
+
+def _write_mat(tmp: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any],
+               final: Path) -> None:
+    """A MATLAB v5 file: text arrays as cell arrays of strings, 1-D arrays as columns, the
+    metadata as JSON and as a struct ``meta`` (with ``meta.arrays.<name>.units`` and
+    ``.description``); then read back and checked before :func:`atomic_path` renames it, so
+    a file that does not round-trip is never left under the final name."""
+    from scipy.io import savemat
+
+    clash = sorted(set(arrays) & set(MAT_RESERVED))
+    if clash:
+        raise ConfigError(f"array name {clash[0]!r} is reserved in .mat files; rename it")
+    variables = {name: _to_cellstr(a) if a.dtype.kind in "SU" else a
+                 for name, a in arrays.items()}
+    struct = dict(meta)
+    docs = {name: array_doc(meta.get("kind"), name) for name in arrays}
+    struct["arrays"] = {name: {"units": units, "description": text}
+                        for name, (units, text) in docs.items()}
+    variables["meta_json"] = json.dumps(meta, sort_keys=True)
+    variables["meta"] = _matlab_value(struct)
+    savemat(tmp, variables, do_compression=True, oned_as="column")
+    try:
+        read_arrays(tmp, verify=True)
+    except ConfigError as err:
+        raise ConfigError(
+            f"output {str(final)!r} was not written: the MATLAB file did not read back as "
+            f"written ({err})"
+        ) from None
+
+
+def _to_cellstr(a: np.ndarray) -> np.ndarray:
+    """Text array -> object array of ``str`` (saved as a MATLAB cell array of strings)."""
+    cell = np.empty(a.shape, dtype=object)
+    for index, value in np.ndenumerate(a):
+        cell[index] = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return cell
+
+
+def _from_cellstr(cell: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A cell array of strings read by ``loadmat`` -> text array of ``dtype``."""
+    texts = []
+    for c in np.asarray(cell, dtype=object).ravel():
+        c = np.asarray(c)
+        texts.append(str(c.ravel()[0]) if c.size else "")
+    if dtype.kind == "S":
+        return np.array([t.encode("utf-8") for t in texts], dtype=dtype)
+    return np.array(texts, dtype=dtype)
+
+
+_MATLAB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+def _matlab_value(value: Any) -> Any:
+    """JSON-like metadata -> what ``savemat`` writes as MATLAB structs, cells and arrays
+    (``None`` -> ``[]``; field names MATLAB cannot hold are prefixed ``x_``)."""
+    if isinstance(value, Mapping):
+        if not value:
+            return np.zeros((0, 0))
+        out = {}
+        for key, v in value.items():
+            key = str(key)
+            name = key if _MATLAB_NAME.match(key) else "x_" + re.sub(r"\W", "_", key)[:60]
+            out[name] = _matlab_value(v)
+        return out
+    if value is None:
+        return np.zeros((0, 0))
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                         for v in value):
+            return np.asarray(value, dtype=np.float64)
+        cell = np.empty((len(value), 1), dtype=object)
+        for i, v in enumerate(value):
+            cell[i, 0] = _matlab_value(v)
+        return cell if value else np.zeros((0, 0))
+    return value
 
 
 def read_arrays(
@@ -284,8 +366,9 @@ def read_arrays(
 
             raw = loadmat(p, squeeze_me=False)
             meta = json.loads(str(np.asarray(raw.pop("meta_json")).ravel()[0]))
-            arrays = {k: v for k, v in raw.items() if not k.startswith("__")}
-            arrays = _restore_mat_shapes(arrays, meta)
+            arrays = {k: v for k, v in raw.items()
+                      if not k.startswith("__") and k not in MAT_RESERVED}
+            arrays = _restore_mat_arrays(arrays, meta)
     except ConfigError:
         raise
     except Exception as exc:  # h5py/scipy raise many types for corrupt or foreign files
@@ -308,11 +391,19 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
 
 
-def _restore_mat_shapes(arrays: dict, meta: dict) -> dict:
+def _restore_mat_arrays(arrays: dict, meta: dict) -> dict:
+    """The arrays as written: the dtypes (text from cell arrays) and shapes in ``meta``."""
     shapes = meta.get("shapes", {})
+    dtypes = meta.get("dtypes", {})
     out = {}
     for name, a in arrays.items():
         a = np.asarray(a)
+        if name in dtypes:
+            dtype = np.dtype(dtypes[name])
+            if a.dtype == object:
+                a = _from_cellstr(a, dtype)
+            elif a.dtype != dtype:
+                a = a.astype(dtype)
         if name in shapes:
             a = a.reshape(shapes[name])
         out[name] = a
@@ -401,8 +492,10 @@ class ArrayWriter:
     """
 
     def __init__(self, tmp: Path, fmt: str, n: int, rows: Mapping[str, RowArray],
-                 fixed: Mapping[str, np.ndarray], compression: str) -> None:
+                 fixed: Mapping[str, np.ndarray], compression: str,
+                 final: Path | None = None) -> None:
         self.n = check_int("n", n, 1)
+        self.final = tmp if final is None else Path(final)
         self.fmt = fmt
         self.rows = {name: RowArray(tuple(int(k) for k in spec.tail), np.dtype(spec.dtype))
                      for name, spec in rows.items()}
@@ -496,12 +589,10 @@ class ArrayWriter:
         if self._file is None:
             arrays = {**self.fixed,
                       **{name: np.concatenate(parts) for name, parts in self._pending.items()}}
+            meta["dtypes"] = {name: a.dtype.str for name, a in arrays.items()}
             meta["checksum_sha256"] = self._digest.hexdigest()
             meta[META_CHECKSUM_KEY] = meta_checksum(meta)
-            from scipy.io import savemat
-
-            savemat(self._tmp, {**arrays, "meta_json": json.dumps(meta, sort_keys=True)},
-                    do_compression=True)
+            _write_mat(self._tmp, arrays, meta, final=self.final)
             return meta
         self._write_complete(final=True)
         meta["checksum_sha256"] = self._digest.hexdigest()
@@ -534,6 +625,13 @@ def _take_rows(pieces: list[np.ndarray], offset: int, count: int) -> np.ndarray:
 
 
 def _write_h5_meta(f, meta: Mapping[str, Any]) -> None:
+    """The metadata as file attributes, and each data set's ``units`` and ``description``
+    (:mod:`wirelessrl.array_docs`)."""
+    for name in sorted(f.keys()):
+        units, description = array_doc(meta.get("kind"), name)
+        if description:
+            f[name].attrs["units"] = units
+            f[name].attrs["description"] = description
     f.attrs["meta_json"] = json.dumps(meta, sort_keys=True)
     for key in ("kind", "seed", "version"):
         if meta.get(key) is not None:
@@ -579,7 +677,7 @@ def stream_arrays(
     fmt = infer_format(path, fmt)
     compression = check_compression(compression)
     with atomic_path(path, overwrite) as tmp:
-        writer = ArrayWriter(tmp, fmt, n, rows, fixed or {}, compression)
+        writer = ArrayWriter(tmp, fmt, n, rows, fixed or {}, compression, final=Path(path))
         writer.meta = dict(meta)  # the block may add entries known only at the end
         try:
             yield writer
