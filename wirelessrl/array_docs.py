@@ -44,6 +44,10 @@ ARRAY_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "pilots": ("sqrt(W) (complex baseband)", "pilots[t]: pilot symbols of the user"),
         "sensing": ("1 (unit norm)", "sensing[k, t, a]: sensing vector of BS k for pilot t"),
     },
+    "miso-solution": {
+        "v": ("1 (unit-norm complex beamformer)", "v[b, k, a]: beamformer of BS k on antenna a"),
+        "positions_m": ("m", "positions_m[b]: estimated (x, y) of the user of sample b"),
+    },
     "mu-miso-samples": {
         "positions_m": ("m", "positions_m[b, k]: (x, y) of user k, the BS at the origin"),
         "h": ("1 (complex baseband amplitude)", "h[b, k, m]: channel from BS antenna m to "

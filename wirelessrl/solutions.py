@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from baselines import SOLVERS, STATUSES, SeedAt, solve
 from simulators.validation import ConfigError, check_choice
-from wirelessrl.datasets import DTYPES, D2DFile, check_dtype, chunk_rows, load_d2d
+from wirelessrl.datasets import DTYPES, MISO_KIND, D2DFile, check_dtype, chunk_rows, load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_table
 from wirelessrl.fileio import (
     ArrayReader,
@@ -70,6 +70,11 @@ def solve_file(
 
         return solve_mu_miso_file(data_path, method, out_path, overwrite=overwrite, fmt=fmt,
                                   **options)
+    if file_kind(data_path) == MISO_KIND:
+        from wirelessrl.miso_solutions import solve_miso_file
+
+        return solve_miso_file(data_path, method, out_path, overwrite=overwrite, fmt=fmt,
+                               **options)
     check_choice("method", method, tuple(SOLVERS))
     check_dtype(dtype)
     ensure_writable(out_path, overwrite)
@@ -193,6 +198,10 @@ def evaluate_files(
         from wirelessrl.beamforming_solutions import evaluate_mu_miso_files
 
         return evaluate_mu_miso_files(data_path, solution_paths)
+    if file_kind(data_path) == MISO_KIND:
+        from wirelessrl.miso_solutions import evaluate_miso_files
+
+        return evaluate_miso_files(data_path, solution_paths)
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")
     data = load_d2d(data_path)

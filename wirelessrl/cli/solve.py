@@ -11,13 +11,17 @@ from wirelessrl.cli.options import chunk_options, cluster_options, open_cluster
 
 METHODS = ["fp", "wmmse", "maxmin", "maxmin-cvxpy", "full", "random", "binary"]
 MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cvxpy
+MISO_METHODS = ["los", "lmmse", "centre", "grid-mmse", "grid-ml", "knn"]  # plus mrt, random
 
 
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--method", type=click.Choice(METHODS + MU_MISO_METHODS), required=True,
+@click.option("--method", type=click.Choice(METHODS + MU_MISO_METHODS + MISO_METHODS),
+              required=True,
               help="D2D files: fp wmmse maxmin maxmin-cvxpy full random binary; mu-miso "
-                   "files: mrt zf zf-wf rzf wmmse maxmin maxmin-cvxpy.")
+                   "files: mrt zf zf-wf rzf wmmse maxmin maxmin-cvxpy; miso files: "
+                   "beamformers mrt los lmmse random, position estimators centre grid-mmse "
+                   "grid-ml knn.")
 @click.option("-o", "--output", required=True, help="Output file (.h5 or .mat).")
 @click.option("--iterations", type=int, default=None, help="fp / wmmse: iteration limit.")
 @click.option("--tol", type=float, default=None, help="fp / wmmse: stop when the change < tol.")
@@ -26,11 +30,17 @@ MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cv
 @click.option("--init", default=None, help="mu-miso wmmse: first start, auto mrt zf random.")
 @click.option("--power-constraint", default=None,
               help="mu-miso wmmse: total (default) or per-antenna.")
+@click.option("--fingerprints", type=click.Path(dir_okay=False), default=None,
+              help="miso knn: labelled MISO file of the same system.")
+@click.option("--k", "k", type=int, default=None, help="miso knn: neighbours (default 10).")
+@click.option("--grid-step-m", type=float, default=None,
+              help="miso grid-mmse / grid-ml: grid spacing in m (default 1).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @chunk_options
 @cluster_options
 def solve(data, method, output, iterations, tol, restarts, seed, init, power_constraint,
-          overwrite, chunk_size, dtype, compression, scheduler, workers) -> None:
+          fingerprints, k, grid_step_m, overwrite, chunk_size, dtype, compression, scheduler,
+          workers) -> None:
     """Solve every sample of a D2D or mu-miso data file; store powers or beamformers,
     per-sample status, iterations.
 
@@ -39,7 +49,9 @@ def solve(data, method, output, iterations, tol, restarts, seed, init, power_con
 
     options = {k: v for k, v in {"iterations": iterations, "tol": tol, "restarts": restarts,
                                  "seed": seed, "init": init,
-                                 "power_constraint": power_constraint}.items()
+                                 "power_constraint": power_constraint,
+                                 "fingerprints": fingerprints, "k": k,
+                                 "grid_step_m": grid_step_m}.items()
                if v is not None}
     with open_cluster(scheduler, workers) as executor:
         path = solve_file(data, method, output, overwrite=overwrite, chunk_size=chunk_size,
