@@ -23,7 +23,7 @@ from simulators.beamforming import user_rates_bps
 from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import load_mu_miso
 from wirelessrl.evaluate import MetricSummary, summarize
-from wirelessrl.fileio import ensure_writable, provenance, read_arrays, write_arrays
+from wirelessrl.fileio import check_output, provenance, read_arrays, write_arrays
 from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
 
 MU_MISO_SOLUTION_KIND = "mu-miso-solution"
@@ -41,7 +41,7 @@ def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str 
     the data file's config and seed, the solver options and the stopping rule.
     """
     check_choice("method", method, tuple(BEAMFORMING_SOLVERS))
-    ensure_writable(out_path, overwrite)
+    check_output(out_path, overwrite)
     data = load_mu_miso(data_path)
     cfg = data.config
     start = time.perf_counter()

@@ -36,7 +36,7 @@ from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.fileio import (
     ArrayReader,
     RowArray,
-    ensure_writable,
+    check_output,
     infer_format,
     provenance,
     read_arrays,
@@ -301,7 +301,7 @@ def simulate_d2d_file(
     fmt = infer_format(path, fmt)
     n = check_int("n", n, 1)
     check_int("seed", seed, 0)
-    ensure_writable(path, overwrite)
+    check_output(path, overwrite)
     rows = d2d_rows(config, dtype)
     chunk = chunk_rows(chunk_size, rows)
     meta = provenance(D2D_KIND, config.to_dict(), int(seed), n=n)
@@ -405,7 +405,7 @@ def simulate_miso_file(
     fmt = infer_format(path, fmt)
     n = check_int("n", n, 1)
     check_int("seed", seed, 0)
-    ensure_writable(path, overwrite)
+    check_output(path, overwrite)
     system = make_system(config, system_seed)
     rows = miso_rows(config, dtype)
     chunk = chunk_rows(chunk_size, rows)
@@ -465,6 +465,6 @@ def simulate_mu_miso_file(config, n: int, seed: int, path: str | os.PathLike,
     from simulators.mu_miso import generate_mu_miso
 
     fmt = infer_format(path, fmt)
-    ensure_writable(path, overwrite)
+    check_output(path, overwrite)
     return save_mu_miso(generate_mu_miso(config, n, seed, progress=progress), path, fmt,
                         overwrite)

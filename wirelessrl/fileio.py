@@ -134,6 +134,33 @@ def ensure_writable(path: str | os.PathLike, overwrite: bool) -> None:
         raise ConfigError(f"output {str(path)!r} exists; pass --overwrite to replace it")
 
 
+OUTPUT_SUFFIXES = (".h5", ".hdf5", ".mat")
+"""File name suffixes of data files a user names with ``-o`` (the content follows the
+suffix, or ``--format``)."""
+
+
+def check_output(path: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse early a user-named data-file output that would surprise: an existing file
+    (unless ``overwrite``), a folder, an unknown suffix, or a folder that does not exist
+    (never created silently: a typo in a path should not make new folders).
+
+    Example
+    -------
+    >>> check_output("fp.txt", overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: output 'fp.txt' has the suffix '.txt'; expected ...
+    """
+    p = Path(path)
+    ensure_writable(p, overwrite)
+    if p.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"output {str(path)!r} has the suffix {p.suffix or '(none)'!r}; "
+                          f"expected one of {', '.join(OUTPUT_SUFFIXES)}")
+    if not p.parent.is_dir():
+        raise ConfigError(f"output {str(path)!r}: the folder {str(p.parent)!r} does not "
+                          "exist; create it first")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = True,
                 fsync: bool = False) -> Iterator[Path]:
@@ -228,7 +255,7 @@ def _created_utc() -> str:
 
 def infer_format(path: str | os.PathLike, fmt: str | None = None) -> str:
     if fmt is None:
-        fmt = "mat" if str(path).endswith(".mat") else "h5"
+        fmt = "mat" if str(path).lower().endswith(".mat") else "h5"
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is invalid; expected one of {', '.join(FORMATS)}")
     return fmt

@@ -38,7 +38,7 @@ from simulators.miso import MisoSamples, observations_to_real
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.datasets import MISO_KIND, load_miso
 from wirelessrl.evaluate import MetricSummary, summarize
-from wirelessrl.fileio import ensure_writable, file_kind, provenance, read_arrays, write_arrays
+from wirelessrl.fileio import check_output, file_kind, provenance, read_arrays, write_arrays
 
 MISO_SOLUTION_KIND = "miso-solution"
 BEAMFORMERS = ("mrt", "los", "lmmse", "random")
@@ -108,7 +108,7 @@ def solve_miso_file(data_path: str | os.PathLike, method: str, out_path: str | o
     """
     check_choice("method", method, MISO_METHODS)
     options = _check_options(method, options)
-    ensure_writable(out_path, overwrite)
+    check_output(out_path, overwrite)
     data = load_miso(data_path)
     start = time.perf_counter()
     name, values, status = _estimate(method, data, options)

@@ -22,7 +22,7 @@ from wirelessrl.evaluate import MetricSummary, d2d_table
 from wirelessrl.fileio import (
     ArrayReader,
     RowArray,
-    ensure_writable,
+    check_output,
     file_kind,
     provenance,
     read_arrays,
@@ -77,7 +77,7 @@ def solve_file(
                                **options)
     check_choice("method", method, tuple(SOLVERS))
     check_dtype(dtype)
-    ensure_writable(out_path, overwrite)
+    check_output(out_path, overwrite)
     seed = SeedAt(options.pop("seed", 0), 0, 1)  # the seed is checked before any work
     from wirelessrl.executors import InProcess
 

@@ -254,7 +254,7 @@ def _kill_in(work: Path, args, reference: Path, seconds: float, same, moment: st
 
 def simulate_sigint(work: Path, reference: Path) -> str:
     """Ctrl-C once the progress bar shows the layouts are being drawn, then rerun."""
-    work.mkdir()
+    (work / "out").mkdir(parents=True)  # -o out/out.h5: the folder must exist
     try:
         sigint(SIMULATE, work, "d2d layouts")
     except SignalMissed:  # finished first: the file must be complete and equal
