@@ -263,7 +263,7 @@ def _kernel_args(config: MuMisoConfig) -> tuple:
 
 def generate_mu_miso(
     config: MuMisoConfig, n: int, seed: int, *, chunk_size: int = 100_000,
-    progress: bool = False,
+    progress: bool = False, first_index: int = 0,
 ) -> MuMisoSamples:
     r"""Draw ``n`` multi-user MISO channel samples (Numba, ``parallel=True``).
 
@@ -277,6 +277,8 @@ def generate_mu_miso(
     seed : int in [0, 2**64)
     chunk_size : int, samples per kernel call (drives the progress bar)
     progress : bool, show a tqdm progress bar
+    first_index : int >= 0, global index of the first sample: sample ``b`` of the output
+        is sample ``first_index + b`` of the seed's sequence (data sets made in pieces)
 
     Output
     ------
@@ -293,6 +295,7 @@ def generate_mu_miso(
     n = check_int("n", n, 1)
     key = seed_key(seed)
     chunk_size = check_int("chunk_size", chunk_size, 1)
+    first_index = check_int("first_index", first_index, 0)
     args = _kernel_args(config)
     k_users, m_ant = config.n_users, config.n_antennas
     pos = np.empty((n, k_users, 2))
@@ -301,7 +304,8 @@ def generate_mu_miso(
     with tqdm(total=n, desc="mu-miso samples", unit="sample", disable=not progress) as bar:
         for start in range(0, n, chunk_size):
             part = slice(start, min(start + chunk_size, n))
-            _generate_kernel(pos[part], h[part], y[part], key, np.uint64(start), *args)
+            _generate_kernel(pos[part], h[part], y[part], key, np.uint64(first_index + start),
+                             *args)
             bar.update(part.stop - part.start)
     return MuMisoSamples(config, int(seed), pos, h, y)
 

@@ -458,13 +458,53 @@ def load_mu_miso(path: str | os.PathLike):
                          arrays["h"].astype(np.complex128), arrays["y"].astype(np.complex128))
 
 
-def simulate_mu_miso_file(config, n: int, seed: int, path: str | os.PathLike,
-                          fmt: str | None = None, overwrite: bool = True,
-                          progress: bool = False) -> Path:
-    """Generate ``n`` multi-user MISO samples and save them; behind ``simulate mu-miso``."""
+def mu_miso_rows(config, dtype: str = "float64") -> dict[str, RowArray]:
+    """Per-sample arrays of a multi-user MISO file and their stored dtypes."""
+    real, cplx = _float_dtypes(dtype)
+    k_users, m_ant = config.n_users, config.n_antennas
+    return {"positions_m": RowArray((k_users, 2), real),
+            "h": RowArray((k_users, m_ant), cplx), "y": RowArray((k_users, m_ant), cplx)}
+
+
+def mu_miso_chunk(start: int, stop: int, config, seed: int,
+                  dtype: str = "float64") -> dict[str, np.ndarray]:
+    """Samples ``start .. stop - 1`` of ``(config, seed)`` as the arrays of a multi-user
+    MISO file (a top-level function, so Dask can send it to workers)."""
     from simulators.mu_miso import generate_mu_miso
 
+    data = generate_mu_miso(config, stop - start, seed, chunk_size=stop - start,
+                            first_index=start)
+    real, cplx = _float_dtypes(dtype)
+    return {"positions_m": data.positions_m.astype(real, copy=False),
+            "h": data.h.astype(cplx, copy=False), "y": data.y.astype(cplx, copy=False)}
+
+
+def simulate_mu_miso_file(config, n: int, seed: int, path: str | os.PathLike,
+                          fmt: str | None = None, overwrite: bool = True,
+                          progress: bool = False, *, chunk_size: int | None = None,
+                          dtype: str = "float64", compression: str | None = None,
+                          executor=None) -> Path:
+    """Generate ``n`` multi-user MISO samples into a file, out of core; behind ``simulate
+    mu-miso``.
+
+    Samples are drawn and written ``chunk_size`` at a time (None: about
+    :data:`CHUNK_BYTES` of arrays per chunk), in-process or on ``executor``; sample ``b``
+    depends only on ``(config, seed, b)``, so the file's arrays (and checksum) do not
+    depend on the chunk size or the executor. ``dtype`` (``float64`` / ``float32``) is the
+    stored precision (complex128 / complex64 for the channels).
+    """
+    from simulators.mu_miso import MuMisoConfig
+
+    if not isinstance(config, MuMisoConfig):
+        raise ConfigError(f"config={type(config).__name__} is invalid; expected a MuMisoConfig")
     fmt = infer_format(path, fmt)
+    n = check_int("n", n, 1)
+    check_int("seed", seed, 0)
+    check_dtype(dtype)
     check_output(path, overwrite)
-    return save_mu_miso(generate_mu_miso(config, n, seed, progress=progress), path, fmt,
-                        overwrite)
+    rows = mu_miso_rows(config, dtype)
+    chunk = chunk_rows(chunk_size, rows)
+    meta = provenance(MU_MISO_KIND, config.to_dict(), int(seed), n=n)
+    return _stream_chunks(path, n, rows, meta, mu_miso_chunk, (config, int(seed), dtype),
+                          chunk, fmt=fmt, overwrite=overwrite, compression=compression,
+                          executor=executor, progress=progress, desc="mu-miso samples")

@@ -75,21 +75,16 @@ def simulate_miso(preset, n, seed, overrides, output, fmt, overwrite, chunk_size
 
 @simulate.command("mu-miso")
 @_common(preset="cell")
-def simulate_mu_miso(preset, n, seed, overrides, output, fmt, overwrite, **scale) -> None:
+def simulate_mu_miso(preset, n, seed, overrides, output, fmt, overwrite, chunk_size, dtype,
+                     compression, scheduler, workers) -> None:
     """Multi-user MISO downlink channels and pilots. Presets: cell, rayleigh-10db."""
-    from simulators.validation import ConfigError
-
-    given = {k: v for k, v in scale.items()
-             if v not in (None, "float64", "none")}
-    if given:
-        k = sorted(given)[0]
-        raise ConfigError(f"{k}={given[k]!r} is not supported by 'simulate mu-miso' yet "
-                          "(it writes in memory); expected the option left out")
     from simulators.mu_miso import MuMisoConfig
     from wirelessrl.datasets import simulate_mu_miso_file
 
     config = MuMisoConfig.from_preset(preset, **_fields(overrides))
-    path = simulate_mu_miso_file(config, n, seed, output, fmt, overwrite,
-                                 progress=n >= 100_000)
+    with open_cluster(scheduler, workers) as executor:
+        path = simulate_mu_miso_file(config, n, seed, output, fmt, overwrite,
+                                     progress=n >= 100_000, chunk_size=chunk_size,
+                                     dtype=dtype, compression=compression, executor=executor)
     click.echo(f"wrote {n} {preset} multi-user MISO samples (M={config.n_antennas}, "
                f"K={config.n_users}, seed {seed}) to {path}")
