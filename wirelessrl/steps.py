@@ -107,6 +107,8 @@ class StepRunner:
                 self.echo(f"[skip] {name} (restored from the step cache {cached})")
                 return False
         self._start(name, config, None if folder is None else self.run_dir / folder)
+        for out in outputs:  # the step's folders are the run's to make (a user's -o is not)
+            (self.run_dir / out).parent.mkdir(parents=True, exist_ok=True)
         self.echo(f"[run ] {name}")
         start = time.perf_counter()
         fn()
