@@ -88,15 +88,35 @@ def user_rates_bps(h: ArrayLike, w: ArrayLike, noise_w: float,
     return bandwidth_hz * np.log1p(sinr(h, w, noise_w)) / np.log(2.0)
 
 
-def sum_rate_bps(h, w, noise_w: float, bandwidth_hz: float = 1.0, weights=None) -> np.ndarray:
-    """(Weighted) sum of user rates in bit/s, shape ``[...]``."""
+def sum_rate_bps(h: ArrayLike, w: ArrayLike, noise_w: float, bandwidth_hz: float = 1.0,
+                 weights: ArrayLike | None = None) -> np.ndarray:
+    """(Weighted) sum of user rates in bit/s, shape ``[...]``.
+
+    Input
+    -----
+    h : [..., K, M], complex, channels (sqrt of linear gain)
+    w : [..., K, M], complex, beamformers in sqrt(W) (broadcast against ``h``)
+    noise_w : float, noise power sigma^2 in watts
+    bandwidth_hz : float, B; 1.0 gives bit/s/Hz
+    weights : [K] or [..., K], float, or None, per-user rate weights (None: all 1)
+
+    Output
+    ------
+    rate : [...], float, ``sum_k weights_k B log2(1 + SINR_k)`` in bit/s
+
+    Example
+    -------
+    >>> sum_rate_bps(np.eye(2)[None], np.array([[[1.0, 0], [0, 1.0]]]), 1.0)
+    array([2.])
+    """
     r = user_rates_bps(h, w, noise_w, bandwidth_hz)
     if weights is not None:
         r = r * np.asarray(weights, dtype=np.float64)
     return r.sum(axis=-1)
 
 
-def min_rate_bps(h, w, noise_w: float, bandwidth_hz: float = 1.0) -> np.ndarray:
+def min_rate_bps(h: ArrayLike, w: ArrayLike, noise_w: float,
+                 bandwidth_hz: float = 1.0) -> np.ndarray:
     """Minimum user rate in bit/s, shape ``[...]``."""
     return user_rates_bps(h, w, noise_w, bandwidth_hz).min(axis=-1)
 

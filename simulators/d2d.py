@@ -177,7 +177,15 @@ class D2DLayouts:
         """[batch, n, n] distances ``|tx_j - rx_i|`` in metres."""
         return cross_distances_m(self.tx_m, self.rx_m)
 
-    def subset(self, index) -> D2DLayouts:
+    def subset(self, index: slice | np.ndarray | list[int]) -> D2DLayouts:
+        """The layouts selected by ``index`` (a slice, integer indices or a boolean mask).
+
+        Example
+        -------
+        >>> data = generate_d2d(D2DConfig.from_preset("paper"), n=4, seed=1)
+        >>> len(data.subset(slice(1, 3)))
+        2
+        """
         return D2DLayouts(
             self.config, self.seed, self.tx_m[index], self.rx_m[index], self.g[index],
             self.redraws[index],

@@ -22,9 +22,19 @@ from simulators.validation import ConfigError
 
 
 class Draws(Protocol):
-    def uniform(self) -> float: ...
-    def normal(self) -> float: ...
-    def exponential(self) -> float: ...
+    """Source of scalar random draws the reference generator consumes, one at a time."""
+
+    def uniform(self) -> float:
+        """A draw from U[0, 1)."""
+        ...
+
+    def normal(self) -> float:
+        """A draw from N(0, 1)."""
+        ...
+
+    def exponential(self) -> float:
+        """A draw from Exp(1)."""
+        ...
 
 
 class GeneratorDraws:
@@ -34,12 +44,15 @@ class GeneratorDraws:
         self.rng = rng
 
     def uniform(self) -> float:
+        """A draw from U[0, 1) (``Generator.random``)."""
         return float(self.rng.random())
 
     def normal(self) -> float:
+        """A draw from N(0, 1) (``Generator.standard_normal``)."""
         return float(self.rng.standard_normal())
 
     def exponential(self) -> float:
+        """A draw from Exp(1) (``Generator.standard_exponential``)."""
         return float(self.rng.standard_exponential())
 
 

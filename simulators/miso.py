@@ -65,6 +65,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -280,14 +281,17 @@ class MisoSystem:
 
     @property
     def n_bs(self) -> int:
+        """Number of base stations ``B`` (first axis of ``sensing``)."""
         return int(self.sensing.shape[0])
 
     @property
     def n_pilots(self) -> int:
+        """Number of pilot symbols ``L``."""
         return int(self.pilots.shape[0])
 
     @property
     def n_antennas(self) -> int:
+        """Antennas per BS ``M`` (last axis of ``sensing``)."""
         return int(self.sensing.shape[2])
 
     def check_matches(self, config: MisoConfig) -> None:
@@ -336,7 +340,7 @@ NAMED_SYSTEMS = {"paper": _paper_system_draw}
 """Fixed pilot / sensing draws selectable by name in place of an integer ``system_seed``."""
 
 
-def check_system_seed(value, field_name: str = "system_seed") -> int | str:
+def check_system_seed(value: Any, field_name: str = "system_seed") -> int | str:
     """Validate a system seed: an integer >= 0 or a name in :data:`NAMED_SYSTEMS`.
 
     Digit strings (as given on a command line) become integers.
@@ -628,7 +632,9 @@ class MisoSamples:
     def __len__(self) -> int:
         return self.h.shape[0]
 
-    def subset(self, index) -> MisoSamples:
+    def subset(self, index: slice | np.ndarray | list[int]) -> MisoSamples:
+        """The samples selected by ``index`` (a slice, integer indices or a boolean mask),
+        with the same config, seed and system."""
         return MisoSamples(
             self.config, self.seed, self.system, self.positions_m[index], self.h[index],
             self.factors[index], self.y[index],

@@ -141,6 +141,7 @@ class MuMisoConfig(PresetConfig):
         object.__setattr__(self, name, check(name, getattr(self, name)))
 
     def to_dict(self) -> dict:
+        """Every field (``preset`` included) by name, for files."""
         return dataclasses.asdict(self)
 
     @property
@@ -203,7 +204,8 @@ class MuMisoSamples:
     def __len__(self) -> int:
         return self.h.shape[0]
 
-    def subset(self, index) -> MuMisoSamples:
+    def subset(self, index: slice | np.ndarray | list[int]) -> MuMisoSamples:
+        """The samples selected by ``index`` (a slice, integer indices or a boolean mask)."""
         return MuMisoSamples(self.config, self.seed, self.positions_m[index], self.h[index],
                              self.y[index])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from simulators.validation import (
     ConfigError,
@@ -12,6 +12,8 @@ from simulators.validation import (
     did_you_mean,
     parse_scalar,
 )
+
+_Config = TypeVar("_Config", bound="PresetConfig")
 
 
 class PresetConfig:
@@ -25,14 +27,17 @@ class PresetConfig:
 
     @classmethod
     def field_names(cls) -> list[str]:
+        """Names of the config's fields that can be set, in declaration order (not ``preset``)."""
         return [f.name for f in dataclasses.fields(cls) if f.name != "preset"]
 
     @classmethod
-    def from_preset(cls, preset: str = "paper", /, **overrides):
+    def from_preset(cls: type[_Config], preset: str = "paper", /,
+                    **overrides: Any) -> _Config:
         """Config of a named preset with any field overridden.
 
         ``preset`` is positional-only, so an override named ``preset`` (``--set
         preset=...``) is reported as an unknown field instead of a Python TypeError.
+        An unknown preset or field is a :class:`ConfigError` that names it.
         """
         check_choice("preset", preset, tuple(cls.PRESETS))
         unknown = sorted(set(overrides) - set(cls.field_names()))
@@ -46,7 +51,7 @@ class PresetConfig:
         return cls(preset=preset, **{**cls.PRESETS[preset], **overrides})
 
     @classmethod
-    def from_dict(cls, values: dict):
+    def from_dict(cls: type[_Config], values: dict[str, Any]) -> _Config:
         """Rebuild a config saved with :meth:`to_dict`."""
         values = dict(values)
         preset = values.pop("preset", "custom")
@@ -73,8 +78,10 @@ class PresetConfig:
     def _validate(self) -> None:
         """Range checks of the fields (subclasses): :class:`ConfigError` naming a bad one."""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """Every field (``preset`` included) by name, for files; :meth:`from_dict` reverses it."""
         return dataclasses.asdict(self)
 
-    def replace(self, **changes):
+    def replace(self: _Config, **changes: Any) -> _Config:
+        """A copy with some fields changed, validated again like a new config."""
         return dataclasses.replace(self, **changes)

@@ -24,7 +24,7 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 
 
 @njit(cache=True, inline="always")
-def mix64(z):
+def mix64(z: np.uint64) -> np.uint64:
     """SplitMix64 finalizer: a bijective 64-bit hash."""
     z = (z ^ (z >> uint64(30))) * _MIX1
     z = (z ^ (z >> uint64(27))) * _MIX2
@@ -32,20 +32,20 @@ def mix64(z):
 
 
 @njit(cache=True, inline="always")
-def stream_state(seed_key, index):
+def stream_state(seed_key: np.uint64, index: int | np.uint64) -> np.uint64:
     """Initial state of the stream of sample ``index`` under ``seed_key``."""
     return mix64(seed_key ^ mix64(uint64(index) * _GOLDEN + _GOLDEN))
 
 
 @njit(cache=True, inline="always")
-def next_uniform(state):
+def next_uniform(state: np.ndarray) -> float:
     """Advance ``state`` (a 1-element uint64 array) and return a float in [0, 1)."""
     state[0] = state[0] + _GOLDEN
     return float(mix64(state[0]) >> uint64(11)) * _INV_2_53
 
 
 @njit(cache=True, inline="always")
-def next_normal(state):
+def next_normal(state: np.ndarray) -> float:
     """Standard normal draw (Box-Muller, one value per two uniforms)."""
     u1 = next_uniform(state)
     u2 = next_uniform(state)
@@ -53,7 +53,7 @@ def next_normal(state):
 
 
 @njit(cache=True, inline="always")
-def next_exponential(state):
+def next_exponential(state: np.ndarray) -> float:
     """Exp(1) draw: the power of a unit Rayleigh fade, ``|CN(0, 1)|^2``."""
     return -np.log(1.0 - next_uniform(state))
 

@@ -56,14 +56,36 @@ def link_rates_bps(
     return bandwidth_hz * np.log1p(sinr(g, p_w, noise_w) / gap) / np.log(2.0)
 
 
-def sum_rate_bps(g, p_w, noise_w, bandwidth_hz, snr_gap_db=0.0, weights=None) -> np.ndarray:
-    """(Weighted) sum of link rates in bit/s, shape ``[batch]``."""
+def sum_rate_bps(g: ArrayLike, p_w: ArrayLike, noise_w: float, bandwidth_hz: float,
+                 snr_gap_db: float = 0.0, weights: ArrayLike | None = None) -> np.ndarray:
+    """(Weighted) sum of link rates in bit/s, shape ``[batch]``.
+
+    Input
+    -----
+    g : [batch, n, n], float, linear power gains, ``g[b, i, j]`` from tx j to rx i
+    p_w : [batch, n] or [n], float, transmit powers in watts
+    noise_w : float, noise power sigma^2 in watts
+    bandwidth_hz : float, B in Hz (1.0 gives bit/s/Hz)
+    snr_gap_db : float, SNR gap Gamma in dB
+    weights : [n] or [batch, n], float, or None, per-link rate weights (None: all 1)
+
+    Output
+    ------
+    rate : [batch], float, ``sum_i weights_i B log2(1 + SINR_i / Gamma)`` in bit/s
+
+    Example
+    -------
+    >>> g = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> sum_rate_bps(g, np.array([[1.0, 3.0]]), 1.0, 1.0)
+    array([3.])
+    """
     r = link_rates_bps(g, p_w, noise_w, bandwidth_hz, snr_gap_db)
     if weights is not None:
         r = r * np.asarray(weights, dtype=np.float64)
     return r.sum(axis=-1)
 
 
-def min_rate_bps(g, p_w, noise_w, bandwidth_hz, snr_gap_db=0.0) -> np.ndarray:
+def min_rate_bps(g: ArrayLike, p_w: ArrayLike, noise_w: float, bandwidth_hz: float,
+                 snr_gap_db: float = 0.0) -> np.ndarray:
     """Minimum link rate in bit/s, shape ``[batch]``."""
     return link_rates_bps(g, p_w, noise_w, bandwidth_hz, snr_gap_db).min(axis=-1)

@@ -17,6 +17,19 @@ class ConfigError(ValueError):
 
 
 def check_finite(field: str, value: Any) -> float:
+    """``value`` as a finite float, else a :class:`ConfigError` naming ``field``.
+
+    Text numbers are accepted (``"1e-3"``); booleans, NaN and infinities are not.
+
+    Example
+    -------
+    >>> check_finite("p_max_dbm", "30")
+    30.0
+    >>> check_finite("p_max_dbm", float("nan"))
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: p_max_dbm=nan is invalid; expected a finite number
+    """
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -27,6 +40,13 @@ def check_finite(field: str, value: Any) -> float:
 
 
 def check_positive(field: str, value: Any) -> float:
+    """``value`` as a finite float > 0, else a :class:`ConfigError` naming ``field``.
+
+    Example
+    -------
+    >>> check_positive("bandwidth_hz", 5e6)
+    5000000.0
+    """
     x = check_finite(field, value)
     if x <= 0:
         raise ConfigError(f"{field}={value!r} is invalid; expected a number > 0")
@@ -34,6 +54,13 @@ def check_positive(field: str, value: Any) -> float:
 
 
 def check_nonnegative(field: str, value: Any) -> float:
+    """``value`` as a finite float >= 0, else a :class:`ConfigError` naming ``field``.
+
+    Example
+    -------
+    >>> check_nonnegative("snr_gap_db", 0)
+    0.0
+    """
     x = check_finite(field, value)
     if x < 0:
         raise ConfigError(f"{field}={value!r} is invalid; expected a number >= 0")
@@ -41,6 +68,20 @@ def check_nonnegative(field: str, value: Any) -> float:
 
 
 def check_int(field: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, else a :class:`ConfigError` naming ``field``.
+
+    Python and NumPy integers and integral floats (``20.0``) pass; booleans, text and
+    fractional floats do not.
+
+    Example
+    -------
+    >>> check_int("n_links", 20.0)
+    20
+    >>> check_int("n_links", 0)
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: n_links=0 is invalid; expected an integer >= 1
+    """
     import numpy as np
 
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -136,6 +177,17 @@ def did_you_mean(name: Any, choices: Iterable[Any]) -> str:
 
 
 def check_choice(field: str, value: Any, allowed: tuple[str, ...] | list[str]) -> str:
+    """``value`` if it is one of ``allowed``, else a :class:`ConfigError` listing them.
+
+    Example
+    -------
+    >>> check_choice("redraw", "offending", ("all", "offending"))
+    'offending'
+    >>> check_choice("redraw", "al", ("all", "offending"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: redraw='al' is invalid; ... (did you mean 'all'?)
+    """
     if value not in allowed:
         raise ConfigError(f"{field}={value!r} is invalid; expected one of {', '.join(allowed)}"
                           + did_you_mean(value, allowed))
