@@ -258,6 +258,13 @@ def check_tol(name: str, value: Any, *, low: float = 0.0, high: float = 1.0) -> 
 
 
 def check_iterations(name: str, value: Any, maximum: int = 10_000_000) -> int:
+    """``value`` as an iteration count in [1, maximum], else a :class:`ConfigError`.
+
+    Example
+    -------
+    >>> check_iterations("iterations", 150.0)
+    150
+    """
     k = check_int(name, value, 1)
     if k > maximum:
         raise ConfigError(f"{name}={value!r} is invalid; expected an integer in [1, {maximum}]")
@@ -318,6 +325,7 @@ def run_power_kernel(kernel: Callable[..., None], g: ArrayLike, p_max_w: ArrayLi
 
 
 def check_restarts(name: str, value: Any) -> int:
+    """``value`` as a number of restarts in [1, 10000], else a :class:`ConfigError`."""
     return check_iterations(name, value, maximum=10_000)
 
 
@@ -388,12 +396,13 @@ class SeedAt:
         check_int("total", self.total, 1)
 
 
-def seed_number(seed):
+def seed_number(seed: int | np.random.Generator | SeedAt) -> int | np.random.Generator:
     """The integer behind a seed (``SeedAt`` unwrapped), for provenance records."""
     return seed.seed if isinstance(seed, SeedAt) else seed
 
 
-def uniform_draws(seed, blocks: int, batch: int, n: int) -> np.ndarray:
+def uniform_draws(seed: int | np.random.Generator | SeedAt, blocks: int, batch: int,
+                  n: int) -> np.ndarray:
     """``[blocks, batch, n]`` draws of U[0, 1), the same as
     ``make_rng(seed).random((blocks, batch, n))`` (block-major, then layout, then link).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from baselines._common import CONVERGED, FAILED
@@ -15,7 +16,8 @@ KEEP_GOING = -1
 
 
 @njit(cache=True, inline="always")
-def record_iteration(hist, it, obj, change, tol):
+def record_iteration(hist: np.ndarray, it: int, obj: float, change: float,
+                     tol: float) -> int:
     """Store iteration ``it``'s objective in ``hist``; return the layout's stopping code:
     ``FAILED`` (objective or change not finite), ``CONVERGED`` (``change < tol``; the rest
     of ``hist`` then holds ``obj``) or :data:`KEEP_GOING`."""
@@ -32,8 +34,16 @@ def record_iteration(hist, it, obj, change, tol):
 
 
 @njit(cache=True, inline="always")
-def interference(g_off, p, noise, out):
-    """out_i = sum_{j != i} g_ij p_j + sigma^2, for ``g_off`` with a zero diagonal."""
+def interference(g_off: np.ndarray, p: np.ndarray, noise: float, out: np.ndarray) -> None:
+    """out_i = sum_{j != i} g_ij p_j + sigma^2, for ``g_off`` with a zero diagonal.
+
+    Input
+    -----
+    g_off : [n, n], float, linear gains of one layout with the diagonal set to 0
+    p : [n], float, transmit powers in watts
+    noise : float, noise power sigma^2 in watts
+    out : [n], float, written in place: interference plus noise in watts
+    """
     n = p.shape[0]
     for i in range(n):
         s = noise
@@ -43,7 +53,8 @@ def interference(g_off, p, noise, out):
 
 
 @njit(cache=True, inline="always")
-def all_equal(w):
+def all_equal(w: np.ndarray) -> bool:
+    """True when every entry of the 1-D array ``w`` equals ``w[0]`` (uniform weights)."""
     for i in range(w.shape[0]):
         if w[i] != w[0]:
             return False
@@ -51,9 +62,12 @@ def all_equal(w):
 
 
 @njit(cache=True, inline="always")
-def weighted_log2_rates(w, dg, p, interf, uniform):
-    """sum_i w_i log2(1 + dg_i p_i / interf_i).
+def weighted_log2_rates(w: np.ndarray, dg: np.ndarray, p: np.ndarray, interf: np.ndarray,
+                        uniform: bool) -> float:
+    """sum_i w_i log2(1 + dg_i p_i / interf_i), the weighted sum rate in bit/s/Hz.
 
+    ``w``, ``dg`` (direct gains), ``p`` (powers in W) and ``interf`` (interference plus
+    noise in W, see :func:`interference`) are ``[n]`` float arrays of one layout.
     With equal weights (``uniform``), one logarithm of a running product replaces the n
     logarithms; the product is flushed before it can overflow.
     """

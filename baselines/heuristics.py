@@ -192,7 +192,7 @@ def best_of_restarts(
     seed: int | np.random.Generator = 0,
     snr_gap_db: float = 0.0,
     weights: ArrayLike | None = None,
-    **solver_options,
+    **solver_options: Any,
 ) -> PowerSolution:
     r"""Best of ``restarts`` runs of an iterative sum-rate solver (``fp`` or ``wmmse``).
 

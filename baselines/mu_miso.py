@@ -56,10 +56,11 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange
+from numpy.typing import ArrayLike
 
 from baselines._common import (
     CONVERGED,
@@ -124,10 +125,12 @@ class BeamformingResult:
 
     @property
     def ok(self) -> np.ndarray:
+        """[batch], bool, False on ``failed`` samples (whose ``w`` is NaN)."""
         return self.status != "failed"
 
 
-def check_beamforming_problem(h, p_max_w, noise_w, weights=None) -> BeamformingProblem:
+def check_beamforming_problem(h: ArrayLike, p_max_w: ArrayLike, noise_w: float,
+                              weights: ArrayLike | None = None) -> BeamformingProblem:
     """Validate a downlink beamforming problem once, at the entry of a solver.
 
     Input
@@ -246,7 +249,7 @@ def _unit_rows(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def mrt_beamformer(h: np.ndarray, p_max_w) -> np.ndarray:
+def mrt_beamformer(h: np.ndarray, p_max_w: ArrayLike) -> np.ndarray:
     r"""Maximum ratio transmission with equal power: ``w_k = sqrt(P/K) h_k / ||h_k||``.
 
     Input
@@ -289,7 +292,7 @@ def zf_directions(h: np.ndarray) -> np.ndarray:
     return _unit_rows(u)
 
 
-def water_filling(gains: np.ndarray, p_max_w) -> np.ndarray:
+def water_filling(gains: np.ndarray, p_max_w: ArrayLike) -> np.ndarray:
     r"""Water-filling powers ``p_k = (mu - 1/a_k)^+`` with ``sum_k p_k = P``.
 
     Maximizes ``sum_k log(1 + a_k p_k)`` for parallel channels of gains ``a_k > 0``.
@@ -322,7 +325,8 @@ def water_filling(gains: np.ndarray, p_max_w) -> np.ndarray:
     return np.maximum(mu[:, None] - inv, 0.0)
 
 
-def zf_beamformer(h: np.ndarray, p_max_w, noise_w: float, power: str = "equal") -> np.ndarray:
+def zf_beamformer(h: np.ndarray, p_max_w: ArrayLike, noise_w: float,
+                  power: str = "equal") -> np.ndarray:
     r"""Zero forcing with equal power ``P/K`` per user or water-filling over the ZF channels.
 
     With unit directions ``u_k`` the users see parallel channels of gains
@@ -349,7 +353,7 @@ def zf_beamformer(h: np.ndarray, p_max_w, noise_w: float, power: str = "equal") 
     return u * np.sqrt(p)[..., None]
 
 
-def rzf_beamformer(h: np.ndarray, p_max_w, noise_w: float) -> np.ndarray:
+def rzf_beamformer(h: np.ndarray, p_max_w: ArrayLike, noise_w: float) -> np.ndarray:
     r"""Regularized ZF ``W = H^H (H H^H + (K sigma^2 / P) I)^{-1}``, scaled to power ``P``.
 
     Input
@@ -562,9 +566,10 @@ def _initial_beams(init: str, prob: BeamformingProblem, rng: np.random.Generator
 
 
 def wmmse_beamforming(
-    h, p_max_w, noise_w: float, *, weights=None, init: str = "auto", restarts: int = 1,
+    h: ArrayLike, p_max_w: ArrayLike, noise_w: float, *, weights: ArrayLike | None = None,
+    init: str = "auto", restarts: int = 1,
     iterations: int = 1000, tol: float | None = 1e-6, power_constraint: str = "total",
-    sweeps: int = 20, seed=0,
+    sweeps: int = 20, seed: int | np.random.Generator = 0,
 ) -> BeamformingResult:
     r"""WMMSE beamforming for the weighted sum-rate, batched (Numba, ``parallel=True``).
 
@@ -805,7 +810,8 @@ DEFAULT_MAXMIN_RTOL = 1e-10
 DEFAULT_MAXMIN_MAX_ITER = 10_000
 
 
-def maxmin_beamforming(h, p_max_w, noise_w: float, *, rtol: float = DEFAULT_MAXMIN_RTOL,
+def maxmin_beamforming(h: ArrayLike, p_max_w: ArrayLike, noise_w: float, *,
+                       rtol: float = DEFAULT_MAXMIN_RTOL,
                        max_iter: int = DEFAULT_MAXMIN_MAX_ITER) -> BeamformingResult:
     r"""Exact max-min SINR beamforming under a total power, batched (Numba).
 
@@ -883,7 +889,7 @@ class SocpSolution(NamedTuple):
     steps: int
 
 
-def maxmin_cvxpy(h_one, p_max: float, noise: float, *, tol: float = 1e-7,
+def maxmin_cvxpy(h_one: ArrayLike, p_max: float, noise: float, *, tol: float = 1e-7,
                  solver: str | None = None) -> SocpSolution:
     r"""Max-min SINR of one sample by bisection on a common target with a cvxpy SOCP.
 
@@ -1020,14 +1026,18 @@ WMMSE_OPTIONS = {
 }
 
 
-def solve_wmmse_bf(h, *, p_max_w, noise_w, weights=None, seed=0, **options):
+def solve_wmmse_bf(h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
+                   weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
+                   **options: Any) -> BeamformingResult:
     """Registry entry ``wmmse``: options ``iterations`` (1000), ``tol`` (1e-6), ``restarts``
     (1), ``init`` (auto), ``power_constraint`` (total), ``sweeps`` (20)."""
     opts = take_options("wmmse", options, WMMSE_OPTIONS)
     return wmmse_beamforming(h, p_max_w, noise_w, weights=weights, seed=seed, **opts)
 
 
-def solve_maxmin_bf(h, *, p_max_w, noise_w, weights=None, seed=0, **options):
+def solve_maxmin_bf(h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
+                    weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
+                    **options: Any) -> BeamformingResult:
     """Registry entry ``maxmin``: options ``rtol`` (1e-10), ``max_iter`` (10000)."""
     _no_weights("maxmin", weights)
     opts = take_options("maxmin", options, {
@@ -1056,7 +1066,9 @@ def _check_solver(name: str, value):
     return value
 
 
-def solve_maxmin_cvxpy_bf(h, *, p_max_w, noise_w, weights=None, seed=0, **options):
+def solve_maxmin_cvxpy_bf(h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
+                          weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
+                          **options: Any) -> BeamformingResult:
     """Registry entry ``maxmin-cvxpy``: options ``tol`` (1e-7), ``solver`` (None)."""
     _no_weights("maxmin-cvxpy", weights)
     opts = take_options("maxmin-cvxpy", options, {"tol": (1e-7, _check_socp_tol),
@@ -1090,8 +1102,9 @@ BEAMFORMING_SOLVERS: dict[str, Callable[..., BeamformingResult]] = {
 seed=0, **options) -> BeamformingResult``."""
 
 
-def solve_beamforming(method: str, h, *, p_max_w, noise_w: float, weights=None, seed=0,
-                      **options) -> BeamformingResult:
+def solve_beamforming(method: str, h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
+                      weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
+                      **options: Any) -> BeamformingResult:
     r"""Solve a batch of multi-user MISO downlink problems with a registered method.
 
     Input
