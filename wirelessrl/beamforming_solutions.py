@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ MIN_RATE_REFERENCE = "maxmin"
 
 def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str | os.PathLike,
                        *, overwrite: bool = False, fmt: str | None = None,
-                       **options) -> Path:
+                       **options: Any) -> Path:
     """Solve every sample of a multi-user MISO file with ``method``; write the beamformers.
 
     The output holds ``w [batch, K, M]`` (complex, sqrt(W)), ``status [batch]``,

@@ -24,10 +24,13 @@ import pickle
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from wirelessrl.models import TransferNet
 
 from simulators.validation import ConfigError
 from wirelessrl.fileio import atomic_path
@@ -223,7 +226,8 @@ def save_net(path: str | os.PathLike, net: nn.Module, **meta: Any) -> Path:
     )
 
 
-def load_net(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+def load_net(path: str | os.PathLike,
+             map_location: str | torch.device = "cpu") -> tuple[TransferNet, dict]:
     """Rebuild a network saved by :func:`save_net`; returns ``(net, meta)``."""
     from wirelessrl.models import NetConfig, TransferNet
 

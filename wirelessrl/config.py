@@ -137,6 +137,8 @@ def _apply_one(out: dict, text: str, strict: bool) -> None:
 
 
 def load_yaml(path: str | Path) -> dict:
+    """The mapping at the top of a YAML file; a missing file, invalid YAML or another top
+    level is a one-line :class:`ConfigError` naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
@@ -150,6 +152,14 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def save_yaml(config: Mapping, path: str | Path) -> None:
+    """Write ``config`` as block YAML, keys in their order, atomically (temp name + rename).
+
+    Example
+    -------
+    >>> save_yaml({"epochs": 3, "lr": 1e-3}, "run.yaml")
+    >>> load_yaml("run.yaml")
+    {'epochs': 3, 'lr': 0.001}
+    """
     from wirelessrl.fileio import atomic_path
 
     with atomic_path(path) as tmp:

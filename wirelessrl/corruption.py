@@ -67,6 +67,7 @@ class InputCorruption:
 
     @property
     def name(self) -> str:
+        """``"<kind>-<level>"``, e.g. ``"masked-0.1"`` (labels runs and checkpoints)."""
         return f"{self.kind}-{self.level:g}"
 
     def __call__(self, batch: Mapping[str, torch.Tensor],

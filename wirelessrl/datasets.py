@@ -18,7 +18,9 @@ Example
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +46,10 @@ from wirelessrl.fileio import (
     write_arrays,
 )
 
+if TYPE_CHECKING:
+    from simulators.mu_miso import MuMisoConfig, MuMisoSamples
+    from wirelessrl.executors import DaskExecutor, InProcess
+
 D2D_KIND = "d2d-layouts"
 MISO_KIND = "miso-samples"
 
@@ -55,6 +61,14 @@ e.g. 14,873 layouts of the ``paper`` preset in float64, 2 layouts of 1,000 links
 
 
 def check_dtype(dtype: str) -> str:
+    """``dtype`` if it is a key of :data:`DTYPES` (``"float64"``, ``"float32"``), else a
+    :class:`ConfigError`.
+
+    Example
+    -------
+    >>> check_dtype("float32")
+    'float32'
+    """
     return check_choice("dtype", dtype, tuple(DTYPES))
 
 
@@ -169,14 +183,19 @@ class D2DFile:
         self.close()
 
     def close(self) -> None:
+        """Close the underlying file (also done by ``with``)."""
         self.reader.close()
 
     def __len__(self) -> int:
         return self.n
 
     def chunks(self, chunk_size: int, names: tuple[str, ...] = ("g",), *,
-               verify: bool = True):
-        """Yield ``(start, {name: rows})`` over all layouts, gains checked per chunk."""
+               verify: bool = True) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Yield ``(start, {name: rows})`` over all layouts, gains checked per chunk.
+
+        ``rows`` are ``[m, ...]`` arrays of at most ``chunk_size`` layouts (``g : [m, n, n]``
+        linear); with ``verify`` the file checksum is checked after the last chunk.
+        """
         for start, part in self.reader.iter_rows(list(names), chunk_size, verify=verify):
             if "g" in part:
                 _check_gains(self.path, part["g"])
@@ -276,7 +295,7 @@ def simulate_d2d_file(
     chunk_size: int | None = None,
     dtype: str = "float64",
     compression: str | None = None,
-    executor=None,
+    executor: InProcess | DaskExecutor | None = None,
 ) -> Path:
     """Generate ``n`` layouts and save them, chunk by chunk; behind ``wirelessrl simulate d2d``.
 
@@ -395,7 +414,7 @@ def simulate_miso_file(
     chunk_size: int | None = None,
     dtype: str = "float64",
     compression: str | None = None,
-    executor=None,
+    executor: InProcess | DaskExecutor | None = None,
 ) -> Path:
     """Generate ``n`` MISO samples and save them chunk by chunk; behind
     ``wirelessrl simulate miso``. Options as :func:`simulate_d2d_file`; the system (pilots,
@@ -423,7 +442,7 @@ def simulate_miso_file(
 MU_MISO_KIND = "mu-miso-samples"
 
 
-def save_mu_miso(data, path: str | os.PathLike, fmt: str | None = None,
+def save_mu_miso(data: MuMisoSamples, path: str | os.PathLike, fmt: str | None = None,
                  overwrite: bool = True) -> Path:
     """Write multi-user MISO samples (positions, channels, pilots) with config and seed."""
     arrays = {"positions_m": data.positions_m, "h": data.h, "y": data.y}
@@ -431,7 +450,7 @@ def save_mu_miso(data, path: str | os.PathLike, fmt: str | None = None,
     return write_arrays(path, arrays, meta, fmt, overwrite)
 
 
-def load_mu_miso(path: str | os.PathLike):
+def load_mu_miso(path: str | os.PathLike) -> MuMisoSamples:
     """Load a file written by :func:`save_mu_miso` into :class:`MuMisoSamples`.
 
     Raises :class:`ConfigError` naming the file and what is wrong (kind, shapes, dtype,

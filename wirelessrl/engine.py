@@ -222,16 +222,26 @@ class TrainConfig:
                  check_nonnegative("checkpoint_every_s", self.checkpoint_every_s))
 
     def to_dict(self) -> dict:
+        """Every field by name, JSON-ready (``trainable`` as a list); see :meth:`from_dict`."""
         d = dataclasses.asdict(self)
         if d["trainable"] is not None:
             d["trainable"] = list(d["trainable"])
         return d
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text with sorted keys (as stored in checkpoints)."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, values: Mapping) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict`; an unknown key is a :class:`ConfigError`.
+
+        Example
+        -------
+        >>> cfg = TrainConfig(epochs=3, trainable=["heads.min_rate"])
+        >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+        True
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - names
         if unknown:
@@ -241,7 +251,8 @@ class TrainConfig:
             )
         return cls(**values)
 
-    def replace(self, **changes) -> TrainConfig:
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
 
 
@@ -278,6 +289,7 @@ class FitResult:
     run_dir: Path | None = None
 
     def to_dict(self) -> dict:
+        """The fields without ``history``, JSON-ready (``run_dir`` as text), for ``fit.json``."""
         d = dataclasses.asdict(self)
         d.pop("history")
         d["run_dir"] = None if self.run_dir is None else str(self.run_dir)
@@ -527,6 +539,8 @@ class _MetricsLog:
             self.writer = csv.DictWriter(self.file, self.columns, extrasaction="ignore")
 
     def append(self, row: dict) -> None:
+        """Keep ``row`` and write it to the file (the first row fixes the columns); flush
+        at most every 2 s."""
         self.rows.append(row)
         if self.file is None:
             return
@@ -540,11 +554,13 @@ class _MetricsLog:
             self.flush()
 
     def flush(self) -> None:
+        """Push buffered rows to the file (before a checkpoint is written)."""
         if self.file is not None:
             self.file.flush()
             self.last_flush = time.perf_counter()
 
     def close(self) -> None:
+        """Close the file (rows stay in :attr:`rows`)."""
         if self.file is not None:
             self.file.close()
             self.file = None
@@ -604,6 +620,8 @@ class TrainingCheckpoint:
     format: str = CHECKPOINT_FORMAT
 
     def payload(self) -> dict:
+        """The dict saved as ``last.pt``: the fields by name, ``best_metrics`` as JSON text,
+        ``augment`` left out when None."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["best_metrics"] = json.dumps(self.best_metrics)
         if self.augment is None:
@@ -612,6 +630,8 @@ class TrainingCheckpoint:
 
     @classmethod
     def from_payload(cls, d: Mapping, path: Path) -> TrainingCheckpoint:
+        """Read back a :meth:`payload` loaded from ``path`` (named in errors); a wrong
+        ``format`` or a missing key is a :class:`ConfigError`."""
         if d.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(
                 f"{str(path)!r} is not a training checkpoint (format={d.get('format')!r}; "
@@ -789,6 +809,8 @@ class BestWeights(Callback):
     into the model at the end."""
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """Record the epoch as the best (metric, epoch, metrics and a copy of the weights)
+        when its ``monitor`` beats the best so far."""
         s = loop.state
         if metrics is not None and loop.sign * metrics[loop.config.monitor] < \
                 loop.sign * s.best_metric:
@@ -797,6 +819,7 @@ class BestWeights(Callback):
             s.best_state = {k: v.detach().clone() for k, v in loop.model.state_dict().items()}
 
     def on_fit_end(self, loop: _Loop) -> None:
+        """Load the best weights into ``loop.model`` (if any epoch was validated)."""
         if loop.state.best_state is not None:
             loop.model.load_state_dict(loop.state.best_state)
 
@@ -805,6 +828,7 @@ class EarlyStopping(Callback):
     """Stop after ``patience`` validated epochs without a better monitor."""
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """Set ``loop.state.stopped_early`` once ``patience`` epochs passed since the best."""
         s, patience = loop.state, loop.config.patience
         if metrics is not None and patience is not None and s.epoch - s.best_epoch >= patience:
             s.stopped_early = True
@@ -818,6 +842,7 @@ class MetricsCSV(Callback):
         self.log = log
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """Append the epoch's row (validation columns empty when it was not validated)."""
         row: dict[str, Any] = {"epoch": loop.state.epoch, "train_loss": train_loss}
         for key in (self.log.columns or [f"valid_{k}" for k in sorted(metrics or {})]):
             if key.startswith("valid_"):
@@ -836,6 +861,7 @@ class Progress(Callback):
         self.last_postfix = 0.0
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """Advance the bar; refresh its loss / best text at most once a second."""
         if not loop.config.progress:
             return
         self.bar.update(1)
@@ -846,6 +872,7 @@ class Progress(Callback):
             self.last_postfix = time.perf_counter()
 
     def on_fit_end(self, loop: _Loop) -> None:
+        """Close the bar."""
         self.bar.close()
 
 
@@ -858,6 +885,8 @@ class Checkpoints(Callback):
         self.last_time = time.perf_counter()
 
     def save(self, loop: _Loop, done: bool) -> None:
+        """Write ``last.pt`` of the current state (rank 0 only, after flushing
+        ``metrics.csv``); ``done`` marks the run complete."""
         if loop.ckpt_path is None or loop.rank != 0:
             return
         self.log.flush()
@@ -865,12 +894,15 @@ class Checkpoints(Callback):
         loop.state.last_ckpt_epoch, self.last_time = loop.state.epoch, time.perf_counter()
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
+        """Save an unfinished checkpoint once ``checkpoint_every_s`` seconds passed since the
+        last one (not on an early stop: :meth:`on_fit_end` saves then)."""
         every = loop.config.checkpoint_every_s
         if (not loop.state.stopped_early and every is not None
                 and time.perf_counter() - self.last_time >= every):
             self.save(loop, done=False)
 
     def on_fit_end(self, loop: _Loop) -> None:
+        """Save the final checkpoint (unless the run was complete when it started)."""
         if not loop.state.complete:
             self.save(loop, done=True)
 

@@ -32,6 +32,7 @@ class MetricSummary:
     pct_of_reference_ratio_of_means: float | None = None
 
     def as_dict(self) -> dict:
+        """The fields by name (one row of a results table or JSON file)."""
         return asdict(self)
 
 

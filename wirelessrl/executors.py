@@ -58,6 +58,7 @@ class InProcess:
     name = "in-process"
 
     def map_ordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
+        """Yield ``fn(*args)`` for each argument tuple of ``tasks``, in order, lazily."""
         for args in tasks:
             yield fn(*args)
 
@@ -77,15 +78,20 @@ class DaskExecutor:
 
     @property
     def workers(self) -> int:
+        """Worker threads of the cluster (the sum of each worker's ``nthreads``, at least 1)."""
         return max(1, sum(w.get("nthreads", 1)
                           for w in self.client.scheduler_info()["workers"].values()))
 
     @property
     def name(self) -> str:
+        """``"dask (N workers)"``, for progress and log lines."""
         k = len(self.client.scheduler_info()["workers"])
         return f"dask ({k} worker{'' if k == 1 else 's'})"
 
     def map_ordered(self, fn: Callable, tasks: Iterable[tuple]) -> Iterator[Any]:
+        """Yield ``fn(*args)`` for each tuple of ``tasks`` in task order, with at most
+        ``window`` tasks in flight; arrays over 1 MiB are scattered to the workers first.
+        A task that kills its workers too often raises :class:`ClusterError`."""
         from distributed import KilledWorker
 
         window = self.window or max(2, 2 * self.workers)

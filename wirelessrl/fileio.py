@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl import __version__
@@ -66,15 +67,18 @@ class ArraysDigest:
     def __init__(self) -> None:
         self._parts: dict[str, Any] = {}
 
-    def start(self, name: str, dtype, shape: tuple[int, ...]) -> None:
+    def start(self, name: str, dtype: npt.DTypeLike, shape: tuple[int, ...]) -> None:
+        """Declare array ``name`` with its dtype and full shape (they enter the digest)."""
         digest = hashlib.sha256()
         digest.update(f"{name}|{np.dtype(dtype).str}|{tuple(int(k) for k in shape)}|".encode())
         self._parts[name] = digest
 
     def update(self, name: str, rows: np.ndarray) -> None:
+        """Feed the next rows of array ``name``, in order (``rows: [m, ...]``, any ``m``)."""
         _feed(self._parts[name], rows)
 
     def hexdigest(self) -> str:
+        """The combined SHA-256 hex digest over all declared arrays, in name order."""
         top = hashlib.sha256()
         for name in sorted(self._parts):
             top.update(f"{name}:{self._parts[name].hexdigest()}\n".encode())
@@ -254,6 +258,14 @@ def _created_utc() -> str:
 
 
 def infer_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The file format: ``fmt`` if given (checked against :data:`FORMATS`), else ``"mat"``
+    for a ``.mat`` suffix (any case) and ``"h5"`` otherwise.
+
+    Example
+    -------
+    >>> infer_format("data.MAT"), infer_format("data.h5"), infer_format("x.bin", "h5")
+    ('mat', 'h5', 'h5')
+    """
     if fmt is None:
         fmt = "mat" if str(path).lower().endswith(".mat") else "h5"
     if fmt not in FORMATS:
@@ -491,6 +503,7 @@ class RowArray:
 
     @property
     def row_bytes(self) -> int:
+        """Bytes of one stored row: ``prod(tail) * itemsize``."""
         return int(np.prod(self.tail, dtype=np.int64)) * np.dtype(self.dtype).itemsize
 
 
@@ -629,6 +642,7 @@ class ArrayWriter:
         return meta
 
     def close(self) -> None:
+        """Close the HDF5 file if open (:meth:`finish` calls it; safe to call twice)."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -768,18 +782,22 @@ class ArrayReader:
         self.close()
 
     def close(self) -> None:
+        """Close the HDF5 file if open (safe to call twice)."""
         if self._file is not None:
             self._file.close()
             self._file = None
 
     @property
     def names(self) -> list[str]:
+        """Names of the file's arrays, sorted."""
         return sorted(self._arrays)
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of array ``name`` as stored (rows first), without reading it."""
         return tuple(self._arrays[name].shape)
 
     def dtype(self, name: str) -> np.dtype:
+        """Stored dtype of array ``name``, without reading it."""
         return np.dtype(self._arrays[name].dtype)
 
     def read(self, name: str, start: int | None = None, stop: int | None = None) -> np.ndarray:

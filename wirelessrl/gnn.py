@@ -105,6 +105,7 @@ class GraphConfig:
         return n_links - 1 if self.top_k is None else min(self.top_k, n_links - 1)
 
     def to_dict(self) -> dict:
+        """The fields by name (``update_widths`` as a list), for network config JSON."""
         return {"top_k": self.top_k, "channels": self.channels,
                 "update_widths": list(self.update_widths), "db_scale": self.db_scale}
 
@@ -239,6 +240,9 @@ class GraphLayer(nn.Module):
         self.update = _mlp((d_in + 2 * c, *graph.update_widths, d_out))
 
     def forward(self, h: torch.Tensor, graph: Graph) -> torch.Tensor:
+        """Node states ``h : [batch, n, d_in]`` -> ``[batch, n, d_out]``: virtual powers
+        ``q, r : [batch, n, c]`` (softplus), messages ``log1p`` of the received / caused
+        interference over ``graph``'s edges, then the update MLP on ``[h, a_in, a_out]``."""
         q, r = nn.functional.softplus(self.powers(h)).chunk(2, dim=-1)  # [batch, n, c] each
         a_in = torch.log1p(graph.incoming(q))                           # interference received
         a_out = torch.log1p(graph.outgoing(r))                          # interference caused
@@ -317,6 +321,8 @@ class EdgeDecoder(nn.Module):
         self.d = _mlp((*self.widths[:-1], 1), last_act=False)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """Node features ``f : [batch, n, d_L]`` -> ``rec : [batch, n, n]``, the standardized
+        dB gains: ``u(f_i) . v(f_j) / sqrt(r)`` off the diagonal, ``d(f_i)`` on it."""
         r = self.widths[-1]
         rec = self.u(f) @ self.v(f).transpose(-1, -2) / math.sqrt(r)   # [batch, n, n]
         diag = self.d(f).squeeze(-1)                                   # [batch, n]
@@ -385,4 +391,5 @@ class GraphInputTransform:
         return out.astype(np.float32)
 
     def to_dict(self) -> dict:
+        """The fields by name (powers in W, dB means and stds), for network metadata."""
         return dataclasses.asdict(self)

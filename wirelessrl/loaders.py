@@ -119,6 +119,7 @@ class ChunkedDataset(torch.utils.data.Dataset):
 
     @property
     def n_chunks(self) -> int:
+        """Number of chunks, ``ceil(len(self) / chunk_size)`` (the last may be short)."""
         return -(-len(self) // self.chunk_size)
 
     def _open(self) -> ArrayReader:
@@ -202,6 +203,7 @@ class ChunkShuffleSampler(torch.utils.data.Sampler):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Use the permutation of ``epoch`` on the next iteration (like DistributedSampler)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,8 @@ def _estimate(method: str, data: MisoSamples, options: dict) -> tuple[str, np.nd
 
 
 def solve_miso_file(data_path: str | os.PathLike, method: str, out_path: str | os.PathLike,
-                    *, overwrite: bool = False, fmt: str | None = None, **options) -> Path:
+                    *, overwrite: bool = False, fmt: str | None = None,
+                    **options: Any) -> Path:
     """Run a MISO beamformer or position estimator on every sample of a MISO data file.
 
     The output holds the decision array (``v [batch, n_bs, M]`` complex unit-norm beams, or

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,6 +31,9 @@ from wirelessrl.fileio import (
 )
 from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
 
+if TYPE_CHECKING:
+    from wirelessrl.executors import DaskExecutor, InProcess
+
 SOLUTION_KIND = "d2d-solution"
 SUM_RATE_REFERENCE = "fp"
 MIN_RATE_REFERENCE = "maxmin"
@@ -45,9 +49,9 @@ def solve_file(
     chunk_size: int | None = None,
     dtype: str = "float64",
     compression: str | None = None,
-    executor=None,
+    executor: InProcess | DaskExecutor | None = None,
     progress: bool = False,
-    **options,
+    **options: Any,
 ) -> Path:
     """Solve every layout of a D2D file with ``method``; write powers, status, iterations.
 
