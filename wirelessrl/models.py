@@ -94,9 +94,11 @@ class ScaledSigmoid(nn.Module):
         self.low, self.high = low, high
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z : [..., d]`` -> ``low + (high - low) sigmoid(z) : [..., d]``, elementwise."""
         return self.low + (self.high - self.low) * torch.sigmoid(z)
 
     def extra_repr(self) -> str:
+        """``low=..., high=...`` shown in the module's repr."""
         return f"low={self.low}, high={self.high}"
 
 
@@ -128,6 +130,9 @@ class UnitNormComplex(nn.Module):
         self.eps = float(eps)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z : [..., groups * 2 n]`` -> same shape, each of the ``groups`` blocks scaled to
+        unit Euclidean norm (norms below ``eps`` clamped); a last dimension not divisible by
+        ``groups`` is a :class:`ConfigError`."""
         if z.shape[-1] % self.groups:
             raise ConfigError(
                 f"unit_norm_complex: last dimension {z.shape[-1]} is not divisible by "
@@ -139,6 +144,7 @@ class UnitNormComplex(nn.Module):
         return (blocks / norm).reshape(z.shape)
 
     def extra_repr(self) -> str:
+        """``groups=...`` shown in the module's repr."""
         return f"groups={self.groups}"
 
 
@@ -173,10 +179,12 @@ class PowerNormalization(nn.Module):
         self.eps = float(eps)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z : [..., 2 K M]`` -> ``w`` of the same shape with ``sum(w^2, -1) = power`` (W)."""
         norm = z.norm(dim=-1, keepdim=True).clamp_min(self.eps)
         return z * (self.power ** 0.5 / norm)
 
     def extra_repr(self) -> str:
+        """``power=...`` shown in the module's repr."""
         return f"power={self.power}"
 
 
@@ -306,6 +314,7 @@ class HeadConfig:
         return cls(widths=value)
 
     def to_dict(self) -> dict:
+        """The fields by name, JSON-ready (``widths`` as a list)."""
         return {
             "widths": list(self.widths),
             "output": self.output,
@@ -330,6 +339,8 @@ class Head(nn.Module):
         self.transform = OUTPUT_TRANSFORMS[config.output](**config.output_params)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """``f : [batch, widths[0]]`` -> ``[batch, widths[-1]]`` (``per_node``:
+        ``[batch, n, widths[0]]`` -> ``[batch, n]``), after the output transform."""
         out = self.transform(self.mlp(f))
         return out.squeeze(-1) if self.per_node else out
 
@@ -390,6 +401,8 @@ class NetConfig:
             object.__setattr__(self, "decoder_widths", dw)
 
     def to_dict(self) -> dict:
+        """The fields by name, JSON-ready (widths as lists, heads as dicts); see
+        :meth:`from_dict`."""
         return {
             "feature_widths": list(self.feature_widths),
             "heads": {name: head.to_dict() for name, head in self.heads.items()},
@@ -400,10 +413,12 @@ class NetConfig:
         }
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text (head order kept), as stored in network files."""
         return json.dumps(self.to_dict())  # head order is kept
 
     @classmethod
     def from_dict(cls, values: Mapping) -> NetConfig:
+        """Rebuild a config from :meth:`to_dict`; an unknown key is a :class:`ConfigError`."""
         unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(
@@ -414,9 +429,11 @@ class NetConfig:
 
     @classmethod
     def from_json(cls, text: str) -> NetConfig:
+        """Rebuild a config from :meth:`to_json` text."""
         return cls.from_dict(json.loads(text))
 
-    def replace(self, **changes) -> NetConfig:
+    def replace(self, **changes: Any) -> NetConfig:
+        """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
 
 
@@ -507,6 +524,7 @@ class TransferNet(nn.Module):
 
     @property
     def head_names(self) -> tuple[str, ...]:
+        """Names of the heads, in order."""
         return tuple(self.heads.keys())
 
     def _head_name(self, head: str | None) -> str:
@@ -520,6 +538,14 @@ class TransferNet(nn.Module):
         return head
 
     def forward(self, x: torch.Tensor, head: str | None = None) -> dict[str, torch.Tensor]:
+        """Features, then head ``head`` (None: the only head); see the class docstring.
+
+        ``mlp``: ``x : [batch, feature_widths[0]]`` -> ``out : [batch, head width]``,
+        ``features : [batch, feature_widths[-1]]``, ``reconstruction : [batch,
+        decoder_widths[-1]]`` (only with a decoder). ``gnn``: ``x : [batch, n, n]`` dB ->
+        ``out : [batch, n]``, ``features : [batch, n, d_L]``, ``reconstruction : [batch, n,
+        n]``.
+        """
         f = self.features(x)
         out = {"out": self.heads[self._head_name(head)](f), "features": f}
         if self.decoder is not None:
@@ -535,7 +561,7 @@ class TransferNet(nn.Module):
         self,
         name: str,
         head: HeadConfig | Sequence[int] | Mapping | None = None,
-        **head_fields,
+        **head_fields: Any,
     ) -> TransferNet:
         """Attach a freshly initialized head ``name`` (replacing one of that name).
 
@@ -759,7 +785,13 @@ NET_PRESETS: dict[str, Callable[..., NetConfig]] = {
 """Paper architectures by task name."""
 
 
-def net_config(preset: str, **options) -> NetConfig:
-    """Architecture of a named preset, e.g. ``net_config("d2d", n_links=20)``."""
+def net_config(preset: str, **options: Any) -> NetConfig:
+    """Architecture of a named preset (a key of :data:`NET_PRESETS`) with its options.
+
+    Example
+    -------
+    >>> net_config("d2d", n_links=20).feature_widths[0]
+    400
+    """
     check_choice("net preset", preset, tuple(NET_PRESETS))
     return NET_PRESETS[preset](**options)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -709,8 +710,12 @@ TASK_LOSSES: dict[str, Callable[..., TaskLoss]] = {
 """Task losses by name; a new task registers its loss here."""
 
 
-def task_loss(name: str, **params) -> TaskLoss:
-    """Build a registered task loss, e.g. ``task_loss("d2d_min_rate", noise_w=5e-12)``."""
+def task_loss(name: str, **params: Any) -> TaskLoss:
+    """Build a registered task loss, e.g. ``task_loss("d2d_min_rate", noise_w=5e-12)``.
+
+    ``name`` is a key of :data:`TASK_LOSSES`; an unknown name or a parameter the loss does
+    not take is a :class:`ConfigError`.
+    """
     check_choice("task loss", name, tuple(TASK_LOSSES))
     try:
         return TASK_LOSSES[name](**params)

@@ -44,6 +44,16 @@ from wirelessrl.fileio import atomic_path
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
+    """First 16 hex digits of the SHA-256 of ``config`` as JSON (sorted keys, non-JSON
+    values as ``str``): the key under which a step's output is recorded.
+
+    Example
+    -------
+    >>> config_hash({"a": 1, "b": [2.0]}) == config_hash({"b": [2.0], "a": 1})
+    True
+    >>> len(config_hash({}))
+    16
+    """
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -62,6 +72,8 @@ class StepRunner:
         return self.run_dir / ".steps" / f"{name.replace('/', '__')}.json"
 
     def is_done(self, name: str, config: Mapping, outputs: Iterable[str | Path] = ()) -> bool:
+        """True when step ``name`` finished with this ``config`` (same :func:`config_hash`,
+        not marked running) and every path of ``outputs`` (relative to ``run_dir``) exists."""
         stamp = self._stamp(name)
         if not stamp.is_file():
             return False

@@ -121,6 +121,7 @@ feature_lr_scale=1.0, source='reconstruction')
 
     @property
     def uses_source(self) -> bool:
+        """True when the strategy starts from a source-trained network (``source_alpha`` set)."""
         return self.source_alpha is not None
 
 
@@ -381,6 +382,8 @@ class _HeadOnly(nn.Module):
         self.heads = net.heads
 
     def forward(self, f: torch.Tensor, head: str | None = None) -> dict[str, torch.Tensor]:
+        """Features ``f : [batch, d]`` -> ``{"out": head(f), "features": f}`` (None: the
+        first head)."""
         name = head if head is not None else next(iter(self.heads))
         return {"out": self.heads[name](f), "features": f}
 
