@@ -26,8 +26,12 @@ from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from simulators.validation import ConfigError, check_choice
+
+if TYPE_CHECKING:
+    from wirelessrl.results import Echo
 
 __all__ = ["SCALES", "TASKS", "config_path", "get_task", "load_experiment_config",
            "parse_seeds", "report_run", "run_experiment", "sweep_spec_path"]
@@ -126,14 +130,14 @@ def parse_seeds(text: str | None, default: Sequence[int]) -> list[int]:
 
 
 def run_experiment(name: str, config: dict, run_dir: str | Path, seeds: list[int],
-                   echo=print, step_cache: str | Path | None = None) -> Path:
+                   echo: Echo = print, step_cache: str | Path | None = None) -> Path:
     """Run experiment ``name`` (every step resumable) and write its report; return it."""
     from experiments.runner import run
 
     return run(get_task(name).TASK, config, run_dir, seeds, echo, step_cache)
 
 
-def report_run(run_dir: str | Path, echo=print) -> Path:
+def report_run(run_dir: str | Path, echo: Echo = print) -> Path:
     """Write the report of a finished run folder from its files only (``results.csv``,
     ``results.json``, ``report.md``, plots); no network runs, torch is not imported.
 

@@ -182,10 +182,13 @@ class D2DRun(TaskRun):
 
     @classmethod
     def make_task(cls, config: dict) -> TransferTask:
+        """Sum-rate -> min-rate task of the config (:func:`make_task`)."""
         return make_task(config)
 
     @classmethod
     def check_task_config(cls, config: dict) -> None:
+        """Input transform, variants (augmentations need ``model.family='mlp'``), split
+        sizes, baseline settings and the ``generalization`` section."""
         check_choice("model.input_transform", config["model"]["input_transform"],
                      INPUT_TRANSFORMS)
         if model_family(config) != "mlp":
@@ -205,10 +208,13 @@ class D2DRun(TaskRun):
         d2d_sizes.check(config, config["strategies"])
 
     def data_config(self) -> dict:
+        """System config, split sizes and seed."""
         return {"system": self.system.to_dict(), "data": self.config["data"], "seed": self.seed}
 
     # ----------------------------------------------------------------- data
     def make_data(self) -> None:
+        """``data/<split>.h5`` for each of :data:`SPLITS`: D2D layouts of the split's size,
+        seed ``10 seed + split index``."""
         def build():
             for split in SPLITS:
                 n = int(self.config["data"][split])
@@ -218,6 +224,9 @@ class D2DRun(TaskRun):
         self.steps.run("data", self.data_config(), build, [f"data/{s}.h5" for s in SPLITS])
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Every split as tensors (loaded once): ``mlp``: :func:`tensors` with the input map
+        fitted on ``source_train`` (``x : [n, N^2]``, ``g : [n, N, N]``); ``gnn``:
+        :meth:`GraphInputs.tensors` (``x, x_rec, g : [n, N, N]``)."""
         if self._data is None:
             g = {s: load_d2d(self.path("data", f"{s}.h5")).g for s in SPLITS}
             self.test_g = g["test"]
@@ -233,6 +242,9 @@ class D2DRun(TaskRun):
 
     # ------------------------------------------------------------ baselines
     def solve_baselines(self) -> None:
+        """``baselines.h5``: the test-set powers ``<method>_p_w : [n_test, N]`` (W) of every
+        :data:`~experiments.d2d_report.BASELINE_METHODS` solver, with timings, stopping
+        rules and status counts."""
         cfg = {**self.data_config(), "baselines": self.config["baselines"]}
 
         def build():

@@ -48,6 +48,7 @@ from wirelessrl.results import write_json
 
 if TYPE_CHECKING:
     from experiments.runner import TaskRun as D2DRun  # an experiments.d2d.D2DRun
+    from simulators.d2d import D2DConfig
 
 KEYS = ("sizes", "layouts", "constant_density", "fp_restarts", "maxmin_max_links",
         "strategies", "chunk_entries")
@@ -68,6 +69,7 @@ def section(config: dict) -> dict:
 
 
 def enabled(config: dict) -> bool:
+    """True when ``generalization.sizes`` lists sizes (the size steps then run)."""
     return bool(section(config).get("sizes"))
 
 
@@ -107,7 +109,7 @@ def _layouts(gen: dict, sizes: list[int]) -> list:
     return list(layouts) if len(layouts) == len(sizes) else list(layouts) * len(sizes)
 
 
-def system_at(exp: D2DRun, n_links: int):
+def system_at(exp: D2DRun, n_links: int) -> D2DConfig:
     """The training system with ``n_links`` links, at the training density if asked."""
     base = exp.system
     field = base.field_m

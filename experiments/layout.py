@@ -97,10 +97,12 @@ class Plan:
     variants: list[Variant] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The plan as plain data (variants as dicts) for ``run.json``."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:
+        """Rebuild a plan from :meth:`to_dict` (after a JSON round trip: lists to tuples)."""
         variants = [Variant(**{**v, "lrs": tuple(v["lrs"]),
                                "strategies": tuple(v["strategies"])}) for v in d["variants"]]
         return cls(list(d["strategies"]), float(d["target_lr"]), list(d["tuned_lrs"]),
@@ -115,12 +117,17 @@ class RunLayout:
     target_mode: str
 
     def path(self, *parts: str) -> Path:
+        """``self.dir / parts[0] / parts[1] / ...``, a file or folder of the unit."""
         return self.dir.joinpath(*parts)
 
     def source_net_path(self, name: str, variant: Variant | None = None) -> Path:
+        """``<source dir>/<name>/net.pt``: the source network ``name`` (``conventional``,
+        ``reconstruction``) of the run or of ``variant``."""
         return self.path(variant.source_dir if variant else "source", name, "net.pt")
 
     def target_run_dir(self, strategy: str, lr: float, variant: Variant | None = None) -> Path:
+        """``target/<strategy>-lr<lr>`` (or ``target-<variant>/...``): one target training
+        run's folder."""
         return self.path(variant.target_dir if variant else "target", f"{strategy}-lr{lr:g}")
 
     def fit_summary(self, run_dir: Path) -> dict:

@@ -168,10 +168,12 @@ class MisoRun(TaskRun):
 
     @classmethod
     def make_task(cls, config: dict) -> TransferTask:
+        """Beamforming -> localization task of the config (:func:`make_task`)."""
         return make_task(config)
 
     @classmethod
     def check_task_config(cls, config: dict) -> None:
+        """System seed, ``supervised`` training section, split sizes and baselines."""
         system_seed(config)
         train_config(config["supervised"], 0)
         for split in SPLITS:
@@ -186,11 +188,14 @@ class MisoRun(TaskRun):
         return self._system
 
     def data_config(self) -> dict:
+        """System config, system seed, split sizes and seed."""
         return {"system": self.system.to_dict(), "system_seed": self.system_seed,
                 "data": self.config["data"], "seed": self.seed}
 
     # ----------------------------------------------------------------- data
     def make_data(self) -> None:
+        """``data/<split>.h5`` for each of :data:`SPLITS`: MISO users of the split's size,
+        seed ``10 seed + split index``, all with the pilots of :attr:`pilot_system`."""
         def build():
             for split in SPLITS:
                 n = int(self.config["data"][split])
@@ -208,6 +213,8 @@ class MisoRun(TaskRun):
         return self._samples
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Every split as :func:`tensors` (loaded once), input and factor standardizers
+        fitted on ``source_train``."""
         if self._data is None:
             samples = self.samples()
             train = samples["source_train"]
@@ -218,6 +225,9 @@ class MisoRun(TaskRun):
 
     # ------------------------------------------------------------ baselines
     def solve_baselines(self) -> None:
+        """``baselines.h5``: on the test set, the beamforming gain, received SNR (dB) and
+        fraction of the MRT SNR of each beamformer baseline, and the positions ``[n, 2]``
+        (m) of each localization baseline, timed (see the module docstring)."""
         settings = baseline_settings(self.config)
 
         def build():
@@ -276,6 +286,7 @@ class MisoRun(TaskRun):
 
     # -------------------------------------------------------------- training
     def extra_steps(self) -> None:
+        """The ``supervised`` ceiling (:meth:`train_supervised`) unless disabled."""
         if self.config["supervised"].get("enabled", True):
             self.train_supervised()
 
@@ -294,6 +305,7 @@ class MisoRun(TaskRun):
 
     # ------------------------------------------------------------ evaluation
     def extra_networks(self) -> list[dict]:
+        """The supervised localization network, when it is trained."""
         if not self.config["supervised"].get("enabled", True):
             return []
         return [{"rel": "supervised", "head": TARGET_HEAD, "name": "supervised"}]

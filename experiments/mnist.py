@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,6 +140,7 @@ class MnistData:
         self._data: dict | None = None
 
     def get(self) -> dict[str, np.ndarray]:
+        """The 0/1/8 images and labels of :func:`load_mnist_018` (read on the first call)."""
         if self._data is None:
             self._data = load_mnist_018(self.directory, side=self.image_side)
         return self._data
@@ -163,10 +165,12 @@ class MnistRun(TaskRun):
 
     @classmethod
     def make_task(cls, config: dict) -> TransferTask:
+        """"Is it a 1" -> "is it an 8" task of the config (:func:`make_task`)."""
         return make_task(config)
 
     @classmethod
     def check_task_config(cls, config: dict) -> None:
+        """Split names, ``data.split_seed`` and that the MNIST IDX files exist."""
         _splits(config)
         split_seed = config["data"].get("split_seed")
         if split_seed is not None:
@@ -184,10 +188,12 @@ class MnistRun(TaskRun):
                 for seed in seeds for split in _splits(config)]
 
     @classmethod
-    def unit_dir(cls, seed: int, **unit) -> str:
+    def unit_dir(cls, seed: int, **unit: Any) -> str:
+        """``seed-<seed>/split-<split>``."""
         return f"seed-{seed}/split-{unit['split']}"
 
     def label(self) -> str:
+        """``seed <seed>, split <split>``."""
         return f"seed {self.seed}, split {self.split}"
 
     # ----------------------------------------------------------------- data
@@ -197,12 +203,15 @@ class MnistRun(TaskRun):
                 "image_side": self.config["data"]["image_side"]}
 
     def data_config(self) -> dict:
+        """SHA-256 of the IDX files, split, split seed, image side and seed."""
         return {"data": self._data_config(), "seed": self.seed}
 
     def source_data_config(self) -> dict:
+        """The same as :meth:`data_config`: one data file holds every part of the split."""
         return self.data_config()  # one data file holds every part of the split
 
     def make_data(self) -> None:
+        """``data.h5``: the split's parts (``<part>_x``, ``<part>_y``) and ``test_digits``."""
         def build():
             splits = split_mnist_018(self.source_data.get(), self.split, self.split_seed)
             arrays = {f"{p}_{k}": getattr(splits, f"{p}_{k}") for p in SPLIT_PARTS
@@ -228,6 +237,8 @@ class MnistRun(TaskRun):
         return dict(self._meta["counts"])
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        """``{part: {"x": [n, side^2], "y": [n]}}`` float32 for the training parts, and
+        ``{"test": {"x": ...}}`` (test labels are per head, see :meth:`evaluate`)."""
         parts = ("source_train", "source_valid", "target_train", "target_valid")
         out = {part: _tensors(self.arrays(), part) for part in parts}
         out["test"] = {"x": torch.from_numpy(np.ascontiguousarray(self.arrays()["test_x"],

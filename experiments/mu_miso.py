@@ -128,10 +128,12 @@ class MuMisoRun(TaskRun):
 
     @classmethod
     def make_task(cls, config: dict) -> TransferTask:
+        """Sum-rate -> min-rate beamforming task of the config (:func:`make_task`)."""
         return make_task(config)
 
     @classmethod
     def check_task_config(cls, config: dict) -> None:
+        """``model.input``, split sizes and the WMMSE baseline settings."""
         check_choice("model.input", config["model"]["input"], INPUTS)
         for split in SPLITS:
             check_int(f"data.{split}", config["data"][split], 1)
@@ -140,11 +142,14 @@ class MuMisoRun(TaskRun):
         check_int("baselines.wmmse_iterations", b["wmmse_iterations"], 1)
 
     def data_config(self) -> dict:
+        """System config, split sizes, ``model.input`` and seed."""
         return {"system": self.system.to_dict(), "data": self.config["data"],
                 "input": self.config["model"]["input"], "seed": self.seed}
 
     # ----------------------------------------------------------------- data
     def make_data(self) -> None:
+        """``data/<split>.h5`` for each of :data:`SPLITS`: channel draws of the split's size,
+        seed ``10 seed + split index``."""
         def build():
             for split in SPLITS:
                 n = int(self.config["data"][split])
@@ -154,11 +159,14 @@ class MuMisoRun(TaskRun):
         self.steps.run("data", self.data_config(), build, [f"data/{s}.h5" for s in SPLITS])
 
     def samples(self) -> dict[str, MuMisoSamples]:
+        """Every split's :class:`~simulators.mu_miso.MuMisoSamples` (loaded once)."""
         if self._samples is None:
             self._samples = {s: load_mu_miso(self.path("data", f"{s}.h5")) for s in SPLITS}
         return self._samples
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Every split as :func:`tensors` (loaded once), the input standardizer fitted on
+        ``source_train``."""
         if self._data is None:
             samples = self.samples()
             kind = self.config["model"]["input"]
@@ -168,6 +176,9 @@ class MuMisoRun(TaskRun):
 
     # ------------------------------------------------------------ baselines
     def solve_baselines(self) -> None:
+        """``baselines.h5``: the test-set beamformers ``w<i> : [n_test, K, M]`` (complex) of
+        every :func:`baseline_methods` entry, timed after a JIT warm-up, with stopping rules
+        and status counts."""
         methods = baseline_methods(self.config)
 
         def build():

@@ -239,6 +239,8 @@ class TaskRun(RunLayout):
     # --------------------------------------------------------- what a task provides
     @classmethod
     def make_task(cls, config: dict) -> TransferTask:
+        """The :class:`~wirelessrl.transfer.TransferTask` of ``config`` (network, heads,
+        losses, monitors); every task module implements it."""
         raise NotImplementedError
 
     @classmethod
@@ -252,6 +254,7 @@ class TaskRun(RunLayout):
 
     @classmethod
     def unit_dir(cls, seed: int, **unit: Any) -> str:
+        """Folder of a unit relative to ``run_dir``: ``seed-<seed>`` by default."""
         return f"seed-{seed}"
 
     def label(self) -> str:
@@ -259,6 +262,8 @@ class TaskRun(RunLayout):
         return f"seed {self.seed}"
 
     def data_config(self) -> dict:
+        """What the unit's data depends on (system, split sizes, seed), JSON-ready: the base
+        of every step's config hash; every task module implements it."""
         raise NotImplementedError
 
     def source_data_config(self) -> dict:
@@ -269,12 +274,16 @@ class TaskRun(RunLayout):
         return {**cfg, "data": {k: cfg["data"][k] for k in ("source_train", "source_valid")}}
 
     def make_data(self) -> None:
+        """The ``data`` step: write the unit's data files (skipped when done); every task
+        module implements it."""
         raise NotImplementedError
 
     def solve_baselines(self) -> None:
         """The baseline step (none by default)."""
 
     def data(self) -> dict[str, dict]:
+        """``{split: {key: tensor [n, ...]}}`` for ``source_train``, ``source_valid``,
+        ``target_train``, ``target_valid`` and ``test``; every task module implements it."""
         raise NotImplementedError
 
     def extra_steps(self) -> None:
@@ -298,6 +307,8 @@ class TaskRun(RunLayout):
     # --------------------------------------------------------------- the runner's part
     @property
     def target_mode(self) -> str:
+        """``"min"`` or ``"max"``: the direction of the task's target monitor (it picks the
+        best learning rate)."""
         return self.task.target_monitor[1]
 
     def step_config(self, source: Mapping | None = None, strategy: str | None = None,
@@ -315,6 +326,8 @@ class TaskRun(RunLayout):
         return cfg
 
     def augmentation(self, name: str | None) -> Augment | None:
+        """The training-minibatch augmentation ``AUGMENTATIONS[name]`` built for this unit,
+        or None when ``name`` is None."""
         return None if name is None else self.AUGMENTATIONS[name](self)
 
     def train_sources(self, strategies: list[str] | tuple[str, ...],

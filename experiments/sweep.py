@@ -57,7 +57,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments import (
     TASKS,
@@ -71,6 +71,9 @@ from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.config import apply_overrides, load_yaml
 from wirelessrl.fileio import atomic_path
 from wirelessrl.results import Echo, mean_std, write_csv, write_json
+
+if TYPE_CHECKING:
+    from wirelessrl.executors import DaskExecutor, InProcess
 
 SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "collect",
              "max_target_steps", "plot", "scales")
@@ -277,7 +280,8 @@ def point_configs(sp: SweepSpec) -> dict[int | float, tuple[dict, str | None]]:
 
 
 def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
-              results_dir: str | Path = "results/sweeps", executor=None) -> Path:
+              results_dir: str | Path = "results/sweeps",
+              executor: InProcess | DaskExecutor | None = None) -> Path:
     """Run (or resume) every point of a sweep, collect its CSVs, plot; return the PNG.
 
     Input: ``spec`` from :func:`load_sweep_spec`; ``out_dir`` holds the run folders
