@@ -477,7 +477,7 @@ def load_mu_miso(path: str | os.PathLike) -> MuMisoSamples:
                          arrays["h"].astype(np.complex128), arrays["y"].astype(np.complex128))
 
 
-def mu_miso_rows(config, dtype: str = "float64") -> dict[str, RowArray]:
+def mu_miso_rows(config: MuMisoConfig, dtype: str = "float64") -> dict[str, RowArray]:
     """Per-sample arrays of a multi-user MISO file and their stored dtypes."""
     real, cplx = _float_dtypes(dtype)
     k_users, m_ant = config.n_users, config.n_antennas
@@ -485,7 +485,7 @@ def mu_miso_rows(config, dtype: str = "float64") -> dict[str, RowArray]:
             "h": RowArray((k_users, m_ant), cplx), "y": RowArray((k_users, m_ant), cplx)}
 
 
-def mu_miso_chunk(start: int, stop: int, config, seed: int,
+def mu_miso_chunk(start: int, stop: int, config: MuMisoConfig, seed: int,
                   dtype: str = "float64") -> dict[str, np.ndarray]:
     """Samples ``start .. stop - 1`` of ``(config, seed)`` as the arrays of a multi-user
     MISO file (a top-level function, so Dask can send it to workers)."""
@@ -498,11 +498,11 @@ def mu_miso_chunk(start: int, stop: int, config, seed: int,
             "h": data.h.astype(cplx, copy=False), "y": data.y.astype(cplx, copy=False)}
 
 
-def simulate_mu_miso_file(config, n: int, seed: int, path: str | os.PathLike,
+def simulate_mu_miso_file(config: MuMisoConfig, n: int, seed: int, path: str | os.PathLike,
                           fmt: str | None = None, overwrite: bool = True,
                           progress: bool = False, *, chunk_size: int | None = None,
                           dtype: str = "float64", compression: str | None = None,
-                          executor=None) -> Path:
+                          executor: InProcess | DaskExecutor | None = None) -> Path:
     """Generate ``n`` multi-user MISO samples into a file, out of core; behind ``simulate
     mu-miso``.
 
