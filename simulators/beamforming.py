@@ -84,7 +84,15 @@ def sinr(h: ArrayLike, w: ArrayLike, noise_w: float) -> np.ndarray:
 
 def user_rates_bps(h: ArrayLike, w: ArrayLike, noise_w: float,
                    bandwidth_hz: float = 1.0) -> np.ndarray:
-    """Per-user rates ``B log2(1 + SINR_k)`` in bit/s, shape ``[..., K]`` (B = 1: bit/s/Hz)."""
+    """Per-user rates ``B log2(1 + SINR_k)`` in bit/s, shape ``[..., K]`` (B = 1: bit/s/Hz).
+
+    Inputs as :func:`sinr` (``h, w : [..., K, M]`` complex, ``noise_w`` in W).
+
+    Example
+    -------
+    >>> user_rates_bps(np.eye(2)[None], np.array([[[1.0, 0], [0, 3.0]]]), 1.0).round(4)
+    array([[1.    , 3.3219]])
+    """
     return bandwidth_hz * np.log1p(sinr(h, w, noise_w)) / np.log(2.0)
 
 
@@ -122,7 +130,13 @@ def min_rate_bps(h: ArrayLike, w: ArrayLike, noise_w: float,
 
 
 def total_power_w(w: ArrayLike) -> np.ndarray:
-    """``sum_k ||w_k||^2`` in watts, shape ``[...]``."""
+    """``sum_k ||w_k||^2`` in watts, shape ``[...]``, of beamformers ``w : [..., K, M]``.
+
+    Example
+    -------
+    >>> total_power_w(np.array([[[1.0, 0], [0, 3.0j]]]))
+    array([10.])
+    """
     w = np.asarray(w)
     return (w.real**2 + w.imag**2).sum(axis=(-2, -1))
 

@@ -50,7 +50,17 @@ def sinr(g: ArrayLike, p_w: ArrayLike, noise_w: float) -> np.ndarray:
 def link_rates_bps(
     g: ArrayLike, p_w: ArrayLike, noise_w: float, bandwidth_hz: float, snr_gap_db: float = 0.0
 ) -> np.ndarray:
-    """Per-link rates ``B log2(1 + SINR / Gamma)`` in bit/s, shape ``[batch, n]``."""
+    """Per-link rates ``B log2(1 + SINR / Gamma)`` in bit/s, shape ``[batch, n]``.
+
+    Inputs as :func:`sum_rate_bps`: ``g : [batch, n, n]`` linear gains, ``p_w`` powers in
+    W, ``noise_w`` in W, ``bandwidth_hz`` in Hz, ``snr_gap_db`` in dB.
+
+    Example
+    -------
+    >>> g = np.array([[[1.0, 0.0], [0.0, 1.0]]])
+    >>> link_rates_bps(g, np.array([[1.0, 3.0]]), 1.0, 1e6)
+    array([[1000000., 2000000.]])
+    """
     gap = db_to_lin(snr_gap_db)
     # log1p: exact for weak links too (1 + x rounds to 1 below x ~ 1e-16)
     return bandwidth_hz * np.log1p(sinr(g, p_w, noise_w) / gap) / np.log(2.0)

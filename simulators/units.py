@@ -21,28 +21,57 @@ def db_to_lin(x_db: ArrayLike) -> np.ndarray:
 
 
 def lin_to_db(x: ArrayLike) -> np.ndarray:
-    """Convert a linear power ratio to decibels: ``10 log10(x)``."""
+    """Convert a linear power ratio to decibels: ``10 log10(x)``.
+
+    Example
+    -------
+    >>> lin_to_db([1.0, 100.0])
+    array([ 0., 20.])
+    """
     return 10.0 * np.log10(np.asarray(x, dtype=np.float64))
 
 
 def dbm_to_watt(x_dbm: ArrayLike) -> np.ndarray:
-    """Convert dBm to watts. ``dbm_to_watt(30) == 1.0``."""
+    """Convert dBm to watts.
+
+    Example
+    -------
+    >>> float(dbm_to_watt(30.0)), float(dbm_to_watt(0.0))
+    (1.0, 0.001)
+    """
     return db_to_lin(np.asarray(x_dbm, dtype=np.float64) - 30.0)
 
 
 def watt_to_dbm(x_w: ArrayLike) -> np.ndarray:
-    """Convert watts to dBm. ``watt_to_dbm(1.0) == 30.0``."""
+    """Convert watts to dBm.
+
+    Example
+    -------
+    >>> float(watt_to_dbm(1.0))
+    30.0
+    """
     return lin_to_db(x_w) + 30.0
 
 
 def noise_power_w(noise_dbm_per_hz: float, bandwidth_hz: float) -> float:
-    """Thermal noise power in watts over a band.
+    """Thermal noise power in watts over a band: ``10^((N0_dBm - 30) / 10) B``.
 
-    ``noise_power_w(-150, 5e6) == 5e-12`` (the `paper` preset's sigma^2).
+    Example
+    -------
+    The ``paper`` preset's sigma^2 (-150 dBm/Hz over 5 MHz):
+
+    >>> f"{noise_power_w(-150, 5e6):.3g} W"
+    '5e-12 W'
     """
     return float(dbm_to_watt(noise_dbm_per_hz)) * float(bandwidth_hz)
 
 
 def wavelength_m(carrier_hz: float) -> float:
-    """Carrier wavelength in metres, ``c / f`` with c = 2.998e8 m/s."""
+    """Carrier wavelength in metres, ``c / f`` with c = 2.998e8 m/s.
+
+    Example
+    -------
+    >>> round(wavelength_m(50e9), 6)
+    0.005996
+    """
     return SPEED_OF_LIGHT_M_PER_S / float(carrier_hz)
