@@ -88,7 +88,17 @@ def _float_dtypes(dtype: str) -> tuple[np.dtype, np.dtype]:
 def save_d2d(
     data: D2DLayouts, path: str | os.PathLike, fmt: str | None = None, overwrite: bool = True
 ) -> Path:
-    """Write layouts (positions, gains, redraw counts) and their config and seed."""
+    """Write layouts (positions, gains, redraw counts) and their config and seed.
+
+    ``fmt`` None: ``.mat`` files are MATLAB, anything else HDF5. Returns the path.
+
+    Example
+    -------
+    >>> from simulators.d2d import generate_d2d
+    >>> path = save_d2d(generate_d2d(D2DConfig.from_preset("paper"), 3, seed=2), "d2d.mat")
+    >>> load_d2d(path).g.shape
+    (3, 10, 10)
+    """
     arrays = {"tx_m": data.tx_m, "rx_m": data.rx_m, "g": data.g, "redraws": data.redraws}
     meta = provenance(D2D_KIND, data.config.to_dict(), data.seed, n=len(data))
     return write_arrays(path, arrays, meta, fmt, overwrite)
@@ -418,7 +428,16 @@ def simulate_miso_file(
 ) -> Path:
     """Generate ``n`` MISO samples and save them chunk by chunk; behind
     ``wirelessrl simulate miso``. Options as :func:`simulate_d2d_file`; the system (pilots,
-    sensing vectors) is stored whole."""
+    sensing vectors) is stored whole.
+
+    Example
+    -------
+    >>> path = simulate_miso_file(MisoConfig.from_preset("paper"), n=8, seed=1,
+    ...                           system_seed="paper", path="miso.h5")
+    >>> data = load_miso(path)
+    >>> data.h.shape, data.y.shape, data.system.system_seed
+    ((8, 3, 16), (8, 3, 4), 'paper')
+    """
     if not isinstance(config, MisoConfig):
         raise ConfigError(f"config={type(config).__name__} is invalid; expected a MisoConfig")
     fmt = infer_format(path, fmt)
@@ -511,6 +530,13 @@ def simulate_mu_miso_file(config: MuMisoConfig, n: int, seed: int, path: str | o
     depends only on ``(config, seed, b)``, so the file's arrays (and checksum) do not
     depend on the chunk size or the executor. ``dtype`` (``float64`` / ``float32``) is the
     stored precision (complex128 / complex64 for the channels).
+
+    Example
+    -------
+    >>> from simulators.mu_miso import MuMisoConfig
+    >>> path = simulate_mu_miso_file(MuMisoConfig.from_preset("rayleigh-10db"), 6, 1, "mu.h5")
+    >>> load_mu_miso(path).h.shape
+    (6, 4, 4)
     """
     from simulators.mu_miso import MuMisoConfig
 

@@ -44,7 +44,18 @@ def summarize(
     reference: np.ndarray | None = None,
     reference_name: str | None = None,
 ) -> MetricSummary:
-    """Mean, std and 5/50/95th percentiles; percent of ``reference`` when given."""
+    """Mean, std and 5/50/95th percentiles; percent of ``reference`` when given.
+
+    ``values`` and ``reference`` are per-layout ``[n]`` arrays in ``unit``; the percent is
+    given both as the mean of per-layout ratios and as the ratio of the means.
+
+    Example
+    -------
+    >>> s = summarize("fp", "sum-rate", "Mbps", np.array([1.0, 2.0, 3.0]),
+    ...               np.array([2.0, 2.0, 2.0]), "ref")
+    >>> s.mean, s.p50, s.pct_of_reference_ratio_of_means
+    (2.0, 2.0, 100.0)
+    """
     values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         bad = int(np.sum(~np.isfinite(values)))

@@ -107,6 +107,15 @@ def solve_miso_file(data_path: str | os.PathLike, method: str, out_path: str | o
     ``positions_m [batch, 2]`` in m), ``status [batch]`` (closed-form, heuristic) and
     ``iterations [batch]`` (0), with the data file's config, seed and system seed, the
     method, its options and the seconds it took.
+
+    Example
+    -------
+    >>> from simulators.miso import MisoConfig
+    >>> from wirelessrl.datasets import simulate_miso_file
+    >>> data = simulate_miso_file(MisoConfig.from_preset("paper"), 8, 1, "paper", "miso.h5")
+    >>> arrays, meta = load_miso_solution(solve_miso_file(data, "mrt", "mrt.h5"))
+    >>> arrays["v"].shape, meta["task"]
+    ((8, 3, 16), 'beamforming')
     """
     check_choice("method", method, MISO_METHODS)
     options = _check_options(method, options)
@@ -166,6 +175,15 @@ def evaluate_miso_files(data_path: str | os.PathLike,
     ------
     One :class:`~wirelessrl.evaluate.MetricSummary` per file: metric ``gain`` (unit ``% of
     MRT``) for beamformers, ``error`` (unit ``m``) for position estimators.
+
+    Example
+    -------
+    >>> from simulators.miso import MisoConfig
+    >>> from wirelessrl.datasets import simulate_miso_file
+    >>> data = simulate_miso_file(MisoConfig.from_preset("paper"), 8, 1, "paper", "miso.h5")
+    >>> files = [solve_miso_file(data, m, f"{m}.h5") for m in ("mrt", "centre")]
+    >>> [(r.method, r.metric, r.unit) for r in evaluate_miso_files(data, files)]
+    [('mrt', 'gain', '% of MRT'), ('centre', 'error', 'm')]
     """
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")

@@ -62,6 +62,11 @@ def write_json(path: str | Path, payload: Any) -> Path:
     """Write ``payload`` as indented JSON under a temporary name, then rename.
 
     NumPy scalars and arrays and paths are converted.
+
+    Example
+    -------
+    >>> read_json(write_json("r.json", {"rate": np.float64(1.5), "p": np.arange(2)}))
+    {'rate': 1.5, 'p': [0, 1]}
     """
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=_jsonable))

@@ -68,6 +68,15 @@ def solve_file(
     positioned per layout (:class:`baselines.SeedAt`), so the output's bytes depend neither
     on the chunk size nor on the executor. ``dtype`` (``float64`` / ``float32``) is the
     stored precision of ``p_w`` and ``objective``.
+
+    Example
+    -------
+    >>> from simulators.d2d import D2DConfig
+    >>> from wirelessrl.datasets import simulate_d2d_file
+    >>> data = simulate_d2d_file(D2DConfig.from_preset("paper"), n=20, seed=1, path="d2d.h5")
+    >>> arrays, meta = load_solution(solve_file(data, "fp", "fp.h5", iterations=50))
+    >>> arrays["p_w"].shape, meta["method"]
+    ((20, 10), 'fp')
     """
     if _is_mu_miso(data_path):
         from wirelessrl.beamforming_solutions import solve_mu_miso_file
@@ -197,6 +206,15 @@ def evaluate_files(
 
     Percent columns use FP as the sum-rate reference and the max-min optimum as the
     min-rate reference when those solutions are among the files.
+
+    Example
+    -------
+    >>> from simulators.d2d import D2DConfig
+    >>> from wirelessrl.datasets import simulate_d2d_file
+    >>> data = simulate_d2d_file(D2DConfig.from_preset("paper"), n=20, seed=1, path="d2d.h5")
+    >>> files = [solve_file(data, m, f"{m}.h5") for m in ("fp", "full")]
+    >>> [(r.method, r.metric, r.unit, r.reference) for r in evaluate_files(data, files)][:2]
+    [('fp', 'sum-rate', 'Mbps', 'fp'), ('fp', 'min-rate', 'Mbps', None)]
     """
     if _is_mu_miso(data_path):
         from wirelessrl.beamforming_solutions import evaluate_mu_miso_files
