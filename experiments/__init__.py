@@ -50,13 +50,25 @@ SCALES = ("paper", "quick", "tiny")
 
 
 def get_task(name: str) -> ModuleType:
-    """The task module registered under ``name`` (a one-line error for an unknown one)."""
+    """The task module registered under ``name`` (a one-line error for an unknown one).
+
+    Example
+    -------
+    >>> get_task("d2d").TASK.name
+    'd2d'
+    """
     check_choice("experiment", name, tuple(TASKS))
     return importlib.import_module(TASKS[name])
 
 
 def config_path(name: str) -> Path:
-    """The packaged YAML config of experiment ``name``: ``experiments/<name>.yaml``."""
+    """The packaged YAML config of experiment ``name``: ``experiments/<name>.yaml``.
+
+    Example
+    -------
+    >>> config_path("miso").name
+    'miso.yaml'
+    """
     return Path(str(resources.files(__name__).joinpath(f"{name}.yaml")))
 
 
@@ -131,7 +143,21 @@ def parse_seeds(text: str | None, default: Sequence[int]) -> list[int]:
 
 def run_experiment(name: str, config: dict, run_dir: str | Path, seeds: list[int],
                    echo: Echo = print, step_cache: str | Path | None = None) -> Path:
-    """Run experiment ``name`` (every step resumable) and write its report; return it."""
+    """Run experiment ``name`` (every step resumable) and write its report; return it.
+
+    ``config`` from :func:`load_experiment_config`; ``seeds`` e.g. from
+    :func:`parse_seeds`; ``step_cache`` a folder where source networks are shared between
+    runs of the same config hash. Output: the path of ``run_dir/report.md``.
+
+    Example
+    -------
+    Minutes even at the ``tiny`` scale, so not run here:
+
+    >>> config = load_experiment_config("d2d", "tiny")
+    >>> report = run_experiment("d2d", config, "runs/d2d-tiny", [0])     # doctest: +SKIP
+    >>> report_run("runs/d2d-tiny") == report                              # doctest: +SKIP
+    True
+    """
     from experiments.runner import run
 
     return run(get_task(name).TASK, config, run_dir, seeds, echo, step_cache)
