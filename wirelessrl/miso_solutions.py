@@ -36,7 +36,7 @@ import numpy as np
 
 from baselines import miso as miso_baselines
 from simulators.miso import MisoSamples, observations_to_real
-from simulators.validation import ConfigError, check_choice, check_int, check_positive
+from simulators.validation import ConfigError, check_int, check_positive
 from wirelessrl.datasets import MISO_KIND, load_miso
 from wirelessrl.evaluate import MetricSummary, summarize
 from wirelessrl.fileio import check_output, file_kind, provenance, read_arrays, write_arrays
@@ -117,7 +117,9 @@ def solve_miso_file(data_path: str | os.PathLike, method: str, out_path: str | o
     >>> arrays["v"].shape, meta["task"]
     ((8, 3, 16), 'beamforming')
     """
-    check_choice("method", method, MISO_METHODS)
+    if method not in MISO_METHODS:
+        raise ConfigError(f"method={method!r} is invalid for {str(data_path)!r}, a file of MISO "
+                          f"pilot samples; expected one of {', '.join(MISO_METHODS)}")
     options = _check_options(method, options)
     check_output(out_path, overwrite)
     data = load_miso(data_path)
@@ -190,6 +192,11 @@ def evaluate_miso_files(data_path: str | os.PathLike,
     data = load_miso(data_path)
     rows = []
     for path in solution_paths:
+        kind = file_kind(path)
+        if kind is not None and kind != MISO_SOLUTION_KIND:
+            raise ConfigError(f"file {str(path)!r} holds kind={kind!r}; {str(data_path)!r} holds "
+                              f"MISO pilot samples, so expected kind={MISO_SOLUTION_KIND!r} "
+                              f"(files from 'wirelessrl solve {data_path} --method ...')")
         arrays, meta = load_miso_solution(path)
         if meta["config"] != data.config.to_dict() or meta["seed"] != data.seed \
                 or meta.get("system_seed") != data.system.system_seed:

@@ -85,7 +85,7 @@ def test_cli_solve_miso_knn_and_bad_input(files, tmp_path):
         (("--method", "knn"), "fingerprints=None is invalid"),
         (("--method", "knn", "--fingerprints", files / "other.h5"), "system"),
         (("--method", "centre", "--k", 3), "k is not an option of MISO method 'centre'"),
-        (("--method", "fp"), "method='fp' is invalid; expected one of mrt"),
+        (("--method", "fp"), "method='fp' is invalid for"),
         (("--method", "grid-ml", "--grid-step-m", -1), "grid_step_m=-1"),
     ]
     for args, message in cases:
