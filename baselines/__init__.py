@@ -31,7 +31,7 @@ SolveResult`` and add one line to :data:`SOLVERS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,8 @@ from baselines.heuristics import solve_binary, solve_full, solve_random
 from baselines.maxmin import solve_maxmin, solve_maxmin_cvxpy
 from baselines.mu_miso import BEAMFORMING_SOLVERS, BeamformingResult, solve_beamforming
 from baselines.wmmse import solve_wmmse
-from simulators.validation import check_choice
+from simulators.d2d import D2DConfig, D2DLayouts
+from simulators.validation import ConfigError, check_choice
 
 SOLVERS: dict[str, Callable[..., SolveResult]] = {
     "fp": solve_fp,
@@ -66,11 +67,12 @@ SOLVERS: dict[str, Callable[..., SolveResult]] = {
 
 def solve(
     method: str,
-    g: ArrayLike,
+    g: ArrayLike | D2DLayouts,
     *,
-    p_max_w: ArrayLike,
-    noise_w: float,
-    snr_gap_db: float = 0.0,
+    system: D2DConfig | Mapping[str, Any] | None = None,
+    p_max_w: ArrayLike | None = None,
+    noise_w: float | None = None,
+    snr_gap_db: float | None = None,
     weights: ArrayLike | None = None,
     seed: int | np.random.Generator = 0,
     **options: Any,
@@ -86,10 +88,16 @@ def solve(
     -----
     method : str, a key of :data:`SOLVERS`
     g : [batch, n, n], float, linear gains, ``g[b, i, j]`` from tx j to rx i; finite,
-        >= 0, positive diagonal
-    p_max_w : float, [n] or [batch, n], per-link power limits in watts (> 0)
-    noise_w : float, noise power :math:`\sigma^2` in watts (> 0)
-    snr_gap_db : float, SNR gap :math:`\Gamma` in dB (>= 0)
+        >= 0, positive diagonal; or a :class:`~simulators.d2d.D2DLayouts` (its gains, and
+        its config as ``system``)
+    system : :class:`~simulators.d2d.D2DConfig`, a dict of its fields, or None: the power
+        limit, noise and SNR gap of the problem (``p_max_w``, ``noise_w``, ``snr_gap_db``
+        taken from it; passing one of them as well is allowed only when it agrees)
+    p_max_w : float, [n] or [batch, n], per-link power limits in watts (> 0); required
+        without ``system``
+    noise_w : float, noise power :math:`\sigma^2` in watts (> 0); required without
+        ``system``
+    snr_gap_db : float, SNR gap :math:`\Gamma` in dB (>= 0; default 0 without ``system``)
     weights : None, [n] or [batch, n], rate weights for sum-rate methods (None: ones)
     seed : int >= 0, ``numpy.random.Generator`` or :class:`SeedAt` (a chunk of a larger
         batch: the same draws as the whole batch), for ``random`` and restarts
@@ -113,15 +121,87 @@ def solve(
     >>> from simulators.d2d import D2DConfig, generate_d2d
     >>> cfg = D2DConfig.from_preset("paper")
     >>> data = generate_d2d(cfg, 4, seed=1)
-    >>> res = solve("fp", data.g, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w)
+    >>> res = solve("fp", data.g, system=cfg)       # or solve("fp", data)
     >>> res.p_w.shape, res.options["stopping_rule"]
     ((4, 10), 'FP, 150 iterations, 1 start')
+    >>> try:
+    ...     solve("fp", data.g, system=cfg, noise_w=1e-9)
+    ... except ConfigError as err:
+    ...     print(str(err)[:50])
+    noise_w=1e-09 disagrees with system noise_w=5e-12
     """
     check_choice("method", method, tuple(SOLVERS))
+    if isinstance(g, D2DLayouts):
+        if system is not None and _as_system(system) != g.config:
+            raise ConfigError("system differs from the config of the D2DLayouts given as g; "
+                              "expected one of them, or equal configs")
+        g, system = g.g, g.config
+    p_max_w, noise_w, snr_gap_db = problem_constants(system, p_max_w, noise_w, snr_gap_db)
     make_rng(seed)  # validates the seed for every method
     return SOLVERS[method](g, p_max_w=p_max_w, noise_w=noise_w, snr_gap_db=snr_gap_db,
                            weights=weights, seed=seed, **options)
 
 
+def _as_system(system: D2DConfig | Mapping[str, Any]) -> D2DConfig:
+    if isinstance(system, D2DConfig):
+        return system
+    if isinstance(system, Mapping):
+        try:
+            return D2DConfig.from_dict(dict(system))
+        except TypeError as err:  # an unknown field name
+            raise ConfigError(f"system={dict(system)!r} is invalid ({err}); expected the "
+                              "fields of a D2DConfig") from None
+    raise ConfigError(f"system={type(system).__name__} is invalid; expected a D2DConfig, a "
+                      "dict of its fields or None")
+
+
+def problem_constants(
+    system: D2DConfig | Mapping[str, Any] | None,
+    p_max_w: ArrayLike | None = None,
+    noise_w: float | None = None,
+    snr_gap_db: float | None = None,
+) -> tuple[ArrayLike, float, float]:
+    """``(p_max_w, noise_w, snr_gap_db)`` of a problem, from ``system`` and/or explicit values.
+
+    With ``system`` (a :class:`~simulators.d2d.D2DConfig` or a dict of its fields) the
+    constants come from it, and an explicit value must agree with it (relative tolerance
+    1e-9) or :class:`ConfigError` names both; without it ``p_max_w`` and ``noise_w`` are
+    required and ``snr_gap_db`` defaults to 0 dB.
+
+    Example
+    -------
+    >>> problem_constants({"preset": "spatial-2019"})
+    (10.0, 6.294627058970857e-14, 6.0)
+    """
+    if system is None:
+        for name, value in (("p_max_w", p_max_w), ("noise_w", noise_w)):
+            if value is None:
+                raise ConfigError(f"{name} is missing; expected {name}=... or system=<a "
+                                  "D2DConfig> (e.g. the config of the data file)")
+        return p_max_w, noise_w, 0.0 if snr_gap_db is None else snr_gap_db
+    cfg = _as_system(system)
+    own = {"p_max_w": (cfg.p_max_w, f"p_max_dbm={cfg.p_max_dbm!r}"),
+           "noise_w": (cfg.noise_w, f"noise_dbm_per_hz={cfg.noise_dbm_per_hz!r}, "
+                                    f"bandwidth_hz={cfg.bandwidth_hz!r}"),
+           "snr_gap_db": (cfg.snr_gap_db, f"snr_gap_db={cfg.snr_gap_db!r}")}
+    for name, given in (("p_max_w", p_max_w), ("noise_w", noise_w), ("snr_gap_db", snr_gap_db)):
+        if given is None:
+            continue
+        value, source = own[name]
+        if isinstance(given, (str, bytes, bool)):
+            raise ConfigError(f"{name}={given!r} is invalid; expected a number (or none, to "
+                              "use the system's)")
+        try:
+            same = bool(np.all(np.isclose(np.asarray(given, dtype=np.float64), value,
+                                          rtol=1e-9, atol=0.0 if name != "snr_gap_db" else 1e-12)))
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise ConfigError(f"{name}={given!r} disagrees with system {name}={value:.6g} "
+                              f"(from {source}); expected the system's value or no {name}")
+    return cfg.p_max_w, cfg.noise_w, cfg.snr_gap_db
+
+
 __all__ = ["BEAMFORMING_SOLVERS", "SOLVERS", "STATUSES", "BeamformingResult", "PowerSolution",
-           "SeedAt", "SolveResult", "check_problem", "solve", "solve_beamforming"]
+           "SeedAt", "SolveResult", "check_problem", "problem_constants", "solve",
+           "solve_beamforming"]

@@ -83,7 +83,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     train, valid, cfg = make_data(args.n, args.valid)
-    loss = D2DRateLoss("sum", p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap=cfg.snr_gap)
+    loss = D2DRateLoss("sum", p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap_db=cfg.snr_gap_db)
     objective = Objective(loss, head="sum_rate", alpha=3.0, reconstruction_key="x")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, seed=0,
                          device="cpu", monitor="sum_rate_nats", mode="max",

@@ -103,7 +103,7 @@ def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
     kind = check_choice("target.min_rate_loss", target.get("min_rate_loss", "hard"),
                         ("hard", "softmin"))
     temperature = target.get("softmin_temperature") if kind == "softmin" else None
-    common = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap": system.snr_gap}
+    common = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap_db": system.snr_gap_db}
     return TransferTask(
         net=net_config(config, system.n_links),
         source_head="sum_rate",

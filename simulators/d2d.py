@@ -120,11 +120,6 @@ class D2DConfig(PresetConfig):
         """Maximum transmit power per link, in watts."""
         return float(dbm_to_watt(self.p_max_dbm))
 
-    @property
-    def snr_gap(self) -> float:
-        """SNR gap Gamma, linear."""
-        return float(db_to_lin(self.snr_gap_db))
-
 
 D2D_PRESETS: dict[str, dict] = {
     "paper": {},

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from simulators.units import db_to_lin
 from simulators.validation import (
     ConfigError,
     check_choice,
@@ -121,7 +122,7 @@ def d2d_rates_nats(
     p_frac: torch.Tensor,
     p_max_w: float = 1.0,
     noise_w: float = 1.0,
-    snr_gap: float = 1.0,
+    snr_gap_db: float = 0.0,
 ) -> torch.Tensor:
     r"""Per-link rates ``ln(1 + SINR_i / Gamma)`` in nats per channel use (no bandwidth).
 
@@ -130,7 +131,8 @@ def d2d_rates_nats(
     g : [batch, n, n], float, linear power gains
     p_frac : [batch, n], float, power fractions ``p_i / P_max`` in [0, 1]
     p_max_w, noise_w : float, watts
-    snr_gap : float, Gamma, linear (``simulators.units.db_to_lin(gap_db)``)
+    snr_gap_db : float >= 0, SNR gap Gamma in dB (as every solver and
+        :class:`~simulators.d2d.D2DConfig`; converted to linear here only)
 
     Output
     ------
@@ -142,7 +144,8 @@ def d2d_rates_nats(
     >>> d2d_rates_nats(g, torch.ones(1, 2), 1.0, 1.0)
     tensor([[0.6931, 0.6931]])
     """
-    return torch.log1p(d2d_sinr(g, p_frac, p_max_w, noise_w) / float(snr_gap))
+    gap = float(db_to_lin(check_nonnegative("snr_gap_db", snr_gap_db)))  # linear Gamma
+    return torch.log1p(d2d_sinr(g, p_frac, p_max_w, noise_w) / gap)
 
 
 def sum_rate_loss(rates: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -194,7 +197,8 @@ class D2DRateLoss:
     ----------
     kind : "sum", "min" or "weighted_sum"
     p_max_w, noise_w : float, watts
-    snr_gap : float, Gamma, linear
+    snr_gap_db : float >= 0, SNR gap Gamma in dB (the unit of the solvers and of
+        :class:`~simulators.d2d.D2DConfig`: pass ``cfg.snr_gap_db``)
     softmin_temperature : float or None, nats; a smooth min for ``kind="min"``
     weights : tuple of float or None, fixed link weights for ``kind="weighted_sum"``
 
@@ -213,7 +217,7 @@ class D2DRateLoss:
     kind: str = "sum"
     p_max_w: float = 1.0
     noise_w: float = 1.0
-    snr_gap: float = 1.0
+    snr_gap_db: float = 0.0
     gains_key: str = "g"
     weights_key: str = "w"
     softmin_temperature: float | None = None
@@ -225,7 +229,8 @@ class D2DRateLoss:
         check_choice("kind", self.kind, self.KINDS)
         check_positive("p_max_w", self.p_max_w)
         check_positive("noise_w", self.noise_w)
-        check_positive("snr_gap", self.snr_gap)
+        object.__setattr__(self, "snr_gap_db", check_nonnegative("snr_gap_db",
+                                                                  self.snr_gap_db))
         if self.softmin_temperature is not None:
             check_positive("softmin_temperature", self.softmin_temperature)
         if self.weights is not None:
@@ -242,7 +247,7 @@ class D2DRateLoss:
                 f"power output shape {tuple(out.shape)} does not match gains "
                 f"{self.gains_key!r} of shape {tuple(g.shape)}; expected (batch, n)"
             )
-        return d2d_rates_nats(g, out, self.p_max_w, self.noise_w, self.snr_gap)
+        return d2d_rates_nats(g, out, self.p_max_w, self.noise_w, self.snr_gap_db)
 
     def __call__(
         self, out: torch.Tensor, batch: Mapping[str, torch.Tensor]

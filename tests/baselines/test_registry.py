@@ -173,3 +173,64 @@ def test_rejects_bad_starting_point():
     with pytest.raises(ConfigError, match=r"x0\[0, 0\]=1\.5 is invalid; expected power "
                                           r"fractions in \[0, 1\]"):
         fp(G, 1.0, CFG.noise_w, x0=1.5)
+
+
+# -- system=: the problem constants from a D2DConfig ---------------------------------
+
+
+def test_system_gives_power_noise_and_gap():
+    from simulators.d2d import D2DConfig
+
+    cfg = CFG.replace(snr_gap_db=4.0, p_max_dbm=27.0)
+    by_system = solve("fp", G, system=cfg, iterations=30)
+    explicit = solve("fp", G, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap_db=4.0,
+                     iterations=30)
+    np.testing.assert_array_equal(by_system.p_w, explicit.p_w)
+    np.testing.assert_array_equal(by_system.objective, explicit.objective)
+    as_dict = solve("fp", G, system=cfg.to_dict(), iterations=30)
+    np.testing.assert_array_equal(as_dict.p_w, explicit.p_w)
+    # the gap is used: the same powers with 0 dB give a higher objective
+    assert np.all(solve("fp", G, system=cfg.replace(snr_gap_db=0.0), iterations=30).objective
+                  > by_system.objective)
+    assert D2DConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_system_from_the_layouts_object():
+    res = solve("maxmin", DATA)
+    np.testing.assert_array_equal(res.p_w, solve("maxmin", G, system=CFG).p_w)
+
+
+def test_system_agreeing_explicit_values_are_accepted():
+    res = solve("full", G, system=CFG, p_max_w=np.full(10, CFG.p_max_w), noise_w=CFG.noise_w,
+                snr_gap_db=0.0)
+    assert np.all(res.p_w == CFG.p_max_w)
+
+
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("p_max_w", 2.0, r"p_max_w=2.0 disagrees with system p_max_w=1 \(from p_max_dbm=30.0\)"),
+    ("noise_w", 1e-9, r"noise_w=1e-09 disagrees with system noise_w=5e-12 \(from "
+                      r"noise_dbm_per_hz=-150.0, bandwidth_hz=5000000.0\)"),
+    ("snr_gap_db", 6.0, r"snr_gap_db=6.0 disagrees with system snr_gap_db=0"),
+    ("p_max_w", "1", r"p_max_w='1' is invalid; expected a number"),
+    ("noise_w", [5e-12, 1], r"noise_w=\[5e-12, 1\] disagrees"),
+])
+def test_system_and_disagreeing_explicit_value_is_an_error(field, value, match):
+    with pytest.raises(ConfigError, match=match):
+        solve("fp", G, system=CFG, **{field: value})
+
+
+def test_system_of_the_wrong_type_or_fields():
+    with pytest.raises(ConfigError, match="system=str is invalid; expected a D2DConfig"):
+        solve("fp", G, system="paper")
+    with pytest.raises(ConfigError, match="bogus"):
+        solve("fp", G, system={"bogus": 1})
+    with pytest.raises(ConfigError, match="system differs from the config of the D2DLayouts"):
+        solve("fp", DATA, system=CFG.replace(n_links=3))
+
+
+def test_without_system_power_and_noise_are_required():
+    with pytest.raises(ConfigError, match=r"p_max_w is missing; expected p_max_w=\.\.\. or "
+                                          "system="):
+        solve("fp", G, noise_w=1e-12)
+    with pytest.raises(ConfigError, match="noise_w is missing"):
+        solve("fp", G, p_max_w=1.0)

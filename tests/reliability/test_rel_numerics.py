@@ -140,22 +140,22 @@ def test_numpy_sinr_matches_exact_arithmetic_at_extremes():
 def test_torch_rate_losses_stay_finite_and_match_numpy(dtype, spatial_1000):
     cfg, data = spatial_1000
     tol = 2e-5 if dtype == torch.float32 else 1e-10
-    cases = [(_spanning(16, 8, 6), 1e-3, NOISE_W, 1.0), (_spanning(16, 8, 6), 1e3, NOISE_W, 1.0),
-             (_spanning(8, 1, 7), 1e3, NOISE_W, 1.0),
-             (data.g, cfg.p_max_w, cfg.noise_w, cfg.snr_gap)]
+    cases = [(_spanning(16, 8, 6), 1e-3, NOISE_W, 0.0), (_spanning(16, 8, 6), 1e3, NOISE_W, 0.0),
+             (_spanning(8, 1, 7), 1e3, NOISE_W, 0.0),
+             (data.g, cfg.p_max_w, cfg.noise_w, cfg.snr_gap_db)]
     gen = torch.Generator().manual_seed(0)
-    for g_np, p_max, noise, gap in cases:
+    for g_np, p_max, noise, gap_db in cases:
         g = torch.from_numpy(g_np).to(dtype)
         x = torch.rand(g.shape[:2], generator=gen, dtype=dtype)
         x[:, 0], x[:, -1] = 0.0, 1.0  # the box edges
         reference = link_rates_bps(g_np, x.double().numpy() * p_max, noise, 1.0,
-                                   10 * math.log10(gap)) * math.log(2.0)
-        rates = d2d_rates_nats(g, x, p_max, noise, gap)
+                                   gap_db) * math.log(2.0)
+        rates = d2d_rates_nats(g, x, p_max, noise, gap_db)
         assert torch.isfinite(rates).all()
         np.testing.assert_allclose(rates.double().numpy(), reference, rtol=tol,
                                    atol=tol * 1e-6)
         for kind, temperature in (("sum", None), ("min", None), ("min", 0.1)):
-            loss_fn = D2DRateLoss(kind, p_max_w=p_max, noise_w=noise, snr_gap=gap,
+            loss_fn = D2DRateLoss(kind, p_max_w=p_max, noise_w=noise, snr_gap_db=gap_db,
                                   softmin_temperature=temperature)
             xg = x.clone().requires_grad_(True)
             loss, metrics = loss_fn(xg, {"g": g})

@@ -40,7 +40,7 @@ def make_d2d_tensors():
 def tiny_transfer_task(cfg: D2DConfig) -> TransferTask:
     """Sum-rate -> min-rate on ``cfg.n_links`` links with small layers (16, 8; decoder)."""
     n = cfg.n_links
-    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
+    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap_db": cfg.snr_gap_db}
     head = {"widths": (8, 8, n), "output": "sigmoid"}
     return TransferTask(
         net=NetConfig((n * n, 16, 8), heads={"sum_rate": head, "min_rate": head},

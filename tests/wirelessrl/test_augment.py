@@ -54,7 +54,7 @@ def test_permuting_the_gains_permutes_the_rates(system, layouts):
     g = torch.from_numpy(layouts)
     x = torch.rand(len(g), N, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     perm = random_link_permutations(len(g), N, torch.Generator().manual_seed(1))
-    kw = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap": system.snr_gap}
+    kw = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap_db": system.snr_gap_db}
     r = d2d_rates_nats(g, x, **kw)
     r_perm = d2d_rates_nats(permute_links(g, perm), permute_link_vectors(x, perm), **kw)
     torch.testing.assert_close(r_perm, permute_link_vectors(r, perm), rtol=1e-12, atol=0)

@@ -120,7 +120,7 @@ def test_edge_decoder_rebuilds_rows_and_columns():
 
 
 def _task(cfg: D2DConfig) -> TransferTask:
-    kw = dict(p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap=cfg.snr_gap)
+    kw = dict(p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap_db=cfg.snr_gap_db)
     return TransferTask(net=d2d_gnn_config(width=8, layers=2, channels=2, update_widths=[8]),
                         source_head="sum_rate", target_head="min_rate",
                         source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),

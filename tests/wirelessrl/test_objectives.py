@@ -60,7 +60,7 @@ def test_link_rates_equal_numpy_reference(layouts, dtype):
     cfg, g, x = layouts
     ref = _reference_nats(cfg, g, x)
     r = d2d_rates_nats(torch.tensor(g, dtype=dtype), torch.tensor(x, dtype=dtype),
-                       cfg.p_max_w, cfg.noise_w, cfg.snr_gap)
+                       cfg.p_max_w, cfg.noise_w, cfg.snr_gap_db)
     assert r.dtype == dtype
     np.testing.assert_allclose(r.double().numpy(), ref, rtol=1e-6)
 
@@ -71,7 +71,7 @@ def test_sum_and_min_rate_losses_equal_numpy_reference(layouts, dtype):
     b = cfg.bandwidth_hz
     ref_sum = rates.sum_rate_bps(g, x * cfg.p_max_w, cfg.noise_w, b, cfg.snr_gap_db)
     ref_min = rates.min_rate_bps(g, x * cfg.p_max_w, cfg.noise_w, b, cfg.snr_gap_db)
-    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap": cfg.snr_gap}
+    kw = {"p_max_w": cfg.p_max_w, "noise_w": cfg.noise_w, "snr_gap_db": cfg.snr_gap_db}
     batch = {"g": torch.tensor(g, dtype=dtype)}
     xt = torch.tensor(x, dtype=dtype)
     loss_sum, m = D2DRateLoss("sum", **kw)(xt, batch)
@@ -88,7 +88,7 @@ def test_weighted_sum_rate_equals_numpy_reference(layouts):
     ref = rates.sum_rate_bps(g, x * cfg.p_max_w, cfg.noise_w, cfg.bandwidth_hz,
                              cfg.snr_gap_db, weights=w)
     loss, _ = task_loss("d2d_weighted_sum_rate", p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
-                        snr_gap=cfg.snr_gap)(torch.tensor(x), {"g": torch.tensor(g),
+                        snr_gap_db=cfg.snr_gap_db)(torch.tensor(x), {"g": torch.tensor(g),
                                                                 "w": torch.tensor(w)})
     np.testing.assert_allclose(-float(loss), ref.mean() * math.log(2) / cfg.bandwidth_hz,
                                rtol=1e-9)
@@ -191,3 +191,35 @@ def test_objective_rejects_bad_settings():
         D2DRateLoss("sum")(torch.rand(2, 4), {"g": torch.rand(2, 3, 3)})
     assert {"d2d_sum_rate", "d2d_min_rate", "miso_mrt_mse", "localization_mse", "bce"} <= set(
         TASK_LOSSES)
+
+
+@pytest.mark.parametrize("method", ["fp", "maxmin"])
+def test_loss_and_solvers_give_the_same_rate_for_the_same_powers_and_gap(method):
+    """One unit for the SNR gap: dB in the solvers and in D2DRateLoss."""
+    from baselines import solve
+
+    cfg = D2DConfig.from_preset("paper", snr_gap_db=6.0)
+    g = generate_d2d(cfg, 32, seed=4).g
+    res = solve(method, g, system=cfg, iterations=40) if method == "fp" else \
+        solve(method, g, system=cfg)
+    kind = "sum" if res.task == "sum-rate" else "min"
+    loss = D2DRateLoss(kind, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
+                       snr_gap_db=cfg.snr_gap_db)
+    value, _ = loss(torch.tensor(res.p_w / cfg.p_max_w), {"g": torch.tensor(g)})
+    # nats per channel use -> bit/s/Hz, the solver's unit
+    np.testing.assert_allclose(-float(value) / math.log(2.0), res.objective.mean(), rtol=1e-10)
+    without_gap = D2DRateLoss(kind, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w)
+    assert -float(without_gap(torch.tensor(res.p_w / cfg.p_max_w), {"g": torch.tensor(g)})[0]) \
+        > -float(value) * 1.05
+
+
+def test_snr_gap_is_in_db_and_checked():
+    with pytest.raises(ConfigError, match=r"snr_gap_db=-1 is invalid; expected a number >= 0"):
+        D2DRateLoss("sum", snr_gap_db=-1)
+    with pytest.raises(ConfigError, match=r"snr_gap_db=\[3\] is invalid"):
+        D2DRateLoss("sum", snr_gap_db=[3])
+    g = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)
+    # SINR 3 at p = 1, sigma^2 = 1/3; a 3.0103 dB gap halves it: ln(1 + 1.5)
+    r = d2d_rates_nats(g, torch.ones(1, 2, dtype=torch.float64), 1.0, 1 / 3,
+                       10 * math.log10(2.0))
+    torch.testing.assert_close(r, torch.full((1, 2), math.log(2.5), dtype=torch.float64))
