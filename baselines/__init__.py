@@ -127,7 +127,7 @@ def solve(
     >>> try:
     ...     solve("fp", data.g, system=cfg, noise_w=1e-9)
     ... except ConfigError as err:
-    ...     print(str(err)[:50])
+    ...     print(str(err)[:49])
     noise_w=1e-09 disagrees with system noise_w=5e-12
     """
     check_choice("method", method, tuple(SOLVERS))
