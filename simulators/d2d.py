@@ -150,26 +150,35 @@ class D2DLayouts:
     Attributes
     ----------
     config : D2DConfig
-    seed : int
-    tx_m : [batch, n, 2], float, transmitter positions in metres
-    rx_m : [batch, n, 2], float, receiver positions in metres
+    seed : int, or None for gains that were not simulated (imported from a file)
+    tx_m : [batch, n, 2], float, transmitter positions in metres (None: not known, e.g.
+        imported gains)
+    rx_m : [batch, n, 2], float, receiver positions in metres (None: not known)
     g : [batch, n, n], float, linear power gains, ``g[b, i, j]`` from tx j to rx i
-    redraws : [batch], int, receiver redraw rounds each layout needed
+    redraws : [batch], int, receiver redraw rounds each layout needed (None: not known)
     """
 
     config: D2DConfig
-    seed: int
-    tx_m: np.ndarray
-    rx_m: np.ndarray
+    seed: int | None
+    tx_m: np.ndarray | None
+    rx_m: np.ndarray | None
     g: np.ndarray
-    redraws: np.ndarray
+    redraws: np.ndarray | None
 
     def __len__(self) -> int:
         return self.g.shape[0]
 
     @property
+    def has_positions(self) -> bool:
+        """Whether transmitter and receiver positions are known (False for imported gains)."""
+        return self.tx_m is not None and self.rx_m is not None
+
+    @property
     def distance_m(self) -> np.ndarray:
         """[batch, n, n] distances ``|tx_j - rx_i|`` in metres."""
+        if not self.has_positions:
+            raise ConfigError("these layouts hold gains only (imported, no positions); "
+                              "expected layouts with tx_m and rx_m for distances")
         return cross_distances_m(self.tx_m, self.rx_m)
 
     def subset(self, index: slice | np.ndarray | list[int]) -> D2DLayouts:
@@ -181,9 +190,12 @@ class D2DLayouts:
         >>> len(data.subset(slice(1, 3)))
         2
         """
+        def take(a):
+            return None if a is None else a[index]
+
         return D2DLayouts(
-            self.config, self.seed, self.tx_m[index], self.rx_m[index], self.g[index],
-            self.redraws[index],
+            self.config, self.seed, take(self.tx_m), take(self.rx_m), self.g[index],
+            take(self.redraws),
         )
 
 

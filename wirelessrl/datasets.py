@@ -85,10 +85,17 @@ def _float_dtypes(dtype: str) -> tuple[np.dtype, np.dtype]:
     return np.dtype(real), np.dtype(cplx)
 
 
+POSITION_ARRAYS = ("tx_m", "rx_m", "redraws")
+"""Arrays of a simulated D2D file beside ``g``; a file of imported gains
+(:mod:`wirelessrl.importer`) has none of them (all or none are present)."""
+
+
 def save_d2d(
-    data: D2DLayouts, path: str | os.PathLike, fmt: str | None = None, overwrite: bool = True
+    data: D2DLayouts, path: str | os.PathLike, fmt: str | None = None, overwrite: bool = True,
+    **extra,
 ) -> Path:
-    """Write layouts (positions, gains, redraw counts) and their config and seed.
+    """Write layouts (gains; positions and redraw counts when known), config and seed;
+    ``extra`` entries go into the metadata (e.g. ``imported_from``).
 
     ``fmt`` None: ``.mat`` files are MATLAB, anything else HDF5. Returns the path.
 
@@ -99,8 +106,10 @@ def save_d2d(
     >>> load_d2d(path).g.shape
     (3, 10, 10)
     """
-    arrays = {"tx_m": data.tx_m, "rx_m": data.rx_m, "g": data.g, "redraws": data.redraws}
-    meta = provenance(D2D_KIND, data.config.to_dict(), data.seed, n=len(data))
+    arrays = {"g": data.g}
+    if data.has_positions:
+        arrays.update(tx_m=data.tx_m, rx_m=data.rx_m, redraws=data.redraws)
+    meta = provenance(D2D_KIND, data.config.to_dict(), data.seed, n=len(data), **extra)
     return write_arrays(path, arrays, meta, fmt, overwrite)
 
 
@@ -112,12 +121,19 @@ def load_d2d(path: str | os.PathLike) -> D2DLayouts:
     """
     arrays, meta = read_arrays(path, D2D_KIND)
     config = _file_config(path, meta, D2DConfig)
-    seed = _file_seed(path, meta, "seed")
+    seed = _d2d_seed(path, meta)
     g = _array(path, arrays, "g")
-    _check_d2d_shapes(path, config, {name: _array(path, arrays, name).shape
-                                     for name in ("g", "tx_m", "rx_m", "redraws")}, g.dtype)
+    _check_d2d_shapes(path, config, {name: a.shape for name, a in arrays.items()}, g.dtype)
     _check_gains(path, g)
-    return D2DLayouts(config, seed, arrays["tx_m"], arrays["rx_m"], g, arrays["redraws"])
+    return D2DLayouts(config, seed, arrays.get("tx_m"), arrays.get("rx_m"), g,
+                      arrays.get("redraws"))
+
+
+def _d2d_seed(path, meta: dict) -> int | None:
+    """The seed of a D2D file; None only for imported gains (``imported_from`` set)."""
+    if meta.get("seed") is None and meta.get("imported_from"):
+        return None
+    return _file_seed(path, meta, "seed")
 
 
 def _check_d2d_shapes(path, config: D2DConfig, shapes: dict, g_dtype) -> int:
@@ -129,8 +145,15 @@ def _check_d2d_shapes(path, config: D2DConfig, shapes: dict, g_dtype) -> int:
             f"file {str(path)!r}: g has shape {g_shape}; expected (batch, {n}, {n})"
         )
     batch = g_shape[0]
+    present = [name for name in POSITION_ARRAYS if name in shapes]
+    if present and len(present) != len(POSITION_ARRAYS):
+        name = next(k for k in POSITION_ARRAYS if k not in shapes)
+        raise ConfigError(
+            f"file {str(path)!r} lacks the array {name!r}; expected g alone (imported gains) "
+            f"or g with {', '.join(POSITION_ARRAYS)}"
+        )
     for name, shape in {"tx_m": (batch, n, 2), "rx_m": (batch, n, 2), "redraws": (batch,)}.items():
-        if tuple(shapes[name]) != shape:
+        if name in shapes and tuple(shapes[name]) != shape:
             raise ConfigError(
                 f"file {str(path)!r}: {name} has shape {tuple(shapes[name])}; expected {shape}"
             )
@@ -171,14 +194,13 @@ class D2DFile:
         try:
             meta = self.reader.meta
             self.config = _file_config(path, meta, D2DConfig)
-            self.seed = _file_seed(path, meta, "seed")
+            self.seed = _d2d_seed(path, meta)
             names = self.reader.names
-            for name in ("g", "tx_m", "rx_m", "redraws"):
-                if name not in names:
-                    raise ConfigError(
-                        f"file {str(path)!r} lacks the array {name!r}; expected "
-                        f"{', '.join(names) or 'arrays'} plus {name!r}"
-                    )
+            if "g" not in names:
+                raise ConfigError(
+                    f"file {str(path)!r} lacks the array 'g'; expected "
+                    f"{', '.join(names) or 'arrays'} plus 'g'"
+                )
             self.n = _check_d2d_shapes(
                 path, self.config, {k: self.reader.shape(k) for k in names},
                 self.reader.dtype("g"))

@@ -106,7 +106,8 @@ def solve_file(
         tasks = ((method, part["g"], *problem, SeedAt(seed.seed, start, n), options, dtype)
                  for start, part in data.chunks(chunk))
         meta = provenance(SOLUTION_KIND, cfg.to_dict(), data.seed, method=method,
-                          data_file=str(data_path), data_n=n)
+                          data_file=str(data_path), data_n=n,
+                          data_sha256=data.reader.meta.get("checksum_sha256"))
         with stream_arrays(out_path, n, rows, meta, fmt=fmt, overwrite=overwrite,
                            compression=compression) as writer, \
                 tqdm(total=n, desc=f"solve {method}", unit="layout",
@@ -193,10 +194,30 @@ def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]
         raise ConfigError(f"{where}: p_w holds negative or non-finite powers on layouts not "
                           "marked failed; expected finite powers >= 0")
     for key, kind in (("method", str), ("options", dict), ("config", dict), ("seed", int)):
+        if key == "seed" and meta.get(key) is None:
+            continue  # solved on imported gains: the data file has no seed either
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
                               f"{kind.__name__}")
     return arrays, meta
+
+
+def data_checksum(data_path: str | os.PathLike) -> str | None:
+    """The arrays checksum stored in a data file's metadata (read without its arrays)."""
+    with ArrayReader(data_path) as f:
+        return f.meta.get("checksum_sha256")
+
+
+def check_same_data(path, meta: dict, data_path, data_seed: int | None,
+                    data_sha256: str | None) -> None:
+    """Imported gains have no seed to tell two data files apart: a solution of such a file
+    must carry its arrays checksum (``data_sha256``), else :class:`ConfigError`."""
+    if data_seed is None and meta.get("data_sha256") != data_sha256:
+        raise ConfigError(
+            f"file {str(path)!r} was solved for other layouts (its data_sha256 "
+            f"{str(meta.get('data_sha256'))[:12]}... differs from {str(data_path)!r}'s "
+            f"{str(data_sha256)[:12]}...)"
+        )
 
 
 def evaluate_files(
@@ -227,9 +248,11 @@ def evaluate_files(
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")
     data = load_d2d(data_path)
+    data_sha256 = data_checksum(data_path)
     powers, rules = {}, {}
     for path in solution_paths:
         arrays, meta = load_solution(path)
+        check_same_data(path, meta, data_path, data.seed, data_sha256)
         if arrays["p_w"].shape != data.g.shape[:2]:
             raise ConfigError(
                 f"file {str(path)!r}: p_w has shape {arrays['p_w'].shape}; expected "

@@ -67,5 +67,5 @@ def main() -> None:
     """wirelessrl: simulators, classical solvers and transfer learning for wireless."""
 
 
-for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor"):
+for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing"):
     importlib.import_module(f"wirelessrl.cli.{_module}")

@@ -1,0 +1,443 @@
+r"""Bring your own channels: a gains array from another tool -> an ordinary D2D data file.
+
+Behind ``wirelessrl import d2d GAINS -o data.h5``. The file written holds ``g`` and the
+same metadata as a file of ``wirelessrl simulate d2d`` (kind ``d2d-layouts``, a
+:class:`~simulators.d2d.D2DConfig` with the power, noise, bandwidth and SNR gap, version,
+checksums), so ``solve``, ``evaluate``, ``train`` and ``predict`` take it unchanged. What
+differs: no transmitter / receiver positions (the arrays ``tx_m``, ``rx_m``, ``redraws``
+are absent, ``D2DLayouts.tx_m`` is None), ``seed`` is None, and the provenance says where
+the gains came from: ``imported_from`` (the absolute path), ``source_sha256`` (of the
+file's bytes), ``source_variable`` and ``source_layout``.
+
+Accepted sources (by suffix)
+----------------------------
+``.npy``            one array (``allow_pickle=False``: object arrays are refused)
+``.npz``            ``--var`` names the array (optional when there is one)
+``.mat``            MATLAB v4-v7 (scipy) or v7.3 (HDF5); ``--var`` names the variable
+                    (optional when there is one numeric variable)
+``.csv``            one layout per row, ``N * N`` comma-separated numbers in row-major order
+                    (``g[i, j]`` at column ``i * N + j``, ``i`` the receiver); an optional
+                    header line of names is skipped
+``.h5``/``.hdf5``   ``--var`` names the data set (optional when there is one)
+
+``layout``: ``batch-first`` (default) reads an array of shape ``(batch, N, N)``,
+``matlab`` one of shape ``(N, N, batch)``; in both, rows are receivers and columns
+transmitters: ``g[b, i, j]`` (``G(i, j, b)`` in MATLAB) is the linear power gain from
+transmitter ``j`` to receiver ``i``. Shapes are as MATLAB shows them for both ``.mat``
+versions (a v7.3 file is read in MATLAB's order; a single MATLAB layout ``(N, N)`` is one
+layout with ``layout="matlab"``). A cube ``(K, K, K)`` from a ``.mat`` file needs an explicit
+``layout``. An HDF5 data set is read in C order as ``h5py`` shows it (an array written by
+MATLAB's ``h5write`` appears with its axes reversed: save it with ``save -v7.3`` instead).
+
+Checks: real numbers (integers are accepted, complex, text, logical and cell arrays are
+not: a complex channel ``h`` is imported as ``abs(h) ** 2``), 3-D, square, at least one
+layout, every gain finite and ``>= 0``, every direct gain ``g[b, i, i] > 0``; the error
+names the first bad layout and entry. ``n_links`` is taken from the data; a ``--set
+n_links=...`` that disagrees is an error.
+
+Example
+-------
+>>> import numpy as np
+>>> from simulators.d2d import D2DConfig, generate_d2d
+>>> np.save("gains.npy", generate_d2d(D2DConfig.from_preset("paper", n_links=4), 20, 1).g)
+>>> path = import_d2d("gains.npy", "imported.h5", overrides={"snr_gap_db": 3.0})
+>>> from wirelessrl.datasets import load_d2d
+>>> data = load_d2d(path)
+>>> data.g.shape, data.config.n_links, data.config.snr_gap_db, data.tx_m
+((20, 4, 4), 4, 3.0, None)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulators.d2d import D2DConfig, D2DLayouts
+from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.fileio import ensure_writable, infer_format
+
+__all__ = ["LAYOUTS", "SOURCE_FORMATS", "ImportedGains", "check_gains_array", "d2d_config_for",
+           "import_d2d", "read_gains"]
+
+LAYOUTS = ("batch-first", "matlab")
+"""Axis orders of an imported gains array: ``(batch, N, N)`` or MATLAB's ``(N, N, batch)``."""
+
+SOURCE_FORMATS = {".npy": "npy", ".npz": "npz", ".mat": "mat", ".csv": "csv", ".h5": "h5",
+                  ".hdf5": "h5"}
+"""File suffix -> reader."""
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+@dataclass
+class ImportedGains:
+    """Gains read from a file and checked.
+
+    Attributes
+    ----------
+    g : [batch, N, N], float64, linear power gains, ``g[b, i, j]`` from tx j to rx i
+    path : Path, the source file
+    variable : str or None, the variable / data set read (None: a ``.npy`` or ``.csv``)
+    layout : str, a key of :data:`LAYOUTS`
+    sha256 : str, SHA-256 of the source file's bytes
+    """
+
+    g: np.ndarray
+    path: Path
+    variable: str | None
+    layout: str
+    sha256: str
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _pick(where: str, names: list[str], var: str | None, what: str) -> str:
+    """The variable ``var`` of a file holding ``names`` (the only one when ``var`` is None)."""
+    shown = ", ".join(names) if names else "none"
+    if var is None:
+        if len(names) == 1:
+            return names[0]
+        raise ConfigError(f"{where} holds {len(names)} {what}s ({shown}); expected --var NAME "
+                          "to choose one")
+    if var not in names:
+        raise ConfigError(f"{where}: --var {var!r} is not in the file; {what}s present: {shown}")
+    return var
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    # MATLAB v7.3 files carry a 512-byte user block before the HDF5 signature
+    return head.startswith(_HDF5_SIGNATURE) or head[512:520] == _HDF5_SIGNATURE
+
+
+def _read_npy(path: Path, where: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ConfigError(f"{where} holds Python objects (a pickled array), which are not "
+                              "loaded for safety; expected a numeric array") from None
+        raise ConfigError(f"{where} is not a readable .npy file ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"{where} is not a readable .npy file ({err})") from None
+
+
+def _read_npz(path: Path, where: str, var: str | None) -> tuple[np.ndarray, str]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            name = _pick(where, sorted(z.files), var, "array")
+            return z[name], name
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ConfigError(f"{where} holds Python objects (a pickled array), which are not "
+                              "loaded for safety; expected a numeric array") from None
+        raise ConfigError(f"{where} is not a readable .npz file ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"{where} is not a readable .npz file ({err})") from None
+
+
+def _h5_datasets(f) -> list[str]:
+    import h5py
+
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name)
+                 if isinstance(obj, h5py.Dataset) and not name.startswith("#refs#") else None)
+    return sorted(names)
+
+
+def _read_h5(path: Path, where: str, var: str | None, matlab: bool) -> tuple[np.ndarray, str]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            name = _pick(where, _h5_datasets(f), var, "variable" if matlab else "data set")
+            ds = f[name]
+            if matlab and ds.attrs.get("MATLAB_class", b"") in (b"char", "char"):
+                raise ConfigError(f"{where}: {name!r} holds text (a MATLAB char array); "
+                                  "expected real gains")
+            if ds.dtype.names and {"real", "imag"} <= set(ds.dtype.names):  # MATLAB complex
+                a = ds["real"][()] + 1j * ds["imag"][()]
+            else:
+                a = ds[()]
+    except ConfigError:
+        raise
+    except Exception as err:  # h5py raises many types for corrupt or foreign files
+        raise ConfigError(f"{where} is not a readable HDF5 file ({type(err).__name__})") from None
+    a = np.asarray(a)
+    # a v7.3 .mat file stores MATLAB's column-major array: reverse the axes to MATLAB's order
+    return (a.T if matlab else a), name
+
+
+def _read_mat(path: Path, where: str, var: str | None) -> tuple[np.ndarray, str]:
+    if _is_hdf5(path):
+        return _read_h5(path, where, var, matlab=True)
+    from scipy.io import loadmat, whosmat
+
+    try:
+        found = whosmat(path)
+    except Exception as err:  # scipy raises many types for foreign files
+        raise ConfigError(f"{where} is not a readable MATLAB file ({type(err).__name__})") from None
+    names = sorted(name for name, _shape, _cls in found)
+    if var is None:
+        numeric = [n for n, _s, cls in found if cls not in ("char", "cell", "struct", "object")]
+        name = _pick(where, names if len(numeric) != 1 else numeric, None, "variable")
+    else:
+        name = _pick(where, names, var, "variable")
+    try:
+        a = loadmat(path, variable_names=[name], squeeze_me=False)[name]
+    except Exception as err:
+        raise ConfigError(f"{where}: variable {name!r} is not readable ({type(err).__name__})"
+                          ) from None
+    return np.asarray(a), name
+
+
+def _csv_tokens(line: str) -> list[str]:
+    return [t.strip() for t in line.split(",")]
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path, where: str) -> np.ndarray:
+    """Rows of ``N * N`` numbers -> ``(batch, N, N)``; the first line may be a header."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            lines = [(k + 1, line) for k, line in enumerate(f) if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{where} is not a readable text file ({type(err).__name__})") from None
+    if lines and not any(_is_number(t) for t in _csv_tokens(lines[0][1])):
+        lines = lines[1:]  # a header of column names
+    if not lines:
+        raise ConfigError(f"{where} holds no rows of numbers; expected one layout per row of "
+                          "N*N comma-separated gains")
+    width = len(_csv_tokens(lines[0][1]))
+    rows = np.empty((len(lines), width), dtype=np.float64)
+    for r, (number, line) in enumerate(lines):
+        tokens = _csv_tokens(line)
+        if len(tokens) != width:
+            raise ConfigError(f"{where}: line {number} has {len(tokens)} values; expected "
+                              f"{width} like the first row (one layout of N*N gains per row)")
+        try:
+            rows[r] = [float(t) for t in tokens]
+        except ValueError:
+            col, bad = next((c, t) for c, t in enumerate(tokens) if not _is_number(t))
+            raise ConfigError(f"{where}: line {number}, column {col + 1}: {bad!r} is not a "
+                              "number; expected real gains") from None
+    n = int(round(width ** 0.5))
+    if n * n != width:
+        raise ConfigError(f"{where}: rows have {width} values; expected N*N values (one layout "
+                          "per row, g[i, j] at column i*N + j, i the receiver)")
+    return rows.reshape(len(rows), n, n)
+
+
+def read_gains(path: str | os.PathLike, var: str | None = None,
+               layout: str | None = None) -> ImportedGains:
+    """Read and check a gains array from ``.npy``, ``.npz``, ``.mat``, ``.csv`` or HDF5.
+
+    Input
+    -----
+    path : the source file (its suffix chooses the reader, see the module doc)
+    var : str or None, the variable (``.mat``, ``.npz``) or data set (HDF5); None: the only
+        one in the file
+    layout : ``batch-first`` (default), ``matlab`` (``(N, N, batch)``), or None (default;
+        a cube from a ``.mat`` file then is an error asking for it)
+
+    Output
+    ------
+    :class:`ImportedGains` with ``g : [batch, N, N]`` float64
+
+    Raises :class:`ConfigError` naming the file and what is wrong (missing variable with
+    the variables present, complex or text values, shape, the first bad gain).
+    """
+    p = Path(path)
+    where = f"gains file {str(path)!r}"
+    if not p.is_file():
+        raise ConfigError(f"{where} does not exist")
+    suffix = p.suffix.lower()
+    if suffix not in SOURCE_FORMATS:
+        raise ConfigError(f"{where} has the suffix {suffix or '(none)'!r}; expected one of "
+                          + ", ".join(SOURCE_FORMATS))
+    kind = SOURCE_FORMATS[suffix]
+    if layout is not None:
+        check_choice("layout", layout, LAYOUTS)
+    if var is not None and kind in ("npy", "csv"):
+        raise ConfigError(f"--var {var!r} is invalid for a {suffix} file (it holds one array); "
+                          "expected no --var")
+    if kind == "csv" and layout == "matlab":
+        raise ConfigError("layout='matlab' is invalid for a .csv file (one layout per row); "
+                          "expected batch-first or no --layout")
+    name = None
+    if kind == "npy":
+        a = _read_npy(p, where)
+    elif kind == "npz":
+        a, name = _read_npz(p, where, var)
+    elif kind == "mat":
+        a, name = _read_mat(p, where, var)
+    elif kind == "h5":
+        a, name = _read_h5(p, where, var, matlab=False)
+    else:
+        a = _read_csv(p, where)
+    label = where if name is None else f"{where}, variable {name!r}"
+    a = np.asarray(a)
+    if layout is None:
+        if kind == "mat" and a.ndim == 3 and a.shape[0] == a.shape[1] == a.shape[2]:
+            raise ConfigError(f"{label} has shape {a.shape}, which reads as (batch, N, N) or "
+                              "as MATLAB's (N, N, batch); expected --layout batch-first or "
+                              "--layout matlab")
+        layout = "batch-first"
+    g = check_gains_array(_to_batch_first(a, layout, label), label, layout)
+    return ImportedGains(g, p, name, layout, _sha256(p))
+
+
+def _to_batch_first(a: np.ndarray, layout: str, label: str) -> np.ndarray:
+    if layout == "batch-first":
+        return a
+    if a.ndim == 2 and a.shape[0] == a.shape[1]:  # MATLAB drops a trailing batch of 1
+        return a[None]
+    if a.ndim != 3:
+        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes (N, N, batch) for "
+                          "--layout matlab")
+    return np.moveaxis(a, -1, 0)  # [batch, N, N], g[b, i, j] = G(i, j, b)
+
+
+def check_gains_array(a: Any, label: str = "gains", layout: str = "batch-first") -> np.ndarray:
+    """``a`` as float64 ``[batch, N, N]`` gains, or :class:`ConfigError` naming what is wrong.
+
+    Real numbers only (integers become floats), 3-D and square with at least one layout of
+    one link, finite, ``>= 0``, direct gains ``> 0``; the message names the first bad
+    layout and entry.
+
+    Example
+    -------
+    >>> check_gains_array(np.ones((2, 3, 3))).shape
+    (2, 3, 3)
+    >>> g = np.ones((2, 2, 2)); g[1, 0, 1] = -1.0
+    >>> check_gains_array(g)
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: gains: layout 1, g[1, 0, 1]=-1.0 is invalid; expected \
+finite gains >= 0 (linear power gains, not dB)
+    """
+    a = np.asarray(a)
+    kind = a.dtype.kind
+    if kind == "c":
+        raise ConfigError(f"{label} holds complex values (dtype {a.dtype}); expected real "
+                          "linear power gains: import abs(h)**2 of a complex channel h")
+    if kind == "b":
+        raise ConfigError(f"{label} holds logical values; expected real linear power gains")
+    if kind in "USO" or a.dtype.names:
+        what = {"U": "text", "S": "text", "O": "objects (a cell array?)"}.get(kind, "records")
+        if a.dtype.names:
+            what = "records (a struct?)"
+        raise ConfigError(f"{label} holds {what} (dtype {a.dtype}); expected real linear "
+                          "power gains")
+    if kind not in "iuf":
+        raise ConfigError(f"{label} has dtype {a.dtype}; expected real numbers")
+    if a.ndim != 3:
+        hint = ("; one layout? give it a batch axis, shape (1, N, N)" if a.ndim == 2 and
+                layout == "batch-first" else "")
+        order = "(batch, N, N)" if layout == "batch-first" else "(N, N, batch)"
+        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes {order}{hint}")
+    if a.shape[1] != a.shape[2] or a.shape[0] < 1 or a.shape[1] < 1:
+        hint = ""
+        if layout == "batch-first" and a.shape[0] == a.shape[1] != a.shape[2]:
+            hint = "; is it MATLAB's (N, N, batch)? pass --layout matlab"
+        raise ConfigError(f"{label} has shape {a.shape} in layout {layout}; expected square "
+                          f"gain matrices (batch, N, N) with batch >= 1, N >= 1{hint}")
+    g = a.astype(np.float64)
+    bad = ~np.isfinite(g) | (g < 0)
+    if bad.any():
+        b, i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise ConfigError(f"{label}: layout {b}, g[{b}, {i}, {j}]={float(g[b, i, j])!r} is "
+                          "invalid; expected finite gains >= 0 (linear power gains, not dB)")
+    diag = np.diagonal(g, axis1=1, axis2=2)
+    if (diag <= 0).any():
+        b, i = (int(k) for k in np.argwhere(diag <= 0)[0])
+        raise ConfigError(f"{label}: layout {b}, direct gain g[{b}, {i}, {i}]="
+                          f"{float(g[b, i, i])!r} is invalid; expected > 0")
+    return g
+
+
+def d2d_config_for(n_links: int, preset: str = "paper",
+                   overrides: Mapping[str, Any] | None = None) -> D2DConfig:
+    """The :class:`~simulators.d2d.D2DConfig` of imported gains with ``n_links`` links: a
+    preset with field overrides (power, noise, bandwidth, SNR gap, ...); an ``n_links``
+    override must equal the data's.
+
+    Example
+    -------
+    >>> d2d_config_for(20, "spatial-2019", {"p_max_dbm": 30}).n_links
+    20
+    """
+    overrides = dict(overrides or {})
+    if "n_links" in overrides:
+        given = overrides.pop("n_links")
+        try:
+            same = check_int("n_links", given, 1) == n_links
+        except ConfigError:
+            same = False
+        if not same:
+            raise ConfigError(f"n_links={given!r} disagrees with the gains, which have "
+                              f"{n_links} links per layout; expected n_links={n_links} or no "
+                              "n_links (it is taken from the data)")
+    return D2DConfig.from_preset(preset, **overrides, n_links=n_links)
+
+
+def import_d2d(
+    gains: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    var: str | None = None,
+    layout: str | None = None,
+    preset: str = "paper",
+    overrides: Mapping[str, Any] | None = None,
+    fmt: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Import a gains array (see :func:`read_gains`) as a D2D data file; behind
+    ``wirelessrl import d2d``.
+
+    Input
+    -----
+    gains, var, layout : the source, as :func:`read_gains`
+    output : the data file to write (``.h5``, or ``.mat`` / ``fmt="mat"``)
+    preset, overrides : the system constants (:func:`d2d_config_for`), e.g.
+        ``{"noise_dbm_per_hz": -174, "bandwidth_hz": 20e6, "snr_gap_db": 3}``
+    overwrite : replace an existing ``output``
+
+    Output
+    ------
+    Path of the file: ``g [batch, N, N]`` with the config, ``seed`` None and the provenance
+    ``imported_from``, ``source_sha256``, ``source_variable``, ``source_layout``
+    """
+    from wirelessrl.datasets import save_d2d
+
+    fmt = infer_format(output, fmt)
+    ensure_writable(output, overwrite)
+    if Path(gains).exists() and Path(output).exists() and Path(gains).samefile(output):
+        raise ConfigError(f"output {str(output)!r} is the gains file itself; expected another "
+                          "file name")
+    src = read_gains(gains, var, layout)
+    config = d2d_config_for(src.g.shape[1], preset, overrides)
+    data = D2DLayouts(config, None, None, None, src.g, None)
+    return save_d2d(data, output, fmt, overwrite, imported_from=str(src.path.resolve()),
+                    source_sha256=src.sha256, source_variable=src.variable,
+                    source_layout=src.layout)
