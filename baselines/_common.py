@@ -27,7 +27,7 @@ from simulators.rates import link_rates_bps
 from simulators.units import db_to_lin
 from simulators.validation import ConfigError, check_finite, check_int, check_positive
 
-STATUSES = ("optimal", "converged", "max_iter", "failed")
+STATUSES = ("optimal", "converged", "max_iter", "failed", "unverified")
 """Per-layout outcome of a solver.
 
 ``optimal``: certified global optimum (max-min bisection closed to its tolerance, cvxpy
@@ -35,7 +35,8 @@ STATUSES = ("optimal", "converged", "max_iter", "failed")
 tolerance, or is a closed-form heuristic (full / random power), or cvxpy returned
 ``optimal_inaccurate``. ``max_iter``: the iteration budget ran out first (FP / WMMSE
 without a tolerance always end here). ``failed``: non-finite numbers or a solver error;
-the powers of that layout are NaN, never a silent number.
+the powers of that layout are NaN, never a silent number. ``unverified``: no claim of
+optimality or convergence (the powers of a trained network, ``wirelessrl predict``).
 """
 
 OPTIMAL, CONVERGED, MAX_ITER, FAILED = range(4)

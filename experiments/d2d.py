@@ -17,7 +17,6 @@ links of every target minibatch at random.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +29,22 @@ from experiments.runner import TaskRun, feature_width
 from experiments.systems import d2d_system as system_config
 from simulators.d2d import D2DConfig
 from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.d2d_inputs import (
+    INPUT_TRANSFORMS,
+    RECONSTRUCTION_KEYS,
+    GraphInputs,
+    fit_inputs,
+    tensors,
+)
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.gnn import GraphInputTransform
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.results import Echo
-from wirelessrl.standardize import Standardizer
 from wirelessrl.transfer import TransferTask
 
 SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
-INPUT_TRANSFORMS = ("standardized", "log-db")
 
 
 def _mlp_net(model: dict, n_links: int) -> NetConfig:
@@ -81,10 +85,6 @@ def _gnn_net(model: dict, n_links: int) -> NetConfig:
 NET_BUILDERS = {"mlp": _mlp_net, "gnn": _gnn_net}
 """``model.family`` -> ``(model section, n_links) -> NetConfig``."""
 
-RECONSTRUCTION_KEYS = {"mlp": "x", "gnn": "x_rec"}
-"""Batch key of the decoder's target per model family."""
-
-
 def model_family(config: dict) -> str:
     """``model.family`` (``mlp`` when absent), validated."""
     return check_choice("model.family", config["model"].get("family", "mlp"),
@@ -115,35 +115,6 @@ def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
         source_monitor=("sum_rate_nats", "max"),
         target_monitor=("min_rate_nats", "max"),
     )
-
-
-def fit_inputs(kind: str, g: np.ndarray) -> Standardizer:
-    """The input map of ``model.input_transform`` (``standardized`` gains or ``log-db``),
-    fitted on the source-training gains ``g : [n, N, N]``."""
-    check_choice("model.input_transform", kind, INPUT_TRANSFORMS)
-    return Standardizer.fit(g, log_db=kind == "log-db")
-
-
-def tensors(g: np.ndarray, inputs: Standardizer) -> dict[str, torch.Tensor]:
-    """Batch dict of a split: network input ``x : [n, N^2]`` and gains ``g : [n, N, N]``
-    (float32)."""
-    return {"x": torch.from_numpy(inputs(g)), "g": torch.from_numpy(g.astype(np.float32))}
-
-
-@dataclass
-class GraphInputs:
-    """Inputs of the ``gnn`` family: ``x`` the received SNRs at full power in dB (any size),
-    ``x_rec`` their standardized form, the decoder's target (scalars of the source-train
-    set; :class:`wirelessrl.gnn.GraphInputTransform`)."""
-
-    transform: GraphInputTransform
-
-    def tensors(self, g: np.ndarray) -> dict[str, torch.Tensor]:
-        """``x, x_rec : [n, N, N]`` and ``g : [n, N, N]``, float32."""
-        s = self.transform.snr_db(g)
-        return {"x": torch.from_numpy(s),
-                "x_rec": torch.from_numpy(self.transform.standardize(s)),
-                "g": torch.from_numpy(g.astype(np.float32))}
 
 
 def _split_seed(seed: int, split: str) -> int:

@@ -67,5 +67,6 @@ def main() -> None:
     """wirelessrl: simulators, classical solvers and transfer learning for wireless."""
 
 
-for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing"):
+for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
+                "train"):
     importlib.import_module(f"wirelessrl.cli.{_module}")
