@@ -69,6 +69,7 @@ from simulators.validation import ConfigError, check_choice, check_int, check_po
 from wirelessrl.checkpoint import load_state_dict
 from wirelessrl.d2d_inputs import (
     FAMILIES,
+    INPUT_TRANSFORMS,
     FlatInputs,
     GraphInputs,
     fit_d2d_inputs,
@@ -385,6 +386,7 @@ def train_d2d(
     *,
     objective: str,
     family: str | None = None,
+    input_transform: str = "standardized",
     source: str | os.PathLike | None = None,
     strategy: str | None = None,
     alpha: float = 3.0,
@@ -410,6 +412,8 @@ def train_d2d(
     objective : ``sum`` (sum-rate) or ``min`` (min-rate)
     family : ``mlp`` (the paper's network, one N; default) or ``gnn`` (any N); with
         ``source`` the source's (a different value is an error)
+    input_transform : ``standardized`` (the paper's: per-entry standardized gains) or
+        ``log-db`` (standardized dB gains), the ``mlp`` input without ``source``
     source : a model folder to transfer from (None: a fresh network)
     strategy : see the module doc (None: ``regular``, or with ``source`` the frozen-feature
         transfer matching the source)
@@ -435,6 +439,11 @@ def train_d2d(
         raise ConfigError(f"family={family!r} differs from the source model's "
                           f"{src.family!r}; expected no --family or --family {src.family}")
     family = src.family if src is not None else (family or "mlp")
+    check_choice("input_transform", input_transform, INPUT_TRANSFORMS)
+    if input_transform != "standardized" and (family == "gnn" or src is not None):
+        raise ConfigError(f"input_transform={input_transform!r} is for a new mlp network; "
+                          "a gnn takes SNRs in dB and a transfer the source's input map "
+                          "(expected no --input-transform)")
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                             seed=seed, device=device, num_threads=threads, progress=progress,
                             checkpoint_every_s=None)
@@ -445,7 +454,7 @@ def train_d2d(
     train_idx, valid_idx = _split(len(layouts), valid_fraction, seed)
     g_train, g_valid = layouts.g[train_idx], layouts.g[valid_idx]
     inputs = src.inputs if src is not None else fit_d2d_inputs(
-        family, g_train, system.p_max_w, system.noise_w)
+        family, g_train, system.p_max_w, system.noise_w, input_transform)
     train, valid = inputs.tensors(g_train), inputs.tensors(g_valid)
     head, metric, _task = OBJECTIVES[objective]
     loss = D2DRateLoss(objective, p_max_w=system.p_max_w, noise_w=system.noise_w,

@@ -120,6 +120,18 @@ def test_predictions_equal_the_in_memory_model(files, sum_model, tmp_path):
     assert res.differences == []
 
 
+def test_log_db_input_transform(files, sum_model, tmp_path):
+    model = train_d2d(files["train"], tmp_path / "l", objective="sum",
+                      input_transform="log-db", **TINY)
+    assert load_model(tmp_path / "l").inputs.standardizer.log_db
+    g = load_d2d(files["test"]).g
+    np.testing.assert_array_equal(load_model(tmp_path / "l").power_fractions(g),
+                                  model.power_fractions(g))
+    with pytest.raises(ConfigError, match=r"input_transform='log-db' is for a new mlp"):
+        train_d2d(files["train"], tmp_path / "x", objective="min", source=sum_model.path,
+                  input_transform="log-db", **TINY)
+
+
 def test_gnn_model_takes_any_number_of_links(files, tmp_path):
     model = train_d2d(files["train"], tmp_path / "g", objective="sum", family="gnn", **TINY)
     assert model.n_links is None

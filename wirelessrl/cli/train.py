@@ -23,6 +23,10 @@ def train() -> None:
 @click.option("--family", type=click.Choice(["mlp", "gnn"]), default=None,
               help="mlp: the paper's network, one number of links [default]; gnn: graph "
                    "network, any number of links (with --from: the source's).")
+@click.option("--input-transform", type=click.Choice(["standardized", "log-db"]),
+              default="standardized", show_default=True,
+              help="mlp input: per-entry standardized gains (the paper's) or standardized "
+                   "dB gains.")
 @click.option("--from", "source", default=None, metavar="SOURCE_MODEL_DIR",
               type=click.Path(file_okay=False), help="Transfer from this model folder.")
 @click.option("--strategy", type=click.Choice(["regular", "conventional", "reconstruction",
@@ -48,9 +52,9 @@ def train() -> None:
                                                          "fastest for these networks).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model folder.")
-def train_d2d(data, objective, output, family, source, strategy, alpha, feature_lr_scale,
-              valid_fraction, epochs, lr, batch_size, patience, seed, threads, device,
-              overwrite) -> None:
+def train_d2d(data, objective, output, family, input_transform, source, strategy, alpha,
+              feature_lr_scale, valid_fraction, epochs, lr, batch_size, patience, seed, threads,
+              device, overwrite) -> None:
     """Train a D2D power-control network on DATA (power, noise and SNR gap from its config).
 
     Example: wirelessrl train d2d --data data.h5 --objective sum --strategy reconstruction
@@ -60,7 +64,8 @@ def train_d2d(data, objective, output, family, source, strategy, alpha, feature_
     from wirelessrl.modeldir import model_summary
     from wirelessrl.modeldir import train_d2d as run
 
-    model = run(data, output, objective=objective, family=family, source=source,
+    model = run(data, output, objective=objective, family=family,
+                input_transform=input_transform, source=source,
                 strategy=strategy, alpha=alpha, feature_lr_scale=feature_lr_scale,
                 valid_fraction=valid_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
                 patience=patience, seed=seed, threads=threads, device=device,
