@@ -48,6 +48,14 @@ experiment is one task module, its report module, one YAML file and one entry he
 
 SCALES = ("paper", "quick", "tiny")
 
+SYSTEM_CONFIGS: dict[str, tuple[str, str]] = {
+    "d2d": ("simulators.d2d", "D2DConfig"),
+    "miso": ("simulators.miso", "MisoConfig"),
+    "mu-miso": ("simulators.mu_miso", "MuMisoConfig"),
+}
+"""Experiment -> (module, class) of its system config: ``system.<field>=value`` overrides
+(e.g. ``system.n_links=20``) are fields of this class, kept in ``system.overrides``."""
+
 
 def get_task(name: str) -> ModuleType:
     """The task module registered under ``name`` (a one-line error for an unknown one).
@@ -112,9 +120,51 @@ def load_experiment_config(
             raise ConfigError(
                 f"override {text!r} is invalid: variants is a list of variant names or specs; "
                 f"expected e.g. 'variants=[{text.split('.')[1].split('=')[0]}]'")
+    system_fields, overrides = _split_system_overrides(name, config, overrides)
     config = apply_overrides(config, overrides)
+    if system_fields:
+        config["system"]["overrides"] = {**(config["system"].get("overrides") or {}),
+                                         **system_fields}
+        _system_class(name).from_preset(config["system"].get("preset", "paper"),
+                                        **config["system"]["overrides"])  # checks the values
     config["scale"] = scale
     return config
+
+
+def _system_class(name: str):
+    module, cls = SYSTEM_CONFIGS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def _split_system_overrides(name: str, config: dict,
+                            overrides: list[str]) -> tuple[dict, list[str]]:
+    """``system.<field>=v`` and ``system.overrides.<field>=v`` (fields of the experiment's
+    system config) apart from the other overrides; an unknown field is a
+    :class:`ConfigError` listing the valid keys."""
+    from wirelessrl.config import parse_override
+
+    system = config.get("system")
+    if name not in SYSTEM_CONFIGS or not isinstance(system, dict) or "overrides" not in system:
+        return {}, overrides
+    own = sorted(k for k in system if k != "overrides")
+    fields, rest = {}, []
+    for text in overrides:
+        key = text.split("=", 1)[0].strip()
+        parts = key.split(".")
+        if parts[0] != "system" or len(parts) < 2 or (len(parts) == 2 and parts[1] in own) or (
+                key == "system.overrides"):
+            rest.append(text)
+            continue
+        field = parts[2] if parts[1] == "overrides" and len(parts) == 3 else \
+            parts[1] if len(parts) == 2 else None
+        cls = _system_class(name)
+        if field is None or field not in cls.field_names():
+            raise ConfigError(
+                f"config key {key!r} does not exist; expected system.<key> with a key of "
+                f"{', '.join([*own, 'overrides'])} or a {cls.KIND} config field: "
+                f"{', '.join(cls.field_names())}")
+        fields[field] = parse_override(text)[1]
+    return fields, rest
 
 
 def parse_seeds(text: str | None, default: Sequence[int]) -> list[int]:

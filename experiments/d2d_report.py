@@ -12,6 +12,7 @@ from experiments import d2d_sizes_report
 from experiments.d2d_sizes import enabled as generalization_enabled
 from experiments.layout import Plan, UnitFiles, Variant
 from experiments.systems import d2d_system
+from simulators.d2d import D2DConfig
 from wirelessrl.datasets import load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_link_rates_mbps, d2d_table
 from wirelessrl.fileio import read_arrays
@@ -41,6 +42,48 @@ PAPER_FIGURES = {  # SPEC section 2, authors' models on their test set
 
 SOURCE_LABELS = {"conventional": "source, no reconstruction",
                  "reconstruction": "source, with reconstruction"}
+
+PAPER_SYSTEM = D2DConfig.from_preset("paper")
+"""The system of the method paper's data: :data:`PAPER_FIGURES` are shown beside a run's
+numbers only when its system equals this one."""
+
+
+def is_paper_system(system: D2DConfig) -> bool:
+    """Whether ``system`` is the method paper's (the ``paper`` preset, no field changed).
+
+    Example
+    -------
+    >>> is_paper_system(D2DConfig.from_preset("paper")), is_paper_system(
+    ...     D2DConfig.from_preset("paper", n_links=20))
+    (True, False)
+    """
+    return system == PAPER_SYSTEM
+
+
+def describe_system(system: D2DConfig) -> str:
+    """One sentence on the scenario actually run: links, field, carrier, fading, powers.
+
+    Example
+    -------
+    >>> describe_system(D2DConfig.from_preset("paper", n_links=20, carrier_hz=2.4e9))[:50]
+    '20 links in a 150 m x 150 m field, carrier 2.4 GHz'
+    """
+    fading = "Rayleigh fading" if system.fading else "no fading"
+    shadow = (f"{system.shadowing_sigma_db:g} dB log-normal shadowing"
+              if system.shadowing_sigma_db > 0 else "no shadowing")
+    return (f"{system.n_links} links in a {system.field_m:g} m x {system.field_m:g} m field, "
+            f"carrier {system.carrier_hz / 1e9:g} GHz, link lengths "
+            f"{system.link_distance_min_m:g}-{system.link_distance_max_m:g} m, {shadow}, "
+            f"{fading}; P_max {system.p_max_dbm:g} dBm, noise {system.noise_dbm_per_hz:g} dBm/Hz "
+            f"over {system.bandwidth_hz / 1e6:g} MHz, SNR gap {system.snr_gap_db:g} dB")
+
+
+def _changed_fields(system: D2DConfig) -> str:
+    """The fields in which ``system`` differs from the method paper's, e.g.
+    ``n_links 20 (paper 10)``."""
+    return ", ".join(f"{k} {getattr(system, k)!r} (paper {getattr(PAPER_SYSTEM, k)!r})"
+                     for k in D2DConfig.field_names()
+                     if getattr(system, k) != getattr(PAPER_SYSTEM, k))
 
 
 def _rows_to_records(seed: int, table: str, rows: list[MetricSummary], extra=None) -> list[dict]:
@@ -139,11 +182,14 @@ def _aggregate(records: list[dict], table: str, metric: str) -> dict[str, dict]:
     return out
 
 
-def _md_table(agg: dict, paper_mbps: dict, paper_pct: dict, unit_ref: str, lr_col=False) -> str:
+def _md_table(agg: dict, paper_mbps: dict | None, paper_pct: dict | None, unit_ref: str,
+              lr_col=False) -> str:
+    """Rows of ``agg``; the paper's columns only when ``paper_mbps`` is not None."""
     head = ["method", "Mbps", f"% of {unit_ref} (mean of ratios)", "% (ratio of means)"]
     if lr_col:
         head.append("lr chosen on validation")
-    head += ["paper Mbps", "paper %"]
+    if paper_mbps is not None:
+        head += ["paper Mbps", "paper %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, d in agg.items():
         pct = [v for v in d["pct"] if v is not None]
@@ -152,7 +198,8 @@ def _md_table(agg: dict, paper_mbps: dict, paper_pct: dict, unit_ref: str, lr_co
                  fmt_mean_std(rom, 1) if rom else ""]
         if lr_col:
             cells.append(", ".join(f"{v:g}" for v in d["lr"]))
-        cells += [str(paper_mbps.get(method, "")), str(paper_pct.get(method, ""))]
+        if paper_mbps is not None:
+            cells += [str(paper_mbps.get(method, "")), str((paper_pct or {}).get(method, ""))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -177,7 +224,7 @@ def _variant_sections(config, tables: dict, variants) -> list[str]:
             f"{target['patience']}); lr chosen on validation from "
             f"{', '.join(f'{x:g}' for x in v.lrs)}; test set touched once per row.",
             "",
-            _md_table(tables[f"min_rate_{variant_table(v)}"], {}, {}, "optimum",
+            _md_table(tables[f"min_rate_{variant_table(v)}"], None, None, "optimum",
                       lr_col=True),
             "",
         ]
@@ -199,8 +246,10 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
 
     fp_rule = per_seed[0]["baseline_info"]["FP"]["stopping_rule"]
     wmmse_rule = per_seed[0]["baseline_info"]["WMMSE"]["stopping_rule"]
-    min_paper = PAPER_FIGURES["min_rate_mbps"]
-    pct_paper = PAPER_FIGURES["min_rate_pct"]
+    paper = is_paper_system(system)
+    min_paper = PAPER_FIGURES["min_rate_mbps"] if paper else None
+    pct_paper = PAPER_FIGURES["min_rate_pct"] if paper else None
+    sum_paper = PAPER_FIGURES["sum_rate_mbps"] if paper else None
     tables = {
         "min_rate_baselines": _aggregate(records, "baselines", "min-rate"),
         "min_rate_paper_settings": _aggregate(records, "paper_settings", "min-rate"),
@@ -240,17 +289,30 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     ours.update({m: summary["min_rate_baselines"][m]["mean"]
                  for m in ("max-min optimum", "full power", "random power")})
     errs = {m: d["std"] for m, d in summary["min_rate_paper_settings"].items()}
-    plots["bars_vs_paper.png"] = plot_bars_vs_paper(
-        ours, min_paper, "mean min-rate (Mbps)", run_dir / "bars_vs_paper.png", errs,
-        "D2D min-rate: wirelessrl (paper settings) beside the method paper")
+    if paper:
+        plots["bars_vs_paper.png"] = plot_bars_vs_paper(
+            ours, min_paper, "mean min-rate (Mbps)", run_dir / "bars_vs_paper.png", errs,
+            "D2D min-rate: wirelessrl (paper settings) beside the method paper")
+    else:
+        (run_dir / "bars_vs_paper.png").unlink(missing_ok=True)  # of an earlier paper run
+    overrides = config["system"].get("overrides") or {}
+    scenario = (f"Scenario: {describe_system(system)} (preset `{config['system']['preset']}`"
+                + (f", overrides {_settings(overrides)}" if overrides else "") + ").")
+    comparison = ("The paper's columns are the method paper's published figures on this "
+                  "system." if paper else
+                  "Not the method paper's system (" + _changed_fields(system) + "): its "
+                  "published figures do not apply and are not shown.")
 
     seeds_txt = ", ".join(map(str, seeds))
     d = config["data"]
     lines = [
         f"# D2D sum-rate -> min-rate transfer ({config['scale']} scale)",
         "",
-        f"Seeds {seeds_txt}; mean ± std over seeds where there are several. Preset "
-        f"`{config['system']['preset']}`; layouts: source {d['source_train']:,} / "
+        scenario,
+        comparison,
+        "",
+        f"Seeds {seeds_txt}; mean ± std over seeds where there are several. Layouts: "
+        f"source {d['source_train']:,} / "
         f"{d['source_valid']:,}, target {d['target_train']:,} / {d['target_valid']:,}, "
         f"test {d['test']:,}. Percentages: mean over test layouts of the per-layout ratio "
         "(the paper's convention), ratio of the means beside it.",
@@ -267,13 +329,13 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         "## Min-rate, equal tuning budget (lr chosen on validation from "
         f"{', '.join(f'{v:g}' for v in tuned_lrs)})",
         "",
-        _md_table(tables["min_rate_equal_tuning"], {}, {}, "optimum", lr_col=True),
+        _md_table(tables["min_rate_equal_tuning"], None, None, "optimum", lr_col=True),
         "",
         *_variant_sections(config, tables, variants),
         "## Sum-rate (source task)",
         "",
         _md_table({**tables["sum_rate_baselines"], **tables["sum_rate_sources"]},
-                  PAPER_FIGURES["sum_rate_mbps"], {}, "FP"),
+                  sum_paper, {} if paper else None, "FP"),
         "",
         "## Inference speed on the test set (same run)",
         "",
@@ -288,4 +350,4 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     return write_markdown_report(run_dir, lines, plots, echo)
 
 
-__all__ = ["write_report"]
+__all__ = ["describe_system", "is_paper_system", "write_report"]

@@ -31,6 +31,9 @@ def test_tiny_d2d_writes_report_tables_and_plots(tiny_run):
         assert 0 < row["mean"] <= optimum * (1 + 1e-6)
     report = (out / "report.md").read_text()
     assert "equal tuning budget" in report and "FP, 150 iterations" in report
+    assert "Scenario: 10 links in a 150 m x 150 m field, carrier 50 GHz" in report
+    assert "no fading" in report and "| paper Mbps | paper % |" in report
+    assert "published figures on this system" in report
 
 
 def test_tiny_d2d_reconstruction_loss_falls(tiny_run):
@@ -183,3 +186,55 @@ def test_tiny_d2d_with_the_graph_network(tmp_path):
     with open(out / "seed-123" / "source" / "reconstruction" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert float(rows[-1]["valid_rec_mse"]) < float(rows[0]["valid_rec_mse"])
+
+
+def test_custom_scenario_with_dotted_system_overrides(tmp_path):
+    """system.<field>=value on a custom scenario: the report describes the system run and
+    leaves out the paper's columns and bars."""
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "reproduce", "d2d", "--scale", "tiny", "--threads", "1", "-o", str(out),
+        "system.n_links=5", "system.carrier_hz=2.4e+9", "system.fading=true",
+        "system.overrides.shadowing_sigma_db=8", "strategies=[regular,reconstruction]",
+        "data.source_train=600"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "results.json").read_text())["provenance"]["config"]
+    assert config["system"]["overrides"] == {"n_links": 5, "carrier_hz": 2.4e9, "fading": True,
+                                             "shadowing_sigma_db": 8}
+    from wirelessrl.datasets import load_d2d
+
+    data = load_d2d(out / "seed-123" / "data" / "test.h5")
+    assert data.g.shape[1:] == (5, 5) and data.config.fading and data.config.carrier_hz == 2.4e9
+    report = (out / "report.md").read_text()
+    assert ("Scenario: 5 links in a 150 m x 150 m field, carrier 2.4 GHz, link lengths 5-25 m, "
+            "8 dB log-normal shadowing, Rayleigh fading") in report
+    assert "Not the method paper's system (n_links 5 (paper 10)" in report
+    assert "paper Mbps" not in report and "paper %" not in report
+    assert not (out / "bars_vs_paper.png").exists() and (out / "cdf_min_rate.png").is_file()
+    assert "bars_vs_paper" not in report
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("system.n_link=20", "config key 'system.n_link' does not exist; expected system.<key> "
+                         "with a key of preset, overrides or a D2D config field: n_links,"),
+    ("system.overrides.bogus=1", "config key 'system.overrides.bogus' does not exist"),
+    ("system.n_links=x", "n_links='x' is invalid; expected an integer >= 1"),
+    ("system.field_m=10", "field_m=10 is too small"),
+])
+def test_bad_system_overrides_list_the_valid_keys(tmp_path, override, message):
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o",
+                                       str(tmp_path / "r"), override])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_system_overrides_in_both_spellings_and_other_experiments():
+    from experiments import load_experiment_config
+
+    a = load_experiment_config("d2d", "tiny", ["system.preset=spatial-2019", "system.n_links=20"])
+    b = load_experiment_config("d2d", "tiny", ["system.preset=spatial-2019",
+                                               "system.overrides.n_links=20"])
+    assert a["system"] == b["system"] == {"preset": "spatial-2019", "overrides": {"n_links": 20}}
+    miso = load_experiment_config("miso", "tiny", ["system.n_pilots=8", "system.system_seed=3"])
+    assert miso["system"]["overrides"] == {"n_pilots": 8} and miso["system"]["system_seed"] == 3
