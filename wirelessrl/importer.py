@@ -60,7 +60,7 @@ import numpy as np
 
 from simulators.d2d import D2DConfig, D2DLayouts
 from simulators.validation import ConfigError, check_choice, check_int
-from wirelessrl.fileio import ensure_writable, infer_format
+from wirelessrl.fileio import check_output, infer_format
 
 __all__ = ["LAYOUTS", "SOURCE_FORMATS", "ImportedGains", "check_gains_array", "d2d_config_for",
            "import_d2d", "read_gains"]
@@ -431,7 +431,7 @@ def import_d2d(
     from wirelessrl.datasets import save_d2d
 
     fmt = infer_format(output, fmt)
-    ensure_writable(output, overwrite)
+    check_output(output, overwrite)
     if Path(gains).exists() and Path(output).exists() and Path(gains).samefile(output):
         raise ConfigError(f"output {str(output)!r} is the gains file itself; expected another "
                           "file name")

@@ -77,7 +77,7 @@ from wirelessrl.d2d_inputs import (
 )
 from wirelessrl.datasets import D2DFile, chunk_rows, load_d2d
 from wirelessrl.engine import TrainConfig
-from wirelessrl.fileio import RowArray, ensure_writable, infer_format, provenance, stream_arrays
+from wirelessrl.fileio import RowArray, check_output, infer_format, provenance, stream_arrays
 from wirelessrl.models import NetConfig, TransferNet, d2d_gnn_config, d2d_net_config
 from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.solutions import SOLUTION_KIND, data_checksum
@@ -569,7 +569,7 @@ def predict_file(
     :class:`Prediction`
     """
     fmt = infer_format(output, fmt)
-    ensure_writable(output, overwrite)
+    check_output(output, overwrite)
     m = model if isinstance(model, D2DModel) else load_model(model)
     label = m.name if label is None else label
     if not isinstance(label, str) or not label.strip():

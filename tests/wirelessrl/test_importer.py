@@ -309,5 +309,7 @@ def test_cli_file_errors(runner, tmp_path, gains):
     assert (tmp_path / "d.h5").read_text() == "keep"
     result = _invoke(runner, tmp_path / "g.npy", "-o", tmp_path / "d.h5", "--overwrite")
     assert result.exit_code == 0, result.output
+    result = _invoke(runner, tmp_path / "g.npy", "-o", tmp_path / "d.npy")
+    assert result.exit_code == 2 and "has the suffix '.npy'; expected one of .h5" in result.output
     with pytest.raises(ConfigError, match="is the gains file itself"):
         import_d2d(tmp_path / "d.h5", tmp_path / "d.h5", var="g", overwrite=True)

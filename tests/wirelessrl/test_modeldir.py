@@ -345,6 +345,12 @@ def test_predict_label_and_output_rules(runner, files, sum_model, tmp_path):
     assert (tmp_path / "p.h5").read_text() == "keep"
     _one_line_error(_cli(runner, "predict", tmp_path / "nomodel", files["test"], "-o",
                          tmp_path / "q.h5"), r"model folder '.*nomodel' does not exist")
-    res = predict_file(sum_model, files["test"], tmp_path / "p2.h5", label="net")
-    arrays, meta = load_solution(res.path)
+    res = predict_file(sum_model, files["test"], tmp_path / "p2.mat", label="net")
+    arrays, meta = load_solution(res.path)  # a MATLAB file, like solve -o x.mat
     assert meta["method"] == "net" and arrays["p_w"].shape == (60, N)
+    assert set(arrays["status"]) == {"unverified"}
+    assert evaluate_files(files["test"], [res.path])
+    _one_line_error(_cli(runner, "predict", sum_model.path, files["test"], "-o",
+                         tmp_path / "p.txt"), r"has the suffix '.txt'; expected one of")
+    _one_line_error(_cli(runner, "predict", sum_model.path, files["test"], "-o",
+                         tmp_path / "none" / "p.h5"), r"does not exist; create it first")

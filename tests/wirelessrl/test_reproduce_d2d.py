@@ -194,7 +194,7 @@ def test_custom_scenario_with_dotted_system_overrides(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, [
         "reproduce", "d2d", "--scale", "tiny", "--threads", "1", "-o", str(out),
-        "system.n_links=5", "system.carrier_hz=2.4e+9", "system.fading=true",
+        "system.n_links=5", "system.carrier_hz=2.4e9", "system.fading=true",
         "system.overrides.shadowing_sigma_db=8", "strategies=[regular,reconstruction]",
         "data.source_train=600"])
     assert result.exit_code == 0, result.output
