@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from simulators.validation import ConfigError, check_choice
+from simulators.validation import ConfigError, check_choice, did_you_mean
 
 if TYPE_CHECKING:
     from wirelessrl.results import Echo
@@ -159,8 +159,9 @@ def _split_system_overrides(name: str, config: dict,
             parts[1] if len(parts) == 2 else None
         cls = _system_class(name)
         if field is None or field not in cls.field_names():
+            hint = did_you_mean(field or parts[-1], [*own, *cls.field_names()])
             raise ConfigError(
-                f"config key {key!r} does not exist; expected system.<key> with a key of "
+                f"config key {key!r} does not exist{hint}; expected system.<key> with a key of "
                 f"{', '.join([*own, 'overrides'])} or a {cls.KIND} config field: "
                 f"{', '.join(cls.field_names())}")
         fields[field] = parse_override(text)[1]

@@ -215,8 +215,9 @@ def test_custom_scenario_with_dotted_system_overrides(tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("system.n_link=20", "config key 'system.n_link' does not exist; expected system.<key> "
-                         "with a key of preset, overrides or a D2D config field: n_links,"),
+    ("system.n_link=20", "config key 'system.n_link' does not exist (did you mean 'n_links'?); "
+                         "expected system.<key> with a key of preset, overrides or a D2D "
+                         "config field: n_links,"),
     ("system.overrides.bogus=1", "config key 'system.overrides.bogus' does not exist"),
     ("system.n_links=x", "n_links='x' is invalid; expected an integer >= 1"),
     ("system.field_m=10", "field_m=10 is too small"),
