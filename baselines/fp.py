@@ -174,8 +174,8 @@ def fp(
     -------
     >>> g = np.array([[[1e-9, 1e-11], [2e-11, 1e-9]]])
     >>> sol = fp(g, 1.0, 5e-12)
-    >>> sol.x.round(3), sol.status
-    (array([[1., 1.]]), array(['max_iter'], dtype='<U9'))
+    >>> sol.x.round(3), sol.status.tolist()
+    (array([[1., 1.]]), ['max_iter'])
     """
     return run_power_kernel(_fp_kernel, g, p_max_w, noise_w, snr_gap_db, weights,
                             iterations, tol, x0)
