@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit, prange
 from tqdm.auto import tqdm
 
+from simulators.config_docs import documented
 from simulators.pathloss import p1411_breakpoint
 from simulators.presets import PresetConfig
 from simulators.prng import next_exponential, next_normal, next_uniform, seed_key, stream_state
@@ -60,23 +61,34 @@ class D2DConfig(PresetConfig):
     '5e-12 W'
     """
 
-    n_links: int = 10
-    field_m: float = 150.0
-    link_distance_min_m: float = 5.0
-    link_distance_max_m: float = 25.0
-    min_cross_distance_m: float = 5.0
-    carrier_hz: float = 50e9
-    h_tx_m: float = 1.5
-    h_rx_m: float = 1.5
-    direct_gain_db: float = 6.0
-    p_max_dbm: float = 30.0
-    noise_dbm_per_hz: float = -150.0
-    bandwidth_hz: float = 5e6
-    snr_gap_db: float = 0.0
-    shadowing_sigma_db: float = 0.0
-    fading: bool = False
-    redraw: str = "all"
-    max_redraws: int = 10_000
+    n_links: int = documented(10, "-", "integer >= 1", "links (tx-rx pairs) per layout")
+    field_m: float = documented(150.0, "m", "> 0, >= sqrt(2) * link_distance_max_m",
+                                "side of the square field")
+    link_distance_min_m: float = documented(5.0, "m", "> 0, <= link_distance_max_m",
+                                            "shortest tx-rx distance of a link")
+    link_distance_max_m: float = documented(25.0, "m", "> 0",
+                                            "longest tx-rx distance of a link")
+    min_cross_distance_m: float = documented(
+        5.0, "m", "> 0", "receivers closer than this to another link's tx are redrawn")
+    carrier_hz: float = documented(50e9, "Hz", "> 0", "carrier frequency (path loss)")
+    h_tx_m: float = documented(1.5, "m", "> 0", "transmitter antenna height")
+    h_rx_m: float = documented(1.5, "m", "> 0", "receiver antenna height")
+    direct_gain_db: float = documented(6.0, "dB", "finite",
+                                       "antenna gain on the direct links (diagonal)")
+    p_max_dbm: float = documented(30.0, "dBm", "finite", "maximum transmit power per link")
+    noise_dbm_per_hz: float = documented(-150.0, "dBm/Hz", "finite",
+                                         "noise power spectral density N0")
+    bandwidth_hz: float = documented(5e6, "Hz", "> 0", "bandwidth B (noise N0 B, rates)")
+    snr_gap_db: float = documented(0.0, "dB", ">= 0",
+                                   "SNR gap Gamma: rate log2(1 + SINR / Gamma)")
+    shadowing_sigma_db: float = documented(0.0, "dB", ">= 0",
+                                           "log-normal shadowing std (0: none)")
+    fading: bool = documented(False, "bool", "true or false", "Rayleigh fading power")
+    redraw: str = documented("all", "-", "one of all, offending",
+                             "after a too-short cross distance, redraw all receivers or "
+                             "only the offending ones")
+    max_redraws: int = documented(10_000, "-", "integer >= 1",
+                                  "redraw rounds per layout before giving up")
     preset: str = field(default="custom", compare=False)
 
     def _validate(self) -> None:
@@ -141,6 +153,11 @@ D2D_PRESETS: dict[str, dict] = {
 paper's data is pure path loss (its code draws both, then discards them)."""
 D2DConfig.KIND = "D2D"
 D2DConfig.PRESETS = D2D_PRESETS
+D2DConfig.PRESET_NOTES = {
+    "paper": "the method paper's data (Cui, Yu 2024): pure path loss, no shadowing or fading",
+    "paper-fading": "what the method paper's text describes: shadowing and Rayleigh fading",
+    "spatial-2019": "Cui, Shen, Yu, JSAC 2019: 50 links in 1 km at 2.4 GHz, SNR gap 6 dB",
+}
 
 
 @dataclass

@@ -71,6 +71,7 @@ import numpy as np
 from numba import njit, prange
 from tqdm.auto import tqdm
 
+from simulators.config_docs import documented
 from simulators.pathloss import miso_pathloss_db
 from simulators.presets import PresetConfig
 from simulators.prng import next_uniform, seed_key, stream_state
@@ -170,19 +171,25 @@ class MisoConfig(PresetConfig):
     (3, 16, '5e-12 W')
     """
 
-    bs_positions_m: tuple = ((0.0, 0.0, 50.0), (0.0, 100.0, 50.0), (100.0, 0.0, 50.0))
-    array_rows: int = 4
-    array_cols: int = 4
-    user_area_m: tuple = (10.0, 90.0)
-    carrier_hz: float = 50e9
-    bandwidth_hz: float = 5e6
-    noise_dbm_per_hz: float = -150.0
-    rician_k: float = 10.0
-    kappa: float = 1.0
-    n_pilots: int = 4
-    p_ue_dbm: float = 30.0
-    p_bs_dbm: float = 40.0
-    noise_law: str = "constant-modulus"
+    bs_positions_m: tuple = documented(
+        ((0.0, 0.0, 50.0), (0.0, 100.0, 50.0), (100.0, 0.0, 50.0)), "m",
+        "list of (x, y, z), finite, z > 0", "BS array positions (users at z = 0)")
+    array_rows: int = documented(4, "-", "integer >= 1", "rows of each planar BS array")
+    array_cols: int = documented(4, "-", "integer >= 1", "columns of each planar BS array")
+    user_area_m: tuple = documented((10.0, 90.0), "m", "[lo, hi], lo < hi",
+                                    "users uniform in [lo, hi]^2")
+    carrier_hz: float = documented(50e9, "Hz", "> 0",
+                                   "metadata only (the array phase is set by kappa)")
+    bandwidth_hz: float = documented(5e6, "Hz", "> 0", "bandwidth B (noise N0 B)")
+    noise_dbm_per_hz: float = documented(-150.0, "dBm/Hz", "finite",
+                                         "noise power spectral density N0")
+    rician_k: float = documented(10.0, "linear", ">= 0", "Rician K factor (0: Rayleigh)")
+    kappa: float = documented(1.0, "rad", "finite", "phase per antenna spacing")
+    n_pilots: int = documented(4, "-", "integer >= 1", "uplink pilots L")
+    p_ue_dbm: float = documented(30.0, "dBm", "finite", "pilot power |x_l|^2")
+    p_bs_dbm: float = documented(40.0, "dBm", "finite", "downlink transmit power per BS")
+    noise_law: str = documented("constant-modulus", "-", "one of constant-modulus, gaussian",
+                                "pilot noise: the paper's data or circular Gaussian")
     preset: str = field(default="custom", compare=False)
 
     def _validate(self) -> None:
@@ -255,6 +262,9 @@ MISO_PRESETS: dict[str, dict] = {"paper": {}}
 """Named settings (SPEC section 3). ``paper``: constant-modulus noise as in the paper's data."""
 MisoConfig.KIND = "MISO"
 MisoConfig.PRESETS = MISO_PRESETS
+MisoConfig.PRESET_NOTES = {
+    "paper": "the method paper's system: 3 BSs, 4x4 arrays, Rician K = 10, 4 pilots",
+}
 
 
 # --------------------------------------------------------------------------------------

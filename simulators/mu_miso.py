@@ -48,6 +48,7 @@ import numpy as np
 from numba import njit, prange
 from tqdm.auto import tqdm
 
+from simulators.config_docs import documented
 from simulators.miso import _complex_normal_reference, _next_complex_normal
 from simulators.presets import PresetConfig
 from simulators.prng import next_normal, next_uniform, seed_key, stream_state
@@ -92,20 +93,26 @@ class MuMisoConfig(PresetConfig):
     (4, 4, 10.0)
     """
 
-    n_antennas: int = 8
-    n_users: int = 4
-    cell_radius_m: float = 500.0
-    min_distance_m: float = 35.0
-    pathloss_model: str = "log-distance"
-    pathloss_ref_db: float = 15.3
-    pathloss_exponent: float = 3.76
-    shadowing_sigma_db: float = 8.0
-    rician_k: float = 0.0
-    p_max_dbm: float = 30.0
-    noise_dbm_per_hz: float = -174.0
-    bandwidth_hz: float = 10e6
-    p_ue_dbm: float = 23.0
-    n_pilots: int | None = None
+    n_antennas: int = documented(8, "-", "integer >= 1", "BS antennas M")
+    n_users: int = documented(4, "-", "integer >= 1", "single-antenna users K")
+    cell_radius_m: float = documented(500.0, "m", "> 0", "users uniform in area up to this")
+    min_distance_m: float = documented(35.0, "m", "> 0, < cell_radius_m",
+                                       "and at least this far from the BS")
+    pathloss_model: str = documented("log-distance", "-", "one of none, log-distance",
+                                     "none: beta = 1; log-distance: PL0 + 10 n log10(d/m)")
+    pathloss_ref_db: float = documented(15.3, "dB", "finite", "PL0, path loss at 1 m")
+    pathloss_exponent: float = documented(3.76, "-", "> 0",
+                                          "n (the slope is 10 n dB per decade)")
+    shadowing_sigma_db: float = documented(8.0, "dB", ">= 0",
+                                           "log-normal shadowing std (log-distance only)")
+    rician_k: float = documented(0.0, "linear", ">= 0", "Rician K factor, ULA LoS (0: Rayleigh)")
+    p_max_dbm: float = documented(30.0, "dBm", "finite", "total BS transmit power P")
+    noise_dbm_per_hz: float = documented(-174.0, "dBm/Hz", "finite",
+                                         "noise power spectral density N0")
+    bandwidth_hz: float = documented(10e6, "Hz", "> 0", "bandwidth B (noise N0 B)")
+    p_ue_dbm: float = documented(23.0, "dBm", "finite", "uplink pilot power per symbol")
+    n_pilots: int | None = documented(None, "-", "integer >= n_users, or null (= n_users)",
+                                      "orthogonal pilot length L")
     preset: str = field(default="custom", compare=False)
 
     def _validate(self) -> None:
@@ -180,6 +187,12 @@ MU_MISO_PRESETS: dict[str, dict] = {
 """Named settings (SPEC section 4b), named after what they reproduce."""
 MuMisoConfig.KIND = "multi-user MISO"
 MuMisoConfig.PRESETS = MU_MISO_PRESETS
+MuMisoConfig.PRESET_NOTES = {
+    "rayleigh-10db": "i.i.d. CN(0, I), M = K = 4, P / sigma^2 = 10 dB (deep-unfolded WMMSE "
+                     "papers; normalized units)",
+    "cell": "one cell of ours: 35-500 m, 128.1 + 37.6 log10(d/km) dB, 8 dB shadowing, "
+            "Rayleigh, 30 dBm over 10 MHz",
+}
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 
@@ -27,6 +29,27 @@ def chunk_options(f):
                      help="Layouts per chunk (default: 16 MiB worth); memory grows with it, "
                           "the output bytes do not depend on it.")(f)
     return f
+
+
+def numba_threads_option(f):
+    """``--threads N``: threads of the Numba kernels in this process (1 to the CPU count)."""
+    return click.option("--threads", type=int, default=None, metavar="N",
+                        help="Threads of the Numba kernels in this process, 1 to "
+                             "numba.config.NUMBA_NUM_THREADS (default: all); the output does "
+                             "not depend on it. Dask workers keep their own.")(f)
+
+
+def set_threads(threads: int | None) -> None:
+    """Apply ``--threads`` (None: leave Numba's default)."""
+    if threads is not None:
+        from simulators.threads import set_numba_threads
+
+        set_numba_threads(threads)
+
+
+def show_progress() -> bool:
+    """Whether to draw progress bars: when stderr is a terminal (not in logs or pipes)."""
+    return sys.stderr.isatty()
 
 
 def open_cluster(scheduler, workers):
