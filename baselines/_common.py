@@ -325,6 +325,16 @@ def run_power_kernel(kernel: Callable[..., None], g: ArrayLike, p_max_w: ArrayLi
     return PowerSolution(x, obj, hist, used, status)
 
 
+def per_layout(batch: int, desc: str, unit: str, progress: bool):
+    """``range(batch)`` for a solver that works one layout at a time, with a tqdm bar over
+    the layouts when ``progress`` (kept when done, unless drawn below a caller's bar)."""
+    if not progress:
+        return range(batch)
+    from tqdm.auto import tqdm
+
+    return tqdm(range(batch), desc=desc, unit=unit, leave=None, dynamic_ncols=True)
+
+
 def check_restarts(name: str, value: Any) -> int:
     """``value`` as a number of restarts in [1, 10000], else a :class:`ConfigError`."""
     return check_iterations(name, value, maximum=10_000)

@@ -71,6 +71,7 @@ from baselines._common import (
     check_problem,
     check_tol,
     finalize,
+    per_layout,
     take_options,
     to_result,
 )
@@ -520,9 +521,11 @@ def solve_maxmin_cvxpy(
     snr_gap_db: float = 0.0,
     weights: ArrayLike | None = None,
     seed: int | np.random.Generator = 0,
+    progress: bool = False,
     **options: Any,
 ) -> SolveResult:
-    """Registry entry ``maxmin-cvxpy``: option ``solver`` (None: cvxpy's default)."""
+    """Registry entry ``maxmin-cvxpy``: option ``solver`` (None: cvxpy's default);
+    ``progress``: a tqdm bar over the layouts (not an option: it changes no result)."""
     _reject_weights("maxmin-cvxpy", weights)
     opts = take_options("maxmin-cvxpy", options, {"solver": (None, _check_solver)})
     prob = check_problem(g, p_max_w, noise_w, snr_gap_db)
@@ -530,7 +533,7 @@ def solve_maxmin_cvxpy(
     x = np.empty((batch, n))
     codes = np.empty(batch, dtype=np.int64)
     code_of = {"optimal": OPTIMAL, "converged": CONVERGED, "failed": FAILED}
-    for b in range(batch):
+    for b in per_layout(batch, "maxmin-cvxpy", "layout", progress):
         sol = maxmin_cvxpy(prob.g[b], prob.p_max_w[b], prob.noise_w, solver=opts["solver"])
         x[b] = sol.p_w / prob.p_max_w[b]
         codes[b] = code_of[sol.status]

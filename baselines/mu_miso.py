@@ -72,6 +72,7 @@ from baselines._common import (
     check_restarts,
     check_tol,
     make_rng,
+    per_layout,
     status_names,
     take_options,
 )
@@ -1068,8 +1069,9 @@ def _check_solver(name: str, value):
 
 def solve_maxmin_cvxpy_bf(h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
                           weights: ArrayLike | None = None, seed: int | np.random.Generator = 0,
-                          **options: Any) -> BeamformingResult:
-    """Registry entry ``maxmin-cvxpy``: options ``tol`` (1e-7), ``solver`` (None)."""
+                          progress: bool = False, **options: Any) -> BeamformingResult:
+    """Registry entry ``maxmin-cvxpy``: options ``tol`` (1e-7), ``solver`` (None);
+    ``progress``: a tqdm bar over the samples (not an option: it changes no result)."""
     _no_weights("maxmin-cvxpy", weights)
     opts = take_options("maxmin-cvxpy", options, {"tol": (1e-7, _check_socp_tol),
                                                   "solver": (None, _check_solver)})
@@ -1079,7 +1081,7 @@ def solve_maxmin_cvxpy_bf(h: ArrayLike, *, p_max_w: ArrayLike, noise_w: float,
     codes = np.empty(batch, dtype=np.int64)
     steps = np.empty(batch, dtype=np.int64)
     code_of = {"optimal": OPTIMAL, "converged": CONVERGED, "failed": FAILED}
-    for b in range(batch):
+    for b in per_layout(batch, "maxmin-cvxpy", "sample", progress):
         sol = maxmin_cvxpy(prob.h[b], prob.p_max_w[b], prob.noise_w, **opts)
         w[b], codes[b], steps[b] = sol.w, code_of[sol.status], sol.steps
     rule = (f"cvxpy SOCP bisection ({opts['solver'] or 'default solver'}), tol "

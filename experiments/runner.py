@@ -370,7 +370,8 @@ class TaskRun(RunLayout):
                     if strat.source is not None:
                         source, _ = load_net(self.source_net_path(strat.source, variant))
                     train_target(self.task, strat, source, d["target_train"], d["target_valid"],
-                                 train_config(section, self.seed, checkpoint_every_s=30.0), out,
+                                 train_config(section, self.seed, progress=True,
+                                              checkpoint_every_s=30.0), out,
                                  augment=self.augmentation(augment))
 
                 rel = str(out.relative_to(self.dir))

@@ -55,6 +55,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -301,9 +302,13 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
     cache = Path(out_dir) / STEP_CACHE  # shared by every sweep under out_dir
     results = Path(results_dir) / sp.name
     run = executor or InProcess()
-    point_echo = echo if isinstance(run, InProcess) else _quiet
     if not isinstance(run, InProcess):  # workers may run in another folder
         sweep_dir, cache = sweep_dir.resolve(), cache.resolve()
+    clock = SweepClock(len(sp.values),
+                       [(sweep_dir / sp.point_name(v) / "results.json").is_file()
+                        for v in sp.values])
+    bar, echo = clock.bar(sp.name), bar_echo(echo)
+    point_echo = echo if isinstance(run, InProcess) else _quiet
     tasks = []
     for i, value in enumerate(sp.values, start=1):
         config, note = configs[value]
@@ -312,14 +317,84 @@ def run_sweep(spec: dict, out_dir: str | Path, echo: Echo = print,
                       point_echo, [header] + ([note] if note else [])))
     if not isinstance(run, InProcess):
         echo(f"sweep {sp.name}: {len(tasks)} points on {run.name}")
-    for value, point in zip(sp.values, run.map_ordered(run_point, tasks), strict=True):
-        if not isinstance(run, InProcess):
-            echo(f"[done] point {point}")
-        rows = collect_point(sp, value, sweep_dir / point / "results.json")
-        write_csv(results / f"{point}.csv", rows)
-        write_point_provenance(sp, value, sweep_dir / point / "results.json",
-                               results / f"{point}.json")
+    with bar:
+        for value, point in zip(sp.values, run.map_ordered(run_point, tasks), strict=True):
+            if not isinstance(run, InProcess):
+                echo(f"[done] point {point}")
+            rows = collect_point(sp, value, sweep_dir / point / "results.json")
+            write_csv(results / f"{point}.csv", rows)
+            write_point_provenance(sp, value, sweep_dir / point / "results.json",
+                                   results / f"{point}.json")
+            bar.update(1)
+            echo(clock.tick())
     return plot_sweep_results(spec, results_dir, echo)
+
+
+class SweepClock:
+    """Points done and left of a sweep, and an estimate of the time left: the mean time of
+    the points run by this invocation (points already done when it started are skipped in
+    a moment and left out of the mean) times the points left to run.
+
+    Example
+    -------
+    >>> clock = SweepClock(3, [True, False, False], now=iter([0.0, 0.1, 60.1]).__next__)
+    >>> clock.tick()
+    '[sweep] 1/3 points done, 2 left (already done: 1)'
+    >>> clock.tick()
+    '[sweep] 2/3 points done, 1 left, 1 min elapsed, about 1 min left'
+    """
+
+    def __init__(self, total: int, done_before: list[bool], now=time.perf_counter) -> None:
+        self.total, self.done_before, self.now = total, list(done_before), now
+        self.done = 0
+        self.start = self.last = now()
+        self.ran_seconds, self.ran = 0.0, 0
+
+    def bar(self, name: str):
+        """A tqdm bar over the points (drawn on a terminal only)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.total, desc=f"sweep {name}", unit="point", disable=None,
+                    dynamic_ncols=True)
+
+    def tick(self) -> str:
+        """Record one more point done; return the progress line."""
+        t = self.now()
+        skipped = self.done_before[self.done] if self.done < len(self.done_before) else False
+        if not skipped:
+            self.ran_seconds += t - self.last
+            self.ran += 1
+        self.last = t
+        self.done += 1
+        left = self.total - self.done
+        line = f"[sweep] {self.done}/{self.total} points done, {left} left"
+        if self.ran == 0:
+            return line + f" (already done: {self.done})"
+        line += f", {_duration(t - self.start)} elapsed"
+        if left:
+            to_run = left - sum(self.done_before[self.done:])
+            line += f", about {_duration(self.ran_seconds / self.ran * to_run)} left"
+        return line
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min``, ``2 h 05 min``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def bar_echo(echo: Echo) -> Echo:
+    """``echo`` that clears the tqdm bars while it prints (lines and bars do not mix)."""
+    from tqdm.auto import tqdm
+
+    def write(message: str) -> None:
+        with tqdm.external_write_mode():
+            echo(message)
+
+    return write
 
 
 def run_point(experiment: str, config: dict, seeds: list[int], sweep_dir: Path, point: str,

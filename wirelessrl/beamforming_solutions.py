@@ -30,16 +30,20 @@ from wirelessrl.solution_files import check_per_sample_columns, check_solution_a
 MU_MISO_SOLUTION_KIND = "mu-miso-solution"
 SUM_RATE_REFERENCE = "wmmse"
 MIN_RATE_REFERENCE = "maxmin"
+PER_SAMPLE_METHODS = ("maxmin-cvxpy",)
+"""Solvers that work one sample at a time (a cvxpy bisection: about a second each)."""
 
 
 def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str | os.PathLike,
                        *, overwrite: bool = False, fmt: str | None = None,
-                       **options: Any) -> Path:
+                       progress: bool = False, **options: Any) -> Path:
     """Solve every sample of a multi-user MISO file with ``method``; write the beamformers.
 
     The output holds ``w [batch, K, M]`` (complex, sqrt(W)), ``status [batch]``,
     ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz: sum-rate or min-rate), with
     the data file's config and seed, the solver options and the stopping rule.
+    ``progress``: a tqdm bar over the samples for the per-sample solvers
+    (:data:`PER_SAMPLE_METHODS`; the others take milliseconds for the whole file).
 
     Example
     -------
@@ -55,6 +59,8 @@ def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str 
     data = load_mu_miso(data_path)
     cfg = data.config
     start = time.perf_counter()
+    if progress and method in PER_SAMPLE_METHODS:
+        options = {**options, "progress": True}
     res = solve_beamforming(method, data.h, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w,
                             **options)
     seconds = time.perf_counter() - start

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from wirelessrl.executors import DaskExecutor, InProcess
 
 SOLUTION_KIND = "d2d-solution"
+PER_LAYOUT_METHODS = ("maxmin-cvxpy",)
+"""Solvers that work one layout at a time (milliseconds each): with ``progress`` they get
+their own bar over the layouts of a chunk (in-process only)."""
 SUM_RATE_REFERENCE = "fp"
 MIN_RATE_REFERENCE = "maxmin"
 
@@ -67,7 +70,9 @@ def solve_file(
     (:func:`wirelessrl.executors.open_executor`). Random draws (``random``, restarts) are
     positioned per layout (:class:`baselines.SeedAt`), so the output's bytes depend neither
     on the chunk size nor on the executor. ``dtype`` (``float64`` / ``float32``) is the
-    stored precision of ``p_w`` and ``objective``.
+    stored precision of ``p_w`` and ``objective``. ``progress`` shows a tqdm bar over the
+    layouts, updated per chunk, and for :data:`PER_LAYOUT_METHODS` run in-process a second
+    bar over the layouts of the chunk being solved.
 
     Example
     -------
@@ -82,7 +87,7 @@ def solve_file(
         from wirelessrl.beamforming_solutions import solve_mu_miso_file
 
         return solve_mu_miso_file(data_path, method, out_path, overwrite=overwrite, fmt=fmt,
-                                  **options)
+                                  progress=progress, **options)
     if file_kind(data_path) == MISO_KIND:
         from wirelessrl.miso_solutions import solve_miso_file
 
@@ -95,6 +100,7 @@ def solve_file(
     from wirelessrl.executors import InProcess
 
     run = executor or InProcess()
+    inner = progress and method in PER_LAYOUT_METHODS and isinstance(run, InProcess)
     start_time = time.perf_counter()
     with D2DFile(data_path) as data:
         cfg, n, links = data.config, data.n, data.config.n_links
@@ -103,8 +109,8 @@ def solve_file(
                 "iterations": RowArray((), np.int64), "objective": RowArray((), real)}
         chunk = chunk_rows(chunk_size, {"g": RowArray((links, links), np.float64)})
         problem = (cfg.p_max_w, cfg.noise_w, cfg.snr_gap_db)
-        tasks = ((method, part["g"], *problem, SeedAt(seed.seed, start, n), options, dtype)
-                 for start, part in data.chunks(chunk))
+        tasks = ((method, part["g"], *problem, SeedAt(seed.seed, start, n), options, dtype,
+                  inner) for start, part in data.chunks(chunk))
         meta = provenance(SOLUTION_KIND, cfg.to_dict(), data.seed, method=method,
                           data_file=str(data_path), data_n=n,
                           data_sha256=data.reader.meta.get("checksum_sha256"))
@@ -123,9 +129,13 @@ def solve_file(
 
 def solve_chunk(method: str, g: np.ndarray, p_max_w: float, noise_w: float,
                 snr_gap_db: float, seed: SeedAt, options: dict,
-                dtype: str = "float64") -> tuple[dict[str, np.ndarray], str, dict]:
+                dtype: str = "float64",
+                progress: bool = False) -> tuple[dict[str, np.ndarray], str, dict]:
     """Solve one chunk of layouts; return the arrays of a solution file, the task and the
-    options used (a top-level function, so Dask can send it to workers)."""
+    options used (a top-level function, so Dask can send it to workers). ``progress``: a
+    bar over the layouts, for :data:`PER_LAYOUT_METHODS` only."""
+    if progress:
+        options = {**options, "progress": True}
     res = solve(method, g, p_max_w=p_max_w, noise_w=noise_w, snr_gap_db=snr_gap_db,
                 seed=seed, **options)
     real = DTYPES[dtype][0]

@@ -36,6 +36,12 @@ def test_tiny_d2d_writes_report_tables_and_plots(tiny_run):
     assert "published figures on this system" in report
 
 
+def test_target_training_shows_a_progress_bar(tiny_run):
+    _, output = tiny_run
+    after = output.split("[run ] target/regular-lr2e-05", 1)[1].split("[run ]", 1)[0]
+    assert "epoch" in after and "/5 [" in after  # tiny: target.epochs 5
+
+
 def test_tiny_d2d_reconstruction_loss_falls(tiny_run):
     out, _ = tiny_run
     with open(out / "seed-123" / "source" / "reconstruction" / "metrics.csv") as f:

@@ -7,7 +7,14 @@ import json
 import click
 
 from wirelessrl.cli import main
-from wirelessrl.cli.options import chunk_options, cluster_options, open_cluster
+from wirelessrl.cli.options import (
+    chunk_options,
+    cluster_options,
+    numba_threads_option,
+    open_cluster,
+    set_threads,
+    show_progress,
+)
 
 METHODS = ["fp", "wmmse", "maxmin", "maxmin-cvxpy", "full", "random", "binary"]
 MU_MISO_METHODS = ["mrt", "zf", "zf-wf", "rzf"]  # plus wmmse, maxmin, maxmin-cvxpy
@@ -36,15 +43,17 @@ MISO_METHODS = ["los", "lmmse", "centre", "grid-mmse", "grid-ml", "knn"]  # plus
 @click.option("--grid-step-m", type=float, default=None,
               help="miso grid-mmse / grid-ml: grid spacing in m (default 1).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@numba_threads_option
 @chunk_options
 @cluster_options
 def solve(data, method, output, iterations, tol, restarts, seed, init, power_constraint,
-          fingerprints, k, grid_step_m, overwrite, chunk_size, dtype, compression, scheduler,
-          workers) -> None:
+          fingerprints, k, grid_step_m, overwrite, threads, chunk_size, dtype, compression,
+          scheduler, workers) -> None:
     """Solve every sample of a D2D or mu-miso data file; store powers or beamformers,
     per-sample status, iterations.
 
-    D2D files are solved in chunks of layouts (out of core), in-process or on Dask workers."""
+    D2D files are solved in chunks of layouts (out of core), in-process or on Dask workers.
+    A progress bar is shown on a terminal (stderr)."""
     from wirelessrl.solutions import solution_summary, solve_file
 
     options = {k: v for k, v in {"iterations": iterations, "tol": tol, "restarts": restarts,
@@ -53,10 +62,11 @@ def solve(data, method, output, iterations, tol, restarts, seed, init, power_con
                                  "fingerprints": fingerprints, "k": k,
                                  "grid_step_m": grid_step_m}.items()
                if v is not None}
+    set_threads(threads)
     with open_cluster(scheduler, workers) as executor:
         path = solve_file(data, method, output, overwrite=overwrite, chunk_size=chunk_size,
                           dtype=dtype, compression=compression, executor=executor,
-                          progress=False, **options)
+                          progress=show_progress(), **options)
     meta, statuses = solution_summary(path)
     click.echo(f"{meta['options'].get('stopping_rule', method)}: {meta['data_n']} layouts in "
                f"{meta['seconds']:.2f} s, status {statuses}; wrote {path}")
