@@ -1,5 +1,6 @@
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -112,6 +113,24 @@ def test_plot_only_rebuilds_from_csvs(tiny_sweep, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / f"{NAME}.png").is_file() and _read(out / "summary.csv") == before
     assert not (tmp_path / "none").exists()
+
+
+def test_sweep_reports_points_done_and_left(tiny_sweep):
+    _, _, output, _ = tiny_sweep
+    assert "[sweep] 1/2 points done, 1 left" in output
+    assert "[sweep] 2/2 points done, 0 left" in output
+
+
+def test_packaged_spec_by_name_from_any_folder(tiny_sweep, tmp_path, monkeypatch):
+    _, results, _, _ = tiny_sweep
+    shutil.copytree(results, tmp_path / "results")
+    (tmp_path / "results" / NAME / "summary.csv").unlink()
+    monkeypatch.chdir(tmp_path)  # no experiments/ folder here: the packaged spec is used
+    assert not (tmp_path / "experiments").exists()
+    result = _sweep("d2d_target_size", "--scale", "tiny", "--plot-only", "--results", "results")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "results" / NAME / "summary.csv").is_file()
+    assert load_sweep_spec("d2d_target_size", "tiny")["name"] == NAME
 
 
 def test_plot_only_without_csvs_fails(tmp_path):

@@ -68,5 +68,5 @@ def main() -> None:
 
 
 for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
-                "train"):
+                "train", "presets", "experiments"):
     importlib.import_module(f"wirelessrl.cli.{_module}")
