@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   - quick end-to-end reproduction (creates .venv if missing)
 #   make test   - the test suite (creates .venv if missing)
+#   make docs   - the documentation site, built offline into site/ (warnings are errors)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench docs venv clean
 
 venv: $(STAMP)
 
@@ -35,5 +36,9 @@ bench: $(STAMP)
 	NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) benchmarks/bench_miso.py
 	OPENBLAS_NUM_THREADS=1 NUMBA_CACHE_DIR=$(CURDIR)/.numba_cache $(PY) benchmarks/bench_solvers.py
 
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+	@echo "open site/index.html"
+
 clean:
-	rm -rf $(VENV) .numba_cache runs
+	rm -rf $(VENV) .numba_cache runs site
