@@ -111,6 +111,9 @@ def plot_layout(g: np.ndarray, tx_m: np.ndarray | None = None, rx_m: np.ndarray 
         if suffix not in FIGURE_SUFFIXES:
             raise ConfigError(f"path={str(path)!r} has suffix {suffix!r}; expected one of "
                               f"{', '.join(FIGURE_SUFFIXES)}")
+        if not Path(path).parent.is_dir():
+            raise ConfigError(f"path={str(path)!r}: the folder {str(Path(path).parent)!r} "
+                              "does not exist; create it first")
     if tx is None:
         angle = 2 * np.pi * np.arange(n) / n
         nodes = np.stack([np.cos(angle), np.sin(angle)], axis=1)  # [n, 2]

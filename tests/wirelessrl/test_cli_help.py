@@ -78,7 +78,7 @@ def test_documented_defaults_are_what_a_plain_config_holds(system):
 def _violations(allowed: str):
     """Values that break a documented rule (the first clause), for the rule checks."""
     if allowed.startswith("integer"):
-        return [0, 1.5, "3", True, -1]
+        return [0, 1.5, "many", True, -1]  # ("3" is text for 3: accepted)
     if allowed.startswith(">= 0"):
         return [-1.0, math.inf, "abc", [1.0]]
     if allowed.startswith("> 0"):

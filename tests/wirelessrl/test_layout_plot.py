@@ -74,6 +74,7 @@ def test_png_is_300_dpi(layout, tmp_path):
         ({"threshold_db": "abc"}, "threshold_db"),
         ({"threshold_db": [1.0]}, "threshold_db"),
         ({"path": "fig.jpg"}, "expected one of .png"),
+        ({"path": "no/such/folder/fig.png"}, "does not exist; create it first"),
     ],
 )
 def test_bad_input_is_one_config_error(layout, tmp_path, monkeypatch, kwargs, message):
