@@ -108,8 +108,9 @@ def solve(
     Output
     ------
     SolveResult with ``p_w: [batch, n]`` in watts, ``status: [batch]`` from
-    ``optimal, converged, max_iter, failed``, ``iterations: [batch]``,
-    ``objective: [batch]`` in bit/s/Hz and ``options["stopping_rule"]``
+    :data:`STATUSES` (``optimal, converged, max_iter, failed, heuristic``),
+    ``iterations: [batch]``, ``objective: [batch]`` in bit/s/Hz and
+    ``options["stopping_rule"]``
 
     Raises
     ------

@@ -27,19 +27,24 @@ from simulators.rates import link_rates_bps
 from simulators.units import db_to_lin
 from simulators.validation import ConfigError, check_finite, check_int, check_positive
 
-STATUSES = ("optimal", "converged", "max_iter", "failed", "unverified")
+STATUSES = ("optimal", "converged", "max_iter", "failed", "heuristic", "unverified")
 """Per-layout outcome of a solver.
 
 ``optimal``: certified global optimum (max-min bisection closed to its tolerance, cvxpy
-``optimal``, exhaustive binary search). ``converged``: the method stopped on its own
-tolerance, or is a closed-form heuristic (full / random power), or cvxpy returned
-``optimal_inaccurate``. ``max_iter``: the iteration budget ran out first (FP / WMMSE
-without a tolerance always end here). ``failed``: non-finite numbers or a solver error;
-the powers of that layout are NaN, never a silent number. ``unverified``: no claim of
-optimality or convergence (the powers of a trained network, ``wirelessrl predict``).
+``optimal``, exhaustive binary search). ``converged``: the iterative method stopped on its
+own tolerance, or cvxpy returned ``optimal_inaccurate``. ``max_iter``: the iteration
+budget ran out first (FP / WMMSE without a tolerance always end here). ``failed``:
+non-finite numbers or a solver error; the powers of that layout are NaN, never a silent
+number. ``heuristic``: a closed-form allocation that claims neither optimality nor
+convergence (full / random power; MRT, ZF, ZF-WF, RZF beamformers). ``unverified``: no
+claim of optimality or convergence (the powers of a trained network, ``wirelessrl
+predict``).
+
+Files written before ``heuristic`` existed carry ``converged`` for those methods; they
+still load (every name here is accepted when reading).
 """
 
-OPTIMAL, CONVERGED, MAX_ITER, FAILED = range(4)
+OPTIMAL, CONVERGED, MAX_ITER, FAILED, HEURISTIC = range(5)
 _STATUS_NAMES = np.array(STATUSES)
 
 
@@ -79,7 +84,7 @@ class SolveResult:
     method : str, registry name of the solver
     p_w : [batch, n], float, transmit powers in watts (NaN on layouts whose status is
         ``failed``)
-    status : [batch], str, one of ``optimal, converged, max_iter, failed``
+    status : [batch], str, one of :data:`STATUSES`
     iterations : [batch], int
     objective : [batch], float, final objective in bit/s/Hz with the SNR gap: weighted
         sum-rate, or min-rate for ``maxmin`` / ``maxmin-cvxpy``

@@ -24,8 +24,8 @@ from numba import njit, prange
 from numpy.typing import ArrayLike
 
 from baselines._common import (
-    CONVERGED,
     FAILED,
+    HEURISTIC,
     OPTIMAL,
     PowerSolution,
     SolveResult,
@@ -57,7 +57,7 @@ def full_power(g: ArrayLike, p_max_w: ArrayLike, noise_w: float, *, snr_gap_db: 
     Output
     ------
     PowerSolution with ``x = 1``, ``objective`` the weighted sum-rate in bit/s/Hz, status
-    ``converged``, 0 iterations
+    ``heuristic`` (no optimality or convergence claimed), 0 iterations
 
     Example
     -------
@@ -83,7 +83,7 @@ def random_power(
 
     Output
     ------
-    PowerSolution with status ``converged`` and 0 iterations
+    PowerSolution with status ``heuristic`` and 0 iterations
 
     Example
     -------
@@ -97,7 +97,7 @@ def random_power(
 
 def _closed_form(prob, x: np.ndarray) -> PowerSolution:
     batch = x.shape[0]
-    x, obj, status = finalize(prob, x, np.full(batch, CONVERGED))
+    x, obj, status = finalize(prob, x, np.full(batch, HEURISTIC))
     return PowerSolution(x, obj, None, np.zeros(batch, dtype=np.int64), status)
 
 

@@ -65,6 +65,7 @@ from numpy.typing import ArrayLike
 from baselines._common import (
     CONVERGED,
     FAILED,
+    HEURISTIC,
     MAX_ITER,
     OPTIMAL,
     STATUSES,
@@ -106,7 +107,7 @@ class BeamformingResult:
     ----------
     method : str, registry name
     w : [batch, K, M], complex, beamformers in sqrt(W) (NaN on ``failed`` samples)
-    status : [batch], str, one of ``optimal, converged, max_iter, failed``
+    status : [batch], str, one of :data:`STATUSES`
     iterations : [batch], int
     objective : [batch], float, bit/s/Hz: weighted sum-rate, or min-rate for max-min
     task : str, ``"sum-rate"`` or ``"min-rate"``
@@ -1001,7 +1002,7 @@ def _linear(name: str, build: Callable, needs_zf: bool):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             w = build(prob)
         batch = prob.h.shape[0]
-        codes = np.full(batch, CONVERGED)
+        codes = np.full(batch, HEURISTIC)  # closed form: no convergence to claim
         return _finish(name, prob, w, codes, np.zeros(batch, dtype=np.int64), "sum-rate",
                        {"stopping_rule": f"{name}, closed form"})
     solve_linear.__name__ = f"solve_{name.replace('-', '_')}"
@@ -1131,7 +1132,7 @@ def solve_beamforming(method: str, h: ArrayLike, *, p_max_w: ArrayLike, noise_w:
     >>> h = generate_mu_miso(cfg, 3, seed=2).h
     >>> res = solve_beamforming("zf", h, p_max_w=cfg.p_max_w, noise_w=cfg.noise_w)
     >>> res.w.shape, res.status.tolist()
-    ((3, 4, 8), ['converged', 'converged', 'converged'])
+    ((3, 4, 8), ['heuristic', 'heuristic', 'heuristic'])
     """
     check_choice("method", method, tuple(BEAMFORMING_SOLVERS))
     make_rng(seed)

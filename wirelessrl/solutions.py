@@ -59,9 +59,9 @@ def solve_file(
     """Solve every layout of a D2D file with ``method``; write powers, status, iterations.
 
     The output holds ``p_w [batch, n]`` (W), ``status [batch]`` (optimal, converged,
-    max_iter, failed), ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz), with the
-    data file's config and seed, the solver options and the stopping rule as provenance.
-    Multi-user MISO data files go to
+    max_iter, failed, heuristic: :data:`baselines.STATUSES`), ``iterations [batch]`` and
+    ``objective [batch]`` (bit/s/Hz), with the data file's config and seed, the solver
+    options and the stopping rule as provenance. Multi-user MISO data files go to
     :func:`wirelessrl.beamforming_solutions.solve_mu_miso_file`.
 
     Out of core: the layouts are read, solved and written ``chunk_size`` at a time (None:

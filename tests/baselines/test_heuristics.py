@@ -54,6 +54,7 @@ def test_full_power_objective_and_paper_level():
     cfg, data = layouts("paper", 500, 3)
     sol = full_power(data.g, cfg.p_max_w, cfg.noise_w)
     np.testing.assert_array_equal(sol.x, 1.0)
+    assert np.all(sol.status == "heuristic")  # a closed form claims no convergence
     expected = sum_rate_bps(data.g, cfg.p_max_w, cfg.noise_w, 1.0)
     np.testing.assert_allclose(sol.objective, expected, rtol=1e-14)
     # SPEC: full power ~140 Mbps, FP ~157 Mbps on `paper` (5 MHz)
@@ -69,6 +70,7 @@ def test_random_power_is_seeded_uniform():
     c = random_power(data.g, cfg.p_max_w, cfg.noise_w, seed=6)
     np.testing.assert_array_equal(a.x, b.x)
     assert not np.array_equal(a.x, c.x)
+    assert np.all(a.status == "heuristic") and np.all(a.iterations == 0)
     np.testing.assert_array_equal(a.x, np.random.default_rng(5).random(a.x.shape))
     # U[0, 1): mean 1/2, var 1/12 over 20,000 draws (5 sigma bands)
     assert abs(a.x.mean() - 0.5) < 5 * np.sqrt(1 / 12 / a.x.size)
