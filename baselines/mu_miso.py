@@ -19,7 +19,7 @@ mrt             sum-rate    maximum ratio transmission, equal power
 zf              sum-rate    zero forcing ``H^H (H H^H)^{-1}``, unit columns, equal power
 zf-wf           sum-rate    zero forcing with water-filling power over the ZF channels
 rzf             sum-rate    regularized ZF ``H^H (H H^H + K sigma^2 / P I)^{-1}``, scaled
-wmmse           sum-rate    WMMSE (Shi, Razaviyayn, Luo, Hua 2011), Numba, monotone
+wmmse           sum-rate    WMMSE (Shi, Razaviyayn, Luo, He 2011), Numba, monotone
 maxmin          min-rate    exact max-min SINR by uplink-downlink duality, Numba
 maxmin-cvxpy    min-rate    SOCP bisection (Wiesel, Eldar, Shamai 2006), cvxpy, per sample
 ==============  ==========  ==========================================================

@@ -1,4 +1,4 @@
-r"""WMMSE power control for weighted sum-rate (Shi, Razaviyayn, Luo, Hua 2011), scalar form.
+r"""WMMSE power control for weighted sum-rate (Shi, Razaviyayn, Luo, He 2011), scalar form.
 
 With amplitudes :math:`v_i = \sqrt{p_i}` and channel amplitudes
 :math:`h_{ij} = \sqrt{g'_{ij}}`, one WMMSE iteration updates the receiver :math:`u`,
@@ -29,8 +29,12 @@ of both sums included; the rate-MSE identity :math:`\log(1 + \mathrm{SINR}'_i) =
 The :math:`\omega_i` expression on the right avoids the cancellation in
 :math:`1 - u_i h_{ii} v_i` at high SINR.
 
-For scalar power control these iterates coincide with FP's
-(:mod:`baselines.fp`); the tests check the two agree.
+For scalar power control these iterates coincide with FP's (:mod:`baselines.fp`): the
+quadratic transform of Shen & Yu, "Fractional Programming for Communication
+Systems—Part I", IEEE TSP 66(10), 2018, applied to the weighted sum-rate after its
+Lagrangian dual transform, gives the same update as WMMSE (Shi, Razaviyayn, Luo, He,
+IEEE TSP 59(9), 2011). ``tests/baselines/test_fp.py`` checks that both codes give the
+same powers after every iteration, from full power and from random starts.
 """
 
 from __future__ import annotations

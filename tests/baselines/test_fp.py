@@ -122,6 +122,30 @@ def test_fp_and_wmmse_iterates_coincide():
     np.testing.assert_allclose(a.history, b.history, rtol=1e-9)
 
 
+@pytest.mark.parametrize("gap_db", [0.0, 6.0])
+def test_fp_and_wmmse_iterates_coincide_at_every_iteration(gap_db):
+    """Shen & Yu 2018 (Part I) / Shi et al. 2011: for scalar power control the FP update and
+    the WMMSE update are the same map, so from one start they give the same powers after
+    every iteration k (not only in the limit), also from random starts and as registry
+    methods (the README states this)."""
+    from baselines import solve
+
+    cfg, g, p_max, w = _problem("paper-fading", n=30, n_links=8)
+    x0 = np.random.default_rng(3).uniform(0.05, 1.0, p_max.shape)
+    for k in (1, 2, 3, 5, 20):
+        a = fp(g, p_max, cfg.noise_w, snr_gap_db=gap_db, weights=w, iterations=k, x0=x0)
+        b = wmmse(g, p_max, cfg.noise_w, snr_gap_db=gap_db, weights=w, iterations=k, x0=x0)
+        ref = fp_numpy(g, p_max, cfg.noise_w, snr_gap_db=gap_db, weights=w, iterations=k,
+                       x0=x0)
+        np.testing.assert_allclose(b.x, ref.x, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(a.x, b.x, rtol=0, atol=1e-10)
+        assert np.abs(b.x - x0).max() > 1e-3  # the iterates do move
+    kw = dict(p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap_db=gap_db, restarts=3, seed=1)
+    a, b = solve("fp", g, **kw), solve("wmmse", g, **kw)
+    np.testing.assert_allclose(a.p_w, b.p_w, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12)
+
+
 def test_fp_tolerance_stops_each_layout_on_its_own():
     cfg, g, p_max, _ = _problem("paper", n=40)
     sol = fp(g, p_max, cfg.noise_w, tol=1e-4, iterations=5000)
