@@ -29,12 +29,12 @@ of both sums included; the rate-MSE identity :math:`\log(1 + \mathrm{SINR}'_i) =
 The :math:`\omega_i` expression on the right avoids the cancellation in
 :math:`1 - u_i h_{ii} v_i` at high SINR.
 
-For scalar power control these iterates coincide with FP's (:mod:`baselines.fp`): the
-quadratic transform of Shen & Yu, "Fractional Programming for Communication
-Systems—Part I", IEEE TSP 66(10), 2018, applied to the weighted sum-rate after its
-Lagrangian dual transform, gives the same update as WMMSE (Shi, Razaviyayn, Luo, He,
-IEEE TSP 59(9), 2011). ``tests/baselines/test_fp.py`` checks that both codes give the
-same powers after every iteration, from full power and from random starts.
+For scalar power control these iterates coincide with FP's (:mod:`baselines.fp`), the
+connection between the FP approach (Lagrangian dual transform, then quadratic transform)
+and WMMSE drawn by Shen & Yu, "Fractional Programming for Communication Systems—Part I",
+IEEE TSP 66(10), 2018; WMMSE itself: Shi, Razaviyayn, Luo, He, IEEE TSP 59(9), 2011.
+``tests/baselines/test_fp.py`` checks that both codes give the same powers after every
+iteration, from full power and from random starts.
 """
 
 from __future__ import annotations
