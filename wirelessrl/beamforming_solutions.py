@@ -23,15 +23,34 @@ from baselines.mu_miso import BEAMFORMING_SOLVERS, STATUSES, solve_beamforming
 from simulators.beamforming import user_rates_bps
 from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import load_mu_miso
-from wirelessrl.evaluate import MetricSummary, summarize
+from wirelessrl.evaluate import (
+    Evaluation,
+    MetricSummary,
+    ReferenceSpec,
+    evaluate_rates,
+    rate_table,
+)
 from wirelessrl.fileio import check_output, provenance, read_arrays, write_arrays
-from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
+from wirelessrl.solution_files import (
+    check_per_sample_columns,
+    check_solution_arrays,
+    check_solution_fits,
+    solution_labels,
+)
 
 MU_MISO_SOLUTION_KIND = "mu-miso-solution"
 SUM_RATE_REFERENCE = "wmmse"
 MIN_RATE_REFERENCE = "maxmin"
 PER_SAMPLE_METHODS = ("maxmin-cvxpy",)
 """Solvers that work one sample at a time (a cvxpy bisection: about a second each)."""
+MU_MISO_REFERENCES = (
+    ReferenceSpec("sum-rate", (SUM_RATE_REFERENCE,), "WMMSE",
+                  "wirelessrl solve {data} --method wmmse -o wmmse.h5"),
+    ReferenceSpec("min-rate", (MIN_RATE_REFERENCE, "maxmin-cvxpy"), "the max-min optimum",
+                  "wirelessrl solve {data} --method maxmin -o maxmin.h5",
+                  "maxmin-cvxpy solves the same max-min problem"),
+)
+"""The percent columns of a multi-user MISO evaluation."""
 
 
 def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str | os.PathLike,
@@ -111,21 +130,43 @@ def mu_miso_table(h: np.ndarray, noise_w: float, beams: Mapping[str, np.ndarray]
     sum_reference, min_reference : method names used as 100 % (skipped if absent)
     """
     rates = {name: user_rates_bps(h, w, noise_w) for name, w in beams.items()}
-    sums = {name: r.sum(axis=-1) for name, r in rates.items()}
-    mins = {name: r.min(axis=-1) for name, r in rates.items()}
-    rows = []
-    for name in beams:
-        rows.append(summarize(name, "sum-rate", "bit/s/Hz", sums[name], sums.get(sum_reference),
-                              sum_reference if sum_reference in sums else None))
-        rows.append(summarize(name, "min-rate", "bit/s/Hz", mins[name], mins.get(min_reference),
-                              min_reference if min_reference in mins else None))
-    return rows
+    return rate_table(rates, "bit/s/Hz", sum_reference, min_reference)
+
+
+def evaluate_mu_miso_solutions(data_path: str | os.PathLike,
+                               solution_paths: list[str | os.PathLike]) -> Evaluation:
+    """Per-user, per-sample and summary rates (bit/s/Hz, 95 % CIs) of solution files on
+    the data they were solved for, with % of WMMSE and of the max-min optimum when those
+    files are among them (:attr:`Evaluation.references` says which, or why not)."""
+    if not solution_paths:
+        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
+    data = load_mu_miso(data_path)
+    loaded = []
+    for path in solution_paths:
+        arrays, meta = load_mu_miso_solution(path)
+        check_solution_fits(path, data_path, arrays["w"].shape, data.h.shape, meta,
+                            data.config.to_dict(), data.seed, arrays["status"], "samples")
+        loaded.append((path, arrays["w"], meta))
+    labels = solution_labels([(path, meta["method"]) for path, _, meta in loaded])
+    by_label = dict(zip(labels, loaded, strict=True))
+    ev = evaluate_rates(
+        {lab: user_rates_bps(data.h, w, data.config.noise_w)
+         for lab, (_, w, _) in by_label.items()},
+        {lab: meta["method"] for lab, (_, _, meta) in by_label.items()},
+        {lab: meta["options"].get("stopping_rule", meta["method"])
+         for lab, (_, _, meta) in by_label.items()},
+        "bit/s/Hz", MU_MISO_REFERENCES, sample="sample", link="user",
+        files={lab: str(path) for lab, (path, _, _) in by_label.items()},
+        data_file=str(data_path))
+    ev.meta = {"kind": "mu-miso-samples", "seed": data.seed, "config": data.config.to_dict(),
+               "version": loaded[0][2].get("version")}
+    return ev
 
 
 def evaluate_mu_miso_files(data_path: str | os.PathLike,
                            solution_paths: list[str | os.PathLike]) -> list[MetricSummary]:
-    """Sum-rate and min-rate (bit/s/Hz) of solution files on the data they were solved for,
-    with % of WMMSE and of the max-min optimum when those files are among them.
+    """Sum-rate and min-rate (bit/s/Hz) of solution files on the data they were solved for:
+    the rows of :func:`evaluate_mu_miso_solutions`.
 
     Example
     -------
@@ -139,25 +180,8 @@ def evaluate_mu_miso_files(data_path: str | os.PathLike,
     >>> round(rows[1].pct_of_reference_mean_ratio, 6)
     100.0
     """
-    if not solution_paths:
-        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
-    data = load_mu_miso(data_path)
-    beams = {}
-    for path in solution_paths:
-        arrays, meta = load_mu_miso_solution(path)
-        if arrays["w"].shape != data.h.shape:
-            raise ConfigError(f"file {str(path)!r}: w has shape {arrays['w'].shape}; expected "
-                              f"{data.h.shape} to match {str(data_path)!r}")
-        if meta["config"] != data.config.to_dict() or meta["seed"] != data.seed:
-            raise ConfigError(f"file {str(path)!r} was solved for other samples (config or "
-                              f"seed differ from {str(data_path)!r})")
-        failed = arrays["status"] == "failed"
-        if failed.any():
-            raise ConfigError(f"file {str(path)!r}: {int(failed.sum())} samples have status "
-                              "'failed'; re-solve them before evaluating")
-        beams[meta["method"]] = arrays["w"]
-    return mu_miso_table(data.h, data.config.noise_w, beams)
+    return evaluate_mu_miso_solutions(data_path, solution_paths).rows
 
 
-__all__ = ["MU_MISO_SOLUTION_KIND", "evaluate_mu_miso_files", "load_mu_miso_solution",
-           "mu_miso_table", "solve_mu_miso_file"]
+__all__ = ["MU_MISO_SOLUTION_KIND", "evaluate_mu_miso_files", "evaluate_mu_miso_solutions",
+           "load_mu_miso_solution", "mu_miso_table", "solve_mu_miso_file"]

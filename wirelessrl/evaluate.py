@@ -1,13 +1,22 @@
-"""Evaluation tables: per-layout metrics, percent of a reference, percentiles.
+"""Evaluation tables: per-layout metrics, percent of a reference, percentiles, 95 %
+confidence intervals, and the per-layout / per-link rates behind them.
 
 Percent columns follow the method paper's convention, the mean over layouts of the
 per-layout ratio ``method / reference``; the ratio of the means is printed beside it.
+
+Confidence intervals (:func:`t_interval`) are Student t intervals of a mean over
+independent samples (layouts of one data file, or seeds): ``mean ± t(0.975, n - 1) s /
+sqrt(n)`` with the sample standard deviation ``s`` (ddof 1). Layouts are drawn
+independently, so this is the textbook interval; with thousands of layouts it equals the
+normal interval to three digits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,10 +39,56 @@ class MetricSummary:
     reference: str | None = None
     pct_of_reference_mean_ratio: float | None = None
     pct_of_reference_ratio_of_means: float | None = None
+    n: int | None = None
+    ci95_low: float | None = None
+    ci95_high: float | None = None
+    pct_ci95_low: float | None = None
+    pct_ci95_high: float | None = None
+    ci_method: str | None = None
+    reference_note: str | None = None
 
     def as_dict(self) -> dict:
         """The fields by name (one row of a results table or JSON file)."""
         return asdict(self)
+
+
+CI_LEVEL = 0.95
+CI_METHOD = "student-t"
+"""How :attr:`MetricSummary.ci95_low` / ``ci95_high`` are computed (see :func:`t_interval`)."""
+
+
+def t_interval(values: Sequence[float] | np.ndarray, level: float = CI_LEVEL
+               ) -> tuple[float, float]:
+    r"""Student t confidence interval of the mean of independent samples.
+
+    .. math::
+
+        \bar x \pm t_{(1 + \text{level})/2,\, n - 1}\, \frac{s}{\sqrt n},
+        \qquad s^2 = \frac{1}{n - 1} \sum_k (x_k - \bar x)^2
+
+    Input
+    -----
+    values : [n], float, finite (layouts of one data file, or one figure per seed)
+    level : float in (0, 1), coverage (0.95)
+
+    Output
+    ------
+    (low, high) : floats in the unit of ``values``; NaN for fewer than 2 values
+
+    Example
+    -------
+    >>> low, high = t_interval([1.0, 2.0, 3.0])        # t(0.975, 2) = 4.303
+    >>> round(low, 3), round(high, 3)
+    (-0.484, 4.484)
+    """
+    from scipy.stats import t
+
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.size < 2:
+        return float("nan"), float("nan")
+    half = float(t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
+    m = float(a.mean())
+    return m - half, m + half
 
 
 def summarize(
@@ -62,7 +117,9 @@ def summarize(
         raise ValueError(f"{method} {metric}: {bad} non-finite per-layout values")
     p5, p50, p95 = np.percentile(values, [5, 50, 95])
     out = MetricSummary(method, metric, unit, float(values.mean()), float(values.std()),
-                        float(p5), float(p50), float(p95))
+                        float(p5), float(p50), float(p95), n=int(values.size),
+                        ci_method=CI_METHOD)
+    out.ci95_low, out.ci95_high = t_interval(values)
     if reference is not None:
         ref = np.asarray(reference, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -70,6 +127,8 @@ def summarize(
         out.reference = reference_name
         out.pct_of_reference_mean_ratio = float(100 * np.nanmean(ratios))
         out.pct_of_reference_ratio_of_means = float(100 * values.mean() / ref.mean())
+        low, high = t_interval(100 * ratios[np.isfinite(ratios)])
+        out.pct_ci95_low, out.pct_ci95_high = low, high
     return out
 
 
@@ -94,15 +153,253 @@ def d2d_table(
     sum_reference, min_reference : method names used as 100 % (skipped if absent)
     """
     rates = {name: d2d_link_rates_mbps(g, p, config) for name, p in powers_w.items()}
+    return rate_table(rates, "Mbps", sum_reference, min_reference)
+
+
+def rate_table(
+    rates: Mapping[str, np.ndarray],
+    unit: str,
+    sum_reference: str | None = None,
+    min_reference: str | None = None,
+) -> list[MetricSummary]:
+    """Sum-rate and min-rate summaries of every method from its per-link rates.
+
+    Input
+    -----
+    rates : {method name: [batch, n] rates of each link (or user) of each layout, in unit}
+    unit : str, e.g. ``"Mbps"`` or ``"bit/s/Hz"``
+    sum_reference, min_reference : method names used as 100 % (skipped if absent)
+
+    Output
+    ------
+    list of :class:`MetricSummary`, a sum-rate and a min-rate row per method
+
+    Example
+    -------
+    >>> rows = rate_table({"a": np.array([[1.0, 2.0], [3.0, 1.0]])}, "Mbps", "a")
+    >>> [(r.metric, r.mean, r.pct_of_reference_mean_ratio) for r in rows]
+    [('sum-rate', 3.5, 100.0), ('min-rate', 1.0, None)]
+    """
     sums = {name: r.sum(axis=-1) for name, r in rates.items()}
     mins = {name: r.min(axis=-1) for name, r in rates.items()}
     rows = []
-    for name in powers_w:
-        rows.append(summarize(name, "sum-rate", "Mbps", sums[name], sums.get(sum_reference),
+    for name in rates:
+        rows.append(summarize(name, "sum-rate", unit, sums[name], sums.get(sum_reference),
                               sum_reference if sum_reference in sums else None))
-        rows.append(summarize(name, "min-rate", "Mbps", mins[name], mins.get(min_reference),
+        rows.append(summarize(name, "min-rate", unit, mins[name], mins.get(min_reference),
                               min_reference if min_reference in mins else None))
     return rows
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """Which solution is 100 % for one metric, and what to say when none is given.
+
+    ``methods`` are solver names in order of preference (the first one present wins);
+    ``name`` is how the percent column calls it (``"FP"``); ``hint`` is the command that
+    makes one, with ``{data}`` for the data file (``"wirelessrl solve {data} --method fp
+    -o fp.h5"``); ``stand_in`` says why a later method may replace the first.
+    """
+
+    metric: str
+    methods: tuple[str, ...]
+    name: str
+    hint: str
+    stand_in: str = ""
+
+
+@dataclass
+class ReferenceChoice:
+    """The reference :func:`evaluate_rates` used for one metric (``label`` None: none)."""
+
+    metric: str
+    label: str | None
+    note: str
+
+
+@dataclass
+class Evaluation:
+    """Everything ``wirelessrl evaluate`` reports on one data file.
+
+    Attributes
+    ----------
+    rows : list of :class:`MetricSummary`, sum-rate and min-rate per method, with 95 % CIs
+    references : one :class:`ReferenceChoice` per metric (which method is 100 %, or why the
+        percent column is empty)
+    rates : {label: [batch, n] rates of each link (user) of each layout (sample), in unit}
+    unit : str; sample, link : the words for a layout and a link (``"layout"``, ``"link"``)
+    files : {label: solution file}; data_file : str; meta : provenance of the data file
+    """
+
+    rows: list[MetricSummary]
+    references: list[ReferenceChoice]
+    rates: dict[str, np.ndarray]
+    unit: str
+    sample: str = "layout"
+    link: str = "link"
+    files: dict[str, str] = field(default_factory=dict)
+    data_file: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def ci_text(self) -> str:
+        """How the 95 % intervals are computed, in one sentence."""
+        n = next(iter(self.rates.values())).shape[0] if self.rates else 0
+        return (f"95 % CI of each mean: Student t interval over the {n:,} {self.sample}s "
+                f"(mean ± t(0.975, {n - 1}) s / sqrt({n}), s with ddof 1)")
+
+    def per_layout_records(self) -> list[dict]:
+        """One record per (method, layout): sum-rate, min-rate and every link's rate."""
+        key = unit_key(self.unit)
+        out = []
+        for label, r in self.rates.items():
+            sums, mins = r.sum(axis=-1), r.min(axis=-1)
+            for b in range(r.shape[0]):
+                rec = {"method": label, self.sample: b, f"sum_rate_{key}": float(sums[b]),
+                       f"min_rate_{key}": float(mins[b])}
+                rec.update({f"{self.link}_{i}_rate_{key}": float(v)
+                            for i, v in enumerate(r[b])})
+                out.append(rec)
+        return out
+
+    def records(self) -> list[dict]:
+        """The summary rows as dicts (``evaluate --json`` without ``--per-link``)."""
+        return [r.as_dict() for r in self.rows]
+
+    def document(self, per_link: bool = False) -> dict:
+        """The JSON document of ``evaluate -o FILE.json`` (and of ``--json --per-link``):
+        the summary rows under ``records``, the references, the CI method and the data
+        file's provenance; with ``per_link`` also ``per_layout``: per method its file, the
+        sum-rate and min-rate of every layout and the ``[batch][n]`` link rates."""
+        doc = {
+            "kind": "evaluation", "data_file": self.data_file, "unit": self.unit,
+            "confidence_interval": {"level": CI_LEVEL, "method": CI_METHOD,
+                                    "over": f"{self.sample}s", "text": self.ci_text},
+            "references": [asdict(c) for c in self.references],
+            "records": self.records(),
+            "provenance": {k: self.meta.get(k) for k in ("kind", "seed", "version", "config")},
+        }
+        if per_link:
+            key = unit_key(self.unit)
+            doc["per_layout"] = {label: {"file": self.files.get(label),
+                                         f"sum_rate_{key}": r.sum(axis=-1).tolist(),
+                                         f"min_rate_{key}": r.min(axis=-1).tolist(),
+                                         f"{self.link}_rates_{key}": r.tolist()}
+                                 for label, r in self.rates.items()}
+        return doc
+
+    def csv_rows(self, per_link: bool = False) -> list[dict]:
+        """The CSV of ``evaluate --csv``: the summary rows, or with ``per_link`` one row
+        per method and layout (:meth:`per_layout_records`)."""
+        return self.per_layout_records() if per_link else self.records()
+
+    def csv_text(self, per_link: bool = False) -> str:
+        """:meth:`csv_rows` as CSV text."""
+        from wirelessrl.results import csv_text
+
+        return csv_text(self.csv_rows(per_link))
+
+    def write(self, path: str | Path, fmt: str, *, per_link: bool = False,
+              overwrite: bool = False) -> Path:
+        """Write :meth:`document` (``fmt="json"``) or :meth:`csv_rows` (``"csv"``) to
+        ``path`` atomically; an existing file is replaced only with ``overwrite``."""
+        from wirelessrl.fileio import ensure_writable
+        from wirelessrl.results import write_csv, write_json
+
+        ensure_writable(path, overwrite)
+        if fmt == "json":
+            return write_json(path, self.document(per_link))
+        return write_csv(path, self.csv_rows(per_link))
+
+    def text(self) -> str:
+        """The plain table ``wirelessrl evaluate`` prints, with the references and the CI
+        method below it."""
+        head = (f"{'method':<14}{'metric':<10}{'mean':>10}{'±95% CI':>9}{'% ref':>8}"
+                f"{'% RoM':>8}{'p5':>10}{'p50':>10}{'p95':>10}  reference")
+        lines = [head]
+        for r in self.rows:
+            half = "" if r.ci95_high is None or math.isnan(r.ci95_high) \
+                else f"{(r.ci95_high - r.ci95_low) / 2:9.3f}"
+            pct = "" if r.pct_of_reference_mean_ratio is None else \
+                f"{r.pct_of_reference_mean_ratio:8.1f}{r.pct_of_reference_ratio_of_means:8.1f}"
+            lines.append(f"{r.method:<14}{r.metric:<10}{r.mean:10.3f}{half or ' ' * 9}"
+                         f"{pct or ' ' * 16}{r.p5:10.3f}{r.p50:10.3f}{r.p95:10.3f}  "
+                         f"{r.reference or ''}")
+        units = ", ".join(sorted({r.unit for r in self.rows}))
+        lines.append(f"units: {units}; % ref = mean of per-{self.sample} ratios, % RoM = "
+                     "ratio of means")
+        lines += [f"{c.metric} reference: {c.note}" for c in self.references]
+        lines.append(self.ci_text)
+        return "\n".join(lines)
+
+
+def unit_key(unit: str) -> str:
+    """A unit as it appears in column names: ``Mbps`` -> ``mbps``, ``bit/s/Hz`` ->
+    ``bit_per_s_per_hz``.
+
+    Example
+    -------
+    >>> unit_key("bit/s/Hz")
+    'bit_per_s_per_hz'
+    """
+    return unit.lower().replace("/", "_per_")
+
+
+def evaluate_rates(
+    rates: Mapping[str, np.ndarray],
+    methods: Mapping[str, str],
+    rules: Mapping[str, str],
+    unit: str,
+    references: Sequence[ReferenceSpec],
+    *,
+    sample: str = "layout",
+    link: str = "link",
+    files: Mapping[str, str] | None = None,
+    data_file: str = "",
+) -> Evaluation:
+    """Summaries with CIs and the reference choice, from every method's per-link rates.
+
+    Input
+    -----
+    rates : {label: [batch, n] rates in ``unit``}; methods : {label: solver name};
+    rules : {label: stopping rule text}; references : one :class:`ReferenceSpec` per metric
+    (``sum-rate``, ``min-rate``); sample, link : words for the output; files : {label: path};
+    data_file : the data file's name, for the hints
+
+    Output
+    ------
+    :class:`Evaluation`; each row's ``reference_note`` says which reference its percent
+    columns use or why they are empty
+
+    Example
+    -------
+    >>> spec = ReferenceSpec("sum-rate", ("fp",), "FP", "wirelessrl solve {data} --method fp")
+    >>> ev = evaluate_rates({"full": np.ones((3, 2))}, {"full": "full"}, {}, "Mbps", [spec],
+    ...                     data_file="d.h5")
+    >>> print(ev.references[0].note)
+    empty: no fp solution given; pass a file from 'wirelessrl solve d.h5 --method fp' to get % of FP
+    """
+    chosen: dict[str, str | None] = {}
+    choices = []
+    for spec in references:
+        label = next((lab for m in spec.methods for lab in rates if methods.get(lab) == m),
+                     None)
+        chosen[spec.metric] = label
+        if label is None:
+            note = (f"empty: no {spec.methods[0]} solution given; pass a file from "
+                    f"'{spec.hint.format(data=data_file or 'DATA')}' to get % of {spec.name}")
+        else:
+            note = f"% of {label} ({rules.get(label, label)})"
+            if methods[label] != spec.methods[0]:
+                note += (f", standing in for {spec.name}: no {spec.methods[0]} solution "
+                         f"given; {spec.stand_in}").rstrip("; ")
+        choices.append(ReferenceChoice(spec.metric, label, note))
+    rows = rate_table(rates, unit, chosen.get("sum-rate"), chosen.get("min-rate"))
+    notes = {c.metric: c.note for c in choices}
+    for r in rows:
+        r.reference_note = notes.get(r.metric)
+    return Evaluation(rows, choices, dict(rates), unit, sample, link, dict(files or {}),
+                      data_file)
 
 
 def rows_to_markdown(rows: list[MetricSummary], metrics: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ reader beside it where a report needs one.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import platform
@@ -20,7 +21,7 @@ import numpy as np
 from wirelessrl import __version__
 from wirelessrl.fileio import atomic_path
 
-__all__ = ["Echo", "fmt_mean_std", "mean_std", "provenance_block", "read_json",
+__all__ = ["Echo", "csv_text", "fmt_mean_std", "mean_std", "provenance_block", "read_json",
            "write_csv", "write_json", "write_markdown_report"]
 
 Echo = Callable[[str], None]
@@ -82,15 +83,32 @@ def _fmt(v: Any) -> Any:
     return f"{v:.6g}" if isinstance(v, float) else v
 
 
+def _write_rows(f, rows: list[Mapping[str, Any]]) -> None:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: _fmt(v) for k, v in r.items()})
+
+
 def write_csv(path: str | Path, rows: list[Mapping[str, Any]]) -> Path:
     """Write records as CSV (columns: every key in first-seen order; floats to 6 digits)."""
-    fields = list(dict.fromkeys(k for r in rows for k in r))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _fmt(v) for k, v in r.items()})
+        _write_rows(f, rows)
     return Path(path)
+
+
+def csv_text(rows: list[Mapping[str, Any]]) -> str:
+    """The text :func:`write_csv` writes.
+
+    Example
+    -------
+    >>> csv_text([{"method": "fp", "mean": 1 / 3}]).splitlines()
+    ['method,mean', 'fp,0.333333']
+    """
+    f = io.StringIO(newline="")
+    _write_rows(f, rows)
+    return f.getvalue()
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:

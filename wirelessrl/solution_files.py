@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from simulators.validation import ConfigError
@@ -25,3 +27,40 @@ def check_per_sample_columns(where: str, arrays: dict, decision: np.ndarray) -> 
         if arrays[name].shape != decision.shape[:1]:
             raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
                               f"{decision.shape[:1]}")
+
+
+def solution_labels(files: list[tuple[str | os.PathLike, str]]) -> list[str]:
+    """Row labels of solution files: the method, or ``method [file name]`` when two files
+    share a method.
+
+    Example
+    -------
+    >>> solution_labels([("a/fp.h5", "fp"), ("b/fp.h5", "fp"), ("mm.h5", "maxmin")])
+    ['fp [a/fp.h5]', 'fp [b/fp.h5]', 'maxmin']
+    """
+    counts: dict[str, int] = {}
+    for _, method in files:
+        counts[method] = counts.get(method, 0) + 1
+    labels = [method if counts[method] == 1 else f"{method} [{path}]" for path, method in files]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"solutions: a file is given twice ({', '.join(labels)}); expected "
+                          "each file once")
+    return labels
+
+
+def check_solution_fits(path: str | os.PathLike, data_path: str | os.PathLike,
+                        shape: tuple[int, ...], expected_shape: tuple[int, ...], meta: dict,
+                        config: dict, seed: int, status: np.ndarray, what: str) -> None:
+    """Raise :class:`ConfigError` unless a solution file was solved for these samples and
+    none of them failed (shared by the D2D and multi-user MISO evaluations)."""
+    name = "p_w" if len(expected_shape) == 2 else "w"
+    if tuple(shape) != tuple(expected_shape):
+        raise ConfigError(f"file {str(path)!r}: {name} has shape {tuple(shape)}; expected "
+                          f"{tuple(expected_shape)} to match {str(data_path)!r}")
+    if meta["config"] != config or meta["seed"] != seed:
+        raise ConfigError(f"file {str(path)!r} was solved for other {what} (config or seed "
+                          f"differ from {str(data_path)!r})")
+    failed = status == "failed"
+    if failed.any():
+        raise ConfigError(f"file {str(path)!r}: {int(failed.sum())} {what} have status "
+                          "'failed'; re-solve them before evaluating")

@@ -4,6 +4,7 @@ Example
 -------
 >>> path = solve_file("d2d.h5", "fp", "fp.h5")                 # doctest: +SKIP
 >>> rows = evaluate_files("d2d.h5", ["fp.h5", "maxmin.h5"])    # doctest: +SKIP
+>>> ev = evaluate_solutions("d2d.h5", ["fp.h5", "maxmin.h5"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from tqdm.auto import tqdm
 from baselines import SOLVERS, STATUSES, SeedAt, solve
 from simulators.validation import ConfigError, check_choice
 from wirelessrl.datasets import DTYPES, MISO_KIND, D2DFile, check_dtype, chunk_rows, load_d2d
-from wirelessrl.evaluate import MetricSummary, d2d_table
+from wirelessrl.evaluate import (
+    Evaluation,
+    MetricSummary,
+    ReferenceSpec,
+    d2d_link_rates_mbps,
+    evaluate_rates,
+)
 from wirelessrl.fileio import (
     ArrayReader,
     RowArray,
@@ -29,7 +36,12 @@ from wirelessrl.fileio import (
     read_arrays,
     stream_arrays,
 )
-from wirelessrl.solution_files import check_per_sample_columns, check_solution_arrays
+from wirelessrl.solution_files import (
+    check_per_sample_columns,
+    check_solution_arrays,
+    check_solution_fits,
+    solution_labels,
+)
 
 if TYPE_CHECKING:
     from wirelessrl.executors import DaskExecutor, InProcess
@@ -40,6 +52,16 @@ PER_LAYOUT_METHODS = ("maxmin-cvxpy",)
 their own bar over the layouts of a chunk (in-process only)."""
 SUM_RATE_REFERENCE = "fp"
 MIN_RATE_REFERENCE = "maxmin"
+D2D_REFERENCES = (
+    ReferenceSpec("sum-rate", (SUM_RATE_REFERENCE, "wmmse"), "FP",
+                  "wirelessrl solve {data} --method fp -o fp.h5",
+                  "WMMSE and FP give the same iterates for scalar power control"),
+    ReferenceSpec("min-rate", (MIN_RATE_REFERENCE, "maxmin-cvxpy"), "the max-min optimum",
+                  "wirelessrl solve {data} --method maxmin -o maxmin.h5",
+                  "maxmin-cvxpy solves the same max-min problem"),
+)
+"""The percent columns of a D2D evaluation: FP (or WMMSE, its equal for scalar power
+control) for sum-rate, the exact max-min optimum for min-rate."""
 
 
 def solve_file(
@@ -230,13 +252,74 @@ def check_same_data(path, meta: dict, data_path, data_seed: int | None,
         )
 
 
+def evaluate_solutions(
+    data_path: str | os.PathLike, solution_paths: list[str | os.PathLike]
+) -> Evaluation:
+    """Per-link, per-layout and summary rates (Mbps, 95 % CIs) of solution files on the
+    data they were solved for.
+
+    Percent columns use FP as the sum-rate reference (WMMSE when no FP file is given: the
+    two give the same iterates) and the max-min optimum (``maxmin``, else
+    ``maxmin-cvxpy``) as the min-rate reference; :attr:`Evaluation.references` says which
+    one was used or why a percent column is empty. Two files of one method are labelled
+    ``method [file name]``. Multi-user MISO data files go to
+    :func:`wirelessrl.beamforming_solutions.evaluate_mu_miso_solutions`, MISO pilot files
+    to :func:`wirelessrl.miso_solutions.evaluate_miso_files` (their rows only: no rates).
+
+    Example
+    -------
+    >>> from simulators.d2d import D2DConfig
+    >>> from wirelessrl.datasets import simulate_d2d_file
+    >>> data = simulate_d2d_file(D2DConfig.from_preset("paper"), n=20, seed=1, path="d2d.h5")
+    >>> files = [solve_file(data, m, f"{m}.h5") for m in ("fp", "full")]
+    >>> ev = evaluate_solutions(data, files)
+    >>> ev.rates["full"].shape, ev.references[0].note
+    ((20, 10), '% of fp (FP, 150 iterations, 1 start)')
+    >>> print(ev.references[1].note)   # doctest: +NORMALIZE_WHITESPACE
+    empty: no maxmin solution given; pass a file from 'wirelessrl solve d2d.h5 --method
+    maxmin -o maxmin.h5' to get % of the max-min optimum
+    """
+    if _is_mu_miso(data_path):
+        from wirelessrl.beamforming_solutions import evaluate_mu_miso_solutions
+
+        return evaluate_mu_miso_solutions(data_path, solution_paths)
+    if file_kind(data_path) == MISO_KIND:
+        from wirelessrl.miso_solutions import evaluate_miso_files
+
+        rows = evaluate_miso_files(data_path, solution_paths)
+        return Evaluation(rows, [], {}, ", ".join(dict.fromkeys(r.unit for r in rows)),
+                          sample="sample", data_file=str(data_path))
+    if not solution_paths:
+        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
+    data = load_d2d(data_path)
+    data_sha256 = data_checksum(data_path)
+    loaded = []
+    for path in solution_paths:
+        arrays, meta = load_solution(path)
+        check_same_data(path, meta, data_path, data.seed, data_sha256)
+        check_solution_fits(path, data_path, arrays["p_w"].shape, data.g.shape[:2], meta,
+                            data.config.to_dict(), data.seed, arrays["status"], "layouts")
+        loaded.append((path, arrays["p_w"], meta))
+    labels = solution_labels([(path, meta["method"]) for path, _, meta in loaded])
+    rates = {lab: d2d_link_rates_mbps(data.g, p, data.config)
+             for lab, (_, p, _) in zip(labels, loaded, strict=True)}
+    ev = evaluate_rates(
+        rates, {lab: meta["method"] for lab, (_, _, meta) in zip(labels, loaded, strict=True)},
+        {lab: meta["options"].get("stopping_rule", meta["method"])
+         for lab, (_, _, meta) in zip(labels, loaded, strict=True)},
+        "Mbps", D2D_REFERENCES,
+        files={lab: str(path) for lab, (path, _, _) in zip(labels, loaded, strict=True)},
+        data_file=str(data_path))
+    ev.meta = {"kind": "d2d-layouts", "seed": data.seed, "config": data.config.to_dict(),
+               "version": loaded[0][2].get("version")}
+    return ev
+
+
 def evaluate_files(
     data_path: str | os.PathLike, solution_paths: list[str | os.PathLike]
 ) -> list[MetricSummary]:
-    """Sum-rate and min-rate (Mbps) of every solution file on the data it was solved for.
-
-    Percent columns use FP as the sum-rate reference and the max-min optimum as the
-    min-rate reference when those solutions are among the files.
+    """Sum-rate and min-rate (Mbps) of every solution file on the data it was solved for:
+    the rows of :func:`evaluate_solutions`.
 
     Example
     -------
@@ -247,43 +330,4 @@ def evaluate_files(
     >>> [(r.method, r.metric, r.unit, r.reference) for r in evaluate_files(data, files)][:2]
     [('fp', 'sum-rate', 'Mbps', 'fp'), ('fp', 'min-rate', 'Mbps', None)]
     """
-    if _is_mu_miso(data_path):
-        from wirelessrl.beamforming_solutions import evaluate_mu_miso_files
-
-        return evaluate_mu_miso_files(data_path, solution_paths)
-    if file_kind(data_path) == MISO_KIND:
-        from wirelessrl.miso_solutions import evaluate_miso_files
-
-        return evaluate_miso_files(data_path, solution_paths)
-    if not solution_paths:
-        raise ConfigError("solutions: none given; expected one or more files from 'solve'")
-    data = load_d2d(data_path)
-    data_sha256 = data_checksum(data_path)
-    powers, rules = {}, {}
-    for path in solution_paths:
-        arrays, meta = load_solution(path)
-        check_same_data(path, meta, data_path, data.seed, data_sha256)
-        if arrays["p_w"].shape != data.g.shape[:2]:
-            raise ConfigError(
-                f"file {str(path)!r}: p_w has shape {arrays['p_w'].shape}; expected "
-                f"{data.g.shape[:2]} to match {str(data_path)!r}"
-            )
-        if meta["config"] != data.config.to_dict() or meta["seed"] != data.seed:
-            raise ConfigError(
-                f"file {str(path)!r} was solved for other layouts (config or seed differ from "
-                f"{str(data_path)!r})"
-            )
-        failed = arrays["status"] == "failed"
-        if failed.any():
-            raise ConfigError(
-                f"file {str(path)!r}: {int(failed.sum())} layouts have status 'failed'; "
-                "re-solve them before evaluating"
-            )
-        label = meta["method"]
-        powers[label] = arrays["p_w"]
-        rules[label] = meta["options"].get("stopping_rule", label)
-    return d2d_table(
-        data.g, data.config, powers,
-        sum_reference=SUM_RATE_REFERENCE if SUM_RATE_REFERENCE in powers else None,
-        min_reference=MIN_RATE_REFERENCE if MIN_RATE_REFERENCE in powers else None,
-    )
+    return evaluate_solutions(data_path, solution_paths).rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -75,22 +76,64 @@ def solve(data, method, output, iterations, tol, restarts, seed, init, power_con
 @main.command()
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.argument("solutions", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def evaluate(data, solutions, as_json) -> None:
-    """Mean sum-rate and min-rate (Mbps) of solution files, with % of FP / max-min optimum."""
-    from wirelessrl.solutions import evaluate_files
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON instead of a table: the summary rows (with --per-link: a document "
+                   "with the rows under 'records' and the per-layout and per-link rates).")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="CSV instead of a table: the summary rows (with --per-link: one row per "
+                   "method and layout, its sum-rate, min-rate and every link's rate).")
+@click.option("--per-link", is_flag=True,
+              help="Add the per-layout and per-link rates (needs --json or --csv).")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Write the JSON / CSV to this file (.json / .csv) and print the table.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def evaluate(data, solutions, as_json, as_csv, per_link, output, overwrite) -> None:
+    """Mean sum-rate and min-rate (Mbps; bit/s/Hz for mu-miso) of solution files, with
+    95 % confidence intervals (Student t over layouts) and % of FP / max-min optimum.
 
-    rows = evaluate_files(data, list(solutions))
-    if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
-        return
-    head = f"{'method':<14}{'metric':<10}{'mean':>10}{'% ref':>8}{'% RoM':>8}" \
-           f"{'p5':>10}{'p50':>10}{'p95':>10}  reference"
-    click.echo(head)
-    for r in rows:
-        pct = "" if r.pct_of_reference_mean_ratio is None else \
-            f"{r.pct_of_reference_mean_ratio:8.1f}{r.pct_of_reference_ratio_of_means:8.1f}"
-        click.echo(f"{r.method:<14}{r.metric:<10}{r.mean:10.3f}{pct or ' ' * 16}"
-                   f"{r.p5:10.3f}{r.p50:10.3f}{r.p95:10.3f}  {r.reference or ''}")
-    units = ", ".join(sorted({r.unit for r in rows}))
-    click.echo(f"units: {units}; % ref = mean of per-layout ratios, % RoM = ratio of means")
+    Says which reference each % column uses, or why it is empty.
+
+    \b
+    wirelessrl evaluate d2d.h5 fp.h5 maxmin.h5 full.h5
+    wirelessrl evaluate d2d.h5 fp.h5 maxmin.h5 --per-link --csv -o rates.csv
+    """
+    from wirelessrl.solutions import evaluate_solutions
+
+    fmt = evaluation_format(as_json, as_csv, per_link, output, overwrite)
+    ev = evaluate_solutions(data, list(solutions))
+    if output is not None:
+        path = ev.write(output, fmt, per_link=per_link, overwrite=overwrite)
+        click.echo(ev.text())
+        click.echo(f"wrote {path}")
+    elif fmt == "json":
+        click.echo(json.dumps(ev.document(True) if per_link else ev.records(), indent=2))
+    elif fmt == "csv":
+        click.echo(ev.csv_text(per_link), nl=False)
+    else:
+        click.echo(ev.text())
+
+
+def evaluation_format(as_json: bool, as_csv: bool, per_link: bool, output: str | None,
+                      overwrite: bool) -> str | None:
+    """The output format of ``evaluate`` (``json``, ``csv`` or None for the table); checks
+    the flags and the output name before any work."""
+    from simulators.validation import ConfigError
+    from wirelessrl.fileio import ensure_writable
+
+    if as_json and as_csv:
+        raise ConfigError("--json and --csv were both given; expected one of them")
+    fmt = "json" if as_json else "csv" if as_csv else None
+    if output is not None:
+        suffix = Path(output).suffix.lower()
+        if suffix not in (".json", ".csv"):
+            raise ConfigError(f"output {output!r} has the suffix {suffix or '(none)'!r}; "
+                              "expected one of .json, .csv")
+        if fmt is not None and suffix != f".{fmt}":
+            raise ConfigError(f"output {output!r} does not match --{fmt}; expected a "
+                              f".{fmt} file name")
+        fmt = suffix[1:]
+        ensure_writable(output, overwrite)
+    if per_link and fmt is None:
+        raise ConfigError("--per-link needs --json or --csv (or -o FILE.json / FILE.csv); "
+                          "the table shows the summary only")
+    return fmt
