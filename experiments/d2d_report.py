@@ -16,7 +16,13 @@ from simulators.d2d import D2DConfig
 from wirelessrl.datasets import load_d2d
 from wirelessrl.evaluate import MetricSummary, d2d_link_rates_mbps, d2d_table
 from wirelessrl.fileio import read_arrays
-from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
+from wirelessrl.plots import (
+    REPORT_FIGSIZE_IN,
+    bars_vs_paper_figure,
+    cdf_figure,
+    learning_curve_figure,
+    save_figure,
+)
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
@@ -272,27 +278,35 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     })
 
     first = per_seed[0]
+    n_test = len(next(iter(first["rates"].values())))
+    on_test = f"{n_test:,} test layouts, seed {seeds[0]}"
+    wide = REPORT_FIGSIZE_IN
     plots = {
-        "cdf_min_rate.png": plot_cdf({k: v.min(axis=-1) for k, v in first["rates"].items()
-                                      if k not in ("FP", "WMMSE")},
-                                     "per-layout min-rate (Mbps)", run_dir / "cdf_min_rate.png",
-                                     f"D2D test layouts, seed {seeds[0]}"),
-        "cdf_sum_rate.png": plot_cdf({k: v.sum(axis=-1) for k, v in first["rates"].items()},
-                                     "per-layout sum-rate (Mbps)", run_dir / "cdf_sum_rate.png",
-                                     f"D2D test layouts, seed {seeds[0]}"),
-        "learning_curves.png": plot_learning_curves(
+        "cdf_min_rate.png": save_figure(cdf_figure(
+            {k: v.min(axis=-1) for k, v in first["rates"].items() if k not in ("FP", "WMMSE")},
+            "per-layout min-rate (Mbps)", legend_title=on_test, figsize=wide),
+            run_dir / "cdf_min_rate.png"),
+        "cdf_sum_rate.png": save_figure(cdf_figure(
+            {k: v.sum(axis=-1) for k, v in first["rates"].items()},
+            "per-layout sum-rate (Mbps)", legend_title=on_test, figsize=wide),
+            run_dir / "cdf_sum_rate.png"),
+        "learning_curves.png": save_figure(learning_curve_figure(
             {s: experiments[0].target_run_dir(s, target_lr) / "metrics.csv"
-             for s in strategies}, "valid_min_rate_nats", run_dir / "learning_curves.png",
-            "validation min-rate (nats/s/Hz)", f"target training, lr {target_lr:g}"),
+             for s in strategies}, "valid_min_rate_nats",
+            legend_title=f"target training, lr {target_lr:g}, seed {seeds[0]}", figsize=wide),
+            run_dir / "learning_curves.png"),
     }
     ours = {m: d["mean"] for m, d in summary["min_rate_paper_settings"].items()}
     ours.update({m: summary["min_rate_baselines"][m]["mean"]
                  for m in ("max-min optimum", "full power", "random power")})
     errs = {m: d["std"] for m, d in summary["min_rate_paper_settings"].items()}
+    spread = f", ± std over {len(seeds)} seeds" if len(seeds) > 1 else ""
     if paper:
-        plots["bars_vs_paper.png"] = plot_bars_vs_paper(
-            ours, min_paper, "mean min-rate (Mbps)", run_dir / "bars_vs_paper.png", errs,
-            "D2D min-rate: wirelessrl (paper settings) beside the method paper")
+        plots["bars_vs_paper.png"] = save_figure(bars_vs_paper_figure(
+            ours, min_paper, "mean min-rate (Mbps)", errors=errs,
+            ours_label=f"wirelessrl, paper settings{spread}",
+            legend_title=f"{n_test:,} test layouts, seeds {', '.join(map(str, seeds))}",
+            figsize=wide), run_dir / "bars_vs_paper.png")
     else:
         (run_dir / "bars_vs_paper.png").unlink(missing_ok=True)  # of an earlier paper run
     overrides = config["system"].get("overrides") or {}

@@ -136,52 +136,48 @@ def _pm(row: dict, col: str) -> str:
 
 def _plots(out: Path, experiments: list[UnitFiles], summary: list[dict],
            sizes: list[int]) -> None:
-    from wirelessrl.plots import _pyplot, _save
+    from wirelessrl.plots import (
+        REPORT_FIGSIZE_IN,
+        cdf_figure,
+        curve_figure,
+        new_figure,
+        save_figure,
+    )
 
-    plt = _pyplot()
+    seeds = ", ".join(str(e.seed) for e in experiments)
+    spread = f"mean ± std over seeds {seeds}" if len(experiments) > 1 else f"seed {seeds}"
     nets = sorted({r["method"] for r in summary if r["kind"] == "network"})
     # % of reference vs N, error bars over seeds
-    fig, ax = plt.subplots(figsize=(6, 4))
+    series = {}
     for m in nets:
         rs = [r for r in summary if r["method"] == m]
         col = "pct_maxmin" if m.startswith("target") else "pct_best_of_k_fp"
-        ax.errorbar([r["n_links"] for r in rs], [r[col] for r in rs],
-                    yerr=[r[f"{col}_std"] for r in rs], marker="o", capsize=3,
-                    label=f"{m} ({'% max-min opt.' if col == 'pct_maxmin' else '% best-of-K FP'})")
-    ax.set_xscale("log")
-    ax.set_xlabel("links N")
-    ax.set_ylabel("% of reference")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    _save(fig, out / "generalization_pct.png")
+        ref = "% max-min opt." if col == "pct_maxmin" else "% best-of-K FP"
+        series[f"{m} ({ref})"] = ([r["n_links"] for r in rs], [r[col] for r in rs],
+                                  [r[f"{col}_std"] for r in rs])
+    save_figure(curve_figure(series, "links N (count)", "network rate (% of reference)",
+                             log_x=True, legend_title=spread, figsize=REPORT_FIGSIZE_IN),
+                out / "generalization_pct.png")
     # CDFs at the smallest and the largest N (first seed)
     exp = experiments[0]
-    fig, axes = plt.subplots(2, 2, figsize=(9, 6))
+    fig, axes = new_figure((7.0, 5.0), 2, 2)
     for col, n_links in enumerate((sizes[0], sizes[-1])):
         arrays, meta = read_arrays(exp.path(f"generalization/n{n_links}", "results.h5"),
                                    "d2d-generalization")
         for row, kind in enumerate(("sum_rate_bps", "min_rate_bps")):
-            ax = axes[row, col]
-            for label in meta["metrics"]["methods"]:
-                v = np.sort(arrays[_key(label, kind)]) / 1e6
-                ax.plot(v, np.arange(1, len(v) + 1) / len(v), label=label)
-            ax.set_title(f"N = {n_links}: {kind.split('_rate')[0]}-rate", fontsize=9)
-            ax.set_xlabel("Mbps")
-            ax.set_ylabel("CDF")
-            ax.grid(True, alpha=0.3)
-    axes[0, 0].legend(fontsize=6)
-    fig.tight_layout()
-    _save(fig, out / "generalization_cdf.png")
+            values = {label: arrays[_key(label, kind)] / 1e6
+                      for label in meta["metrics"]["methods"]}
+            n = len(next(iter(values.values())))
+            cdf_figure(values, f"per-layout {kind.split('_rate')[0]}-rate (Mbps)",
+                       ax=axes[row, col],
+                       legend_title=f"N = {n_links}, {n:,} layouts, seed {exp.seed}")
+    save_figure(fig, out / "generalization_cdf.png")
     # time per layout vs N, log-log
-    fig, ax = plt.subplots(figsize=(6, 4))
+    series = {}
     for m in sorted({r["method"] for r in summary}):
         rs = [r for r in summary if r["method"] == m]
-        ax.plot([r["n_links"] for r in rs], [r["seconds_per_layout"] for r in rs], marker="o",
-                label=m)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("links N")
-    ax.set_ylabel("seconds per layout")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    _save(fig, out / "generalization_time.png")
+        series[m] = ([r["n_links"] for r in rs], [r["seconds_per_layout"] for r in rs])
+    save_figure(curve_figure(series, "links N (count)", "time per layout (s)", log_x=True,
+                             log_y=True, nonpositive="clip", figsize=REPORT_FIGSIZE_IN,
+                             legend_title=f"this machine, seed {experiments[0].seed}"),
+                out / "generalization_time.png")

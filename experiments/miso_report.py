@@ -19,7 +19,13 @@ from experiments.layout import Plan, UnitFiles
 from experiments.systems import miso_pilot_system, miso_system
 from wirelessrl.datasets import load_miso
 from wirelessrl.fileio import read_arrays
-from wirelessrl.plots import plot_bars_vs_paper, plot_cdf, plot_learning_curves
+from wirelessrl.plots import (
+    REPORT_FIGSIZE_IN,
+    bars_vs_paper_figure,
+    cdf_figure,
+    learning_curve_figure,
+    save_figure,
+)
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
@@ -268,22 +274,27 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     plots = {}
     cdf_methods = [*strategies, SUPERVISED, *[k for k in first["errors"] if k not in strategies
                                               and k != SUPERVISED]]
-    plots["cdf_localization_error.png"] = plot_cdf(
-        {k: first["errors"][k] for k in cdf_methods if k in first["errors"]},
-        "localization error (m)", run_dir / "cdf_localization_error.png",
-        f"MISO test users, seed {seeds[0]} (networks: paper settings)", log_x=True)
+    errors = {k: first["errors"][k] for k in cdf_methods if k in first["errors"]}
+    n_test = len(next(iter(errors.values())))
+    plots["cdf_localization_error.png"] = save_figure(cdf_figure(
+        errors, "localization error (m)", ylabel="CDF (fraction of users)", log_x=True,
+        nonpositive="clip", figsize=REPORT_FIGSIZE_IN,
+        legend_title=f"{n_test:,} test users, seed {seeds[0]}; networks: paper settings"),
+        run_dir / "cdf_localization_error.png")
     curves = {s: exp0.target_run_dir(s, target_lr) / "metrics.csv" for s in strategies}
     if config["supervised"].get("enabled", True):
         curves[f"{SUPERVISED} (source data)"] = exp0.path("supervised", "metrics.csv")
-    plots["learning_curves.png"] = plot_learning_curves(
-        curves, "valid_error_m", run_dir / "learning_curves.png",
-        "validation mean error (m)", f"localization training, target lr {target_lr:g}")
+    plots["learning_curves.png"] = save_figure(learning_curve_figure(
+        curves, "valid_error_m", ylabel="validation mean error (m)", figsize=REPORT_FIGSIZE_IN,
+        legend_title=f"localization training, target lr {target_lr:g}, seed {seeds[0]}"),
+        run_dir / "learning_curves.png")
     sources = [n["name"] for n in exp0.networks("source") if n["variant"] is None]
     if sources:
-        plots["source_curves.png"] = plot_learning_curves(
+        plots["source_curves.png"] = save_figure(learning_curve_figure(
             {SOURCE_LABELS[n]: exp0.path("source", n, "metrics.csv") for n in sources},
-            "valid_bf_gain", run_dir / "source_curves.png",
-            "validation beamforming gain (fraction of MRT)", "beamforming (source) training")
+            "valid_bf_gain", figsize=REPORT_FIGSIZE_IN,
+            legend_title=f"beamforming (source) training, seed {seeds[0]}"),
+            run_dir / "source_curves.png")
 
     paper_loc = PAPER_FIGURES["error_mean_m"]
     ours = {m: d["mean_m"] for m, d in summary["paper_settings"].items()}
@@ -293,18 +304,22 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
             ours[m] = summary["localization_baselines"][m]["mean_m"]
     if SUPERVISED in summary["supervised"]:
         ours[SUPERVISED] = summary["supervised"][SUPERVISED]["mean_m"]
-    plots["bars_localization_vs_paper.png"] = plot_bars_vs_paper(
-        ours, paper_loc, "mean localization error (m)",
-        run_dir / "bars_localization_vs_paper.png", errs,
-        "MISO localization: wirelessrl (paper settings) beside the method paper")
+    spread = f", ± std over {len(seeds)} seeds" if len(seeds) > 1 else ""
+    seeds_title = f"{n_test:,} test users, seeds {', '.join(map(str, seeds))}"
+    plots["bars_localization_vs_paper.png"] = save_figure(bars_vs_paper_figure(
+        ours, paper_loc, "mean localization error (m)", errors=errs,
+        ours_label=f"wirelessrl, paper settings{spread}", legend_title=seeds_title,
+        figsize=REPORT_FIGSIZE_IN), run_dir / "bars_localization_vs_paper.png")
     bf = summary["beamforming"]
     shortfall = {m.replace(" [variant", "\n[variant"): 100 - d["bf_gain_pct"]
                  for m, d in bf.items() if m not in ("perfect MRT", "random")}
-    plots["bars_beamforming_vs_paper.png"] = plot_bars_vs_paper(
+    plots["bars_beamforming_vs_paper.png"] = save_figure(bars_vs_paper_figure(
         shortfall, {m: round(100 - v, 2) for m, v in PAPER_FIGURES["bf_gain_pct"].items()},
-        "shortfall from perfect MRT (% points)", run_dir / "bars_beamforming_vs_paper.png",
-        {m.replace(" [variant", "\n[variant"): d["bf_gain_pct_std"] for m, d in bf.items()},
-        "MISO beamforming gain: 100 % minus the gain (lower is better)")
+        "100 % minus the beamforming gain of perfect MRT (% points)",
+        errors={m.replace(" [variant", "\n[variant"): d["bf_gain_pct_std"]
+                for m, d in bf.items()},
+        ours_label=f"wirelessrl{spread}", legend_title=f"{seeds_title}; lower is better",
+        figsize=REPORT_FIGSIZE_IN), run_dir / "bars_beamforming_vs_paper.png")
 
     n_source = int(config["data"]["source_train"])
     labels_text = _baseline_labels(info, n_source)

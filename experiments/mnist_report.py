@@ -13,7 +13,12 @@ import numpy as np
 
 from experiments.layout import Plan, UnitFiles
 from wirelessrl.fileio import read_arrays
-from wirelessrl.plots import plot_bars_vs_paper, plot_learning_curves
+from wirelessrl.plots import (
+    REPORT_FIGSIZE_IN,
+    bars_vs_paper_figure,
+    learning_curve_figure,
+    save_figure,
+)
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
@@ -203,18 +208,21 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
             errs[label] = 100.0 * summary[split][s]["accuracy_std"]
             if split == "A" and s in PAPER_ACCURACY_PCT:
                 paper[label] = PAPER_ACCURACY_PCT[s]
-    plots["bars_vs_paper.png"] = plot_bars_vs_paper(
-        ours, paper, "test accuracy, is it an 8 (%)", run_dir / "bars_vs_paper.png", errs,
-        "MNIST 1 -> 8: wirelessrl beside the method paper (paper: split A only)")
+    spread = f", ± std over {len(seeds)} seeds" if len(seeds) > 1 else ""
+    plots["bars_vs_paper.png"] = save_figure(bars_vs_paper_figure(
+        ours, paper, "test accuracy, is it an 8 (%)", errors=errs,
+        ours_label=f"wirelessrl{spread}", figsize=REPORT_FIGSIZE_IN,
+        legend_title=f"seeds {', '.join(map(str, seeds))}; paper: split A only"),
+        run_dir / "bars_vs_paper.png")
     first = experiments[0].seed
     for split in splits:
         exp = next(e for e in experiments if e.seed == first and e.split == split)
         name = f"learning_curves_{split}.png"
-        plots[name] = plot_learning_curves(
+        plots[name] = save_figure(learning_curve_figure(
             {s: exp.target_run_dir(s, plan.target_lr) / "metrics.csv" for s in strategies},
-            "valid_accuracy",
-            run_dir / name, "validation accuracy, is it an 8",
-            f"target training, split {split}, seed {first}")
+            "valid_accuracy", ylabel="validation accuracy, is it an 8 (fraction)",
+            legend_title=f"target training, split {split}, seed {first}",
+            figsize=REPORT_FIGSIZE_IN), run_dir / name)
 
     d, src, tgt = config["data"], config["source"], config["target"]
     n_test = records[0]["n_test"]

@@ -13,9 +13,9 @@ swept key with its values, and the number to collect from each point's ``results
       table: paper_settings
       metric: min-rate              # optional: D2D records carry a metric, MISO ones do not
       field: pct_of_reference_mean_ratio
-      label: min-rate (% of the max-min optimum)    # y-axis label
+      label: min-rate (% of the max-min optimum)    # y-axis label, ending in its unit
     max_target_steps: 100000        # budget cap per target training run (below)
-    plot: {log_x: true}
+    plot: {log_x: true, xlabel: target training set (layouts)}   # a unit here too
     scales:                         # --scale <name>: these keys replace the ones above
       tiny: {scale: tiny, seeds: [1], sweep: {...}, overrides: {...}}
 
@@ -41,7 +41,10 @@ Outputs, small enough to commit, under ``<results_dir>/<name>/``: one CSV per po
 ``<key>=<value>.json`` (effective config, seeds, versions), ``summary.csv`` (columns
 ``strategy, value, mean, std, n_seeds``; std is the sample std over seeds, 0 for one seed)
 ``summary.md`` (the same as a markdown table, strategies by values, ``mean ± std (n)``)
-and ``<name>.png`` (metric against the swept value, one line per strategy, error bars = std).
+and ``<name>.png`` (metric against the swept value, one line per strategy, error bars = std,
+300 dpi, :mod:`wirelessrl.plots` style; ``plot.title`` is not drawn: figures carry no
+titles). Axis labels must end in their unit (checked when the spec is read, before any
+training).
 :func:`plot_sweep_results` rebuilds ``summary.csv`` and the PNG from the point CSVs alone.
 
 Example
@@ -71,6 +74,7 @@ from experiments import (
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.config import apply_overrides, load_yaml
 from wirelessrl.fileio import atomic_path
+from wirelessrl.plots import check_label
 from wirelessrl.results import Echo, mean_std, write_csv, write_json
 
 if TYPE_CHECKING:
@@ -202,7 +206,7 @@ def parse_spec(spec: dict) -> SweepSpec:
         raise ConfigError(f"collect.methods={methods!r} is invalid; expected a non-empty list")
     metric = collect.get("metric")
     label = collect.get("label") or " ".join(
-        str(p) for p in (collect["table"], metric, collect["field"]) if p)
+        str(p) for p in (collect["table"], metric, collect["field"]) if p) + " (as reported)"
 
     cap = spec.get("max_target_steps")
     if cap is not None:
@@ -210,11 +214,14 @@ def parse_spec(spec: dict) -> SweepSpec:
     plot = spec.get("plot") or {}
     if not isinstance(plot, dict) or set(plot) - set(PLOT_KEYS):
         raise ConfigError(f"plot={plot!r} is invalid; expected keys {', '.join(PLOT_KEYS)}")
+    xlabel = str(plot.get("xlabel", f"{key} (config value)"))
+    check_label("plot.xlabel", xlabel)  # before any training, not when the plot is drawn
+    check_label("collect.label", label)
     return SweepSpec(
         name=name, experiment=experiment, scale=scale, seeds=seeds, overrides=dict(overrides),
         key=str(key), values=list(values), table=collect["table"], metric=metric,
         field=collect["field"], label=label, methods=methods, max_target_steps=cap,
-        log_x=bool(plot.get("log_x", True)), xlabel=str(plot.get("xlabel", key)),
+        log_x=bool(plot.get("log_x", True)), xlabel=xlabel,
         title=str(plot.get("title", f"{experiment}: {label} ({scale} scale)")),
     )
 
@@ -426,6 +433,8 @@ def write_point_provenance(sp: SweepSpec, value: int | float, results_json: Path
     return write_json(path, {"sweep": sp.name, "key": sp.key, "value": value,
                              "collect": {"table": sp.table, "metric": sp.metric,
                                          "field": sp.field},
+                             "plot": {"xlabel": sp.xlabel, "label": sp.label,
+                                      "log_x": sp.log_x},
                              "provenance": provenance})
 
 
@@ -493,8 +502,11 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
     """Rebuild ``summary.csv`` and ``<name>.png`` from the point CSVs; return the PNG path.
 
     Values whose CSV is missing are left out (and named); none at all is a ConfigError.
+    The figure is :func:`wirelessrl.plots.curves_from_files` on ``summary.csv`` (mean ± std
+    over seeds, the numbers of ``summary.md``), 300 dpi; ``wirelessrl plot curves
+    <results>/<name> -o fig.pdf`` draws the same figure as vector output.
     """
-    from wirelessrl.plots import plot_sweep
+    from wirelessrl.plots import curves_from_files, save_figure
 
     sp = parse_spec(spec)
     results = Path(results_dir) / sp.name
@@ -510,27 +522,54 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
         for r in rows:
             per.setdefault(r["strategy"], {}).setdefault(value, []).append(
                 float(r["metric"]) if r["metric"] not in ("", None) else float("nan"))
-    summary, series = [], {}
+    summary = []
     xs = list(points)
     for strategy, by_value in per.items():
-        means, stds = [], []
         for value in xs:
             m, s = mean_std(by_value.get(value, []))
             n = sum(math.isfinite(v) for v in by_value.get(value, []))
             summary.append({"strategy": strategy, "value": value, "mean": m, "std": s,
                             "n_seeds": n})
-            means.append(m)
-            stds.append(s)
-        series[strategy] = (means, stds)
     write_csv(results / "summary.csv", summary)
     write_summary_table(sp, xs, per, results / "summary.md")
-    png = plot_sweep([float(x) for x in xs], series, sp.xlabel, sp.label,
-                     results / f"{sp.name}.png", log_x=sp.log_x,
-                     title=f"{sp.title}\nmean ± std over {len(sp.seeds)} seed(s)")
+    fig = curves_from_files([results / "summary.csv"], xlabel=sp.xlabel, ylabel=sp.label,
+                            errors="std", log_x=sp.log_x)
+    png = save_figure(fig, results / f"{sp.name}.png",
+                      source=f"sweep {sp.name}: {results / 'summary.csv'}")
     echo(f"summary: {results / 'summary.csv'}, {results / 'summary.md'}")
     echo(f"plot: {png}")
     return png
 
 
+def sweep_plot_labels(results: str | Path) -> tuple[str, str, bool] | None:
+    """Axis labels and log-x choice of a sweep's results folder (or its ``summary.csv``):
+    from its point JSONs (sweeps run since they carry them), else from the packaged spec
+    of the folder's name (``d2d_target_size``, ``d2d_target_size-tiny``); None if neither.
+
+    Example
+    -------
+    >>> sweep_plot_labels("results/sweeps/d2d_target_size")[0]   # doctest: +SKIP
+    'target training set (layouts)'
+    """
+    folder = Path(results)
+    folder = folder.parent if folder.name == "summary.csv" else folder
+    if not (folder / "summary.csv").is_file():
+        return None
+    for point in sorted(folder.glob("*.json")):
+        try:
+            plot = json.loads(point.read_text()).get("plot")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(plot, dict) and {"xlabel", "label", "log_x"} <= set(plot):
+            return str(plot["xlabel"]), str(plot["label"]), bool(plot["log_x"])
+    name, _, scale = folder.name.partition("-")
+    path = sweep_spec_path(name)
+    if not path.is_file():
+        return None
+    sp = parse_spec(load_sweep_spec(path, scale=scale or None))
+    return sp.xlabel, sp.label, sp.log_x
+
+
 __all__ = ["SweepSpec", "cap_target_epochs", "collect_point", "load_sweep_spec",
-           "parse_spec", "plot_sweep_results", "point_configs", "run_sweep", "value_text"]
+           "parse_spec", "plot_sweep_results", "point_configs", "run_sweep",
+           "sweep_plot_labels", "value_text"]

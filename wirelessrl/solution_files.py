@@ -31,17 +31,23 @@ def check_per_sample_columns(where: str, arrays: dict, decision: np.ndarray) -> 
 
 def solution_labels(files: list[tuple[str | os.PathLike, str]]) -> list[str]:
     """Row labels of solution files: the method, or ``method [file name]`` when two files
-    share a method.
+    share a method (the whole path when the file names are the same too).
 
     Example
     -------
-    >>> solution_labels([("a/fp.h5", "fp"), ("b/fp.h5", "fp"), ("mm.h5", "maxmin")])
-    ['fp [a/fp.h5]', 'fp [b/fp.h5]', 'maxmin']
+    >>> solution_labels([("a/fp.h5", "fp"), ("b/fp150.h5", "fp"), ("mm.h5", "maxmin")])
+    ['fp [fp.h5]', 'fp [fp150.h5]', 'maxmin']
+    >>> solution_labels([("a/fp.h5", "fp"), ("b/fp.h5", "fp")])
+    ['fp [a/fp.h5]', 'fp [b/fp.h5]']
     """
     counts: dict[str, int] = {}
     for _, method in files:
         counts[method] = counts.get(method, 0) + 1
-    labels = [method if counts[method] == 1 else f"{method} [{path}]" for path, method in files]
+    names = [os.path.basename(path) for path, _ in files]
+    short = len(set(names)) == len(names)
+    labels = [method if counts[method] == 1 else
+              f"{method} [{name if short else str(path)}]"
+              for (path, method), name in zip(files, names, strict=True)]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"solutions: a file is given twice ({', '.join(labels)}); expected "
                           "each file once")

@@ -144,7 +144,7 @@ def test_two_files_of_one_method_get_their_own_rows(files, tmp_path):
     assert r.exit_code == 0, r.output
     ev = evaluate_solutions(files["data"], [files["fp"], other])
     methods = list(dict.fromkeys(x.method for x in ev.rows))
-    assert methods == [f"fp [{files['fp']}]", f"fp [{other}]"]
+    assert methods == ["fp [fp.h5]", "fp [fp30.h5]"]
     assert ev.references[0].label == methods[0]  # the first fp file is the reference
     sums = {x.method: x.mean for x in ev.rows if x.metric == "sum-rate"}
     assert sums[methods[0]] != sums[methods[1]]

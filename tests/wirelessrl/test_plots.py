@@ -1,11 +1,358 @@
-"""Plots read the training files as the engine writes them."""
+"""The plot API and ``wirelessrl plot``: files per suffix, units on every axis, series that
+stay apart in greyscale, colour-blind-safe colours, no titles, guarded log axes."""
 
-from wirelessrl.plots import plot_learning_curves
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from simulators.d2d import D2DConfig, generate_d2d
+from simulators.validation import ConfigError
+from wirelessrl.cli import main
+from wirelessrl.datasets import save_d2d
+from wirelessrl.plots import (
+    FIGURE_SUFFIXES,
+    HATCHES,
+    MAX_SERIES,
+    OKABE_ITO,
+    bar_figure,
+    bars_from_results,
+    cdf_figure,
+    cdf_from_solutions,
+    check_label,
+    curve_figure,
+    curves_from_files,
+    learning_curve_figure,
+    save_figure,
+    series_style,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RNG = np.random.default_rng(0)
+MANY = {f"method {i}": RNG.normal(10 + i, 2, 50) for i in range(12)}
+
+
+def _axes_labelled_with_units(fig):
+    for ax in fig.axes:
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            if label:
+                check_label("label", label)
+        assert ax.get_ylabel() and ax.get_title() == ""  # no titles: seeds go in legends
+
+
+def _distinct_in_greyscale(ax):
+    """The data line of every series (plain lines and error-bar lines, labelled as in the
+    legend); asserts their (line style, marker) pairs differ and their colours are
+    Okabe-Ito."""
+    lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    for c in ax.containers:
+        if type(c).__name__ == "ErrorbarContainer":
+            c.lines[0].set_label(c.get_label())
+            lines.append(c.lines[0])
+    pairs = [(str(ln.get_linestyle()), ln.get_marker()) for ln in lines]
+    assert len(set(pairs)) == len(pairs), pairs
+    assert {ln.get_color().upper() for ln in lines} <= {c.upper() for c in OKABE_ITO.values()}
+    return lines
+
+
+# ------------------------------------------------------------------ the house style
+
+
+def test_every_series_index_has_its_own_linestyle_marker_pair():
+    pairs = [(series_style(i)["linestyle"], series_style(i)["marker"])
+             for i in range(MAX_SERIES)]
+    assert len(set(pairs)) == MAX_SERIES
+    with pytest.raises(ConfigError, match=f"at most {MAX_SERIES} series"):
+        series_style(MAX_SERIES)
+    assert "#1F77B4" not in {c.upper() for c in OKABE_ITO.values()}  # not tab10's blue
+
+
+def test_cdf_figure_units_greyscale_and_steps():
+    fig = cdf_figure(MANY, "per-layout sum-rate (Mbps)", legend_title="50 layouts, seed 4")
+    _axes_labelled_with_units(fig)
+    ax = fig.axes[0]
+    lines = _distinct_in_greyscale(ax)
+    assert len(lines) == 12
+    x, y = lines[0].get_data()
+    np.testing.assert_array_equal(x, np.sort(MANY["method 0"]))
+    np.testing.assert_allclose(y, np.arange(1, 51) / 50)
+    assert ax.get_legend().get_title().get_text() == "50 layouts, seed 4"
+
+
+def test_bars_use_distinct_hatches_and_error_bars():
+    fig = bar_figure({"method paper": {"FP": 157.4, "full": 140.1},
+                      "wirelessrl": {"FP": 158.0, "full": 139.2, "random": 132.0}},
+                     "mean sum-rate (Mbps)", errors={"wirelessrl": {"FP": 1.0, "full": 2.0}})
+    _axes_labelled_with_units(fig)
+    ax = fig.axes[0]
+    hatches = [str(p.get_hatch() or "") for p in ax.patches]
+    assert hatches[:3] == [HATCHES[0]] * 3 and hatches[3:] == [HATCHES[1]] * 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["FP", "full", "random"]
+    assert np.isnan(ax.patches[2].get_height())          # the paper has no random bar
+    bars = [c for c in ax.containers if type(c).__name__ == "BarContainer"]
+    segments = bars[1].errorbar.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[:, 1] for s in segments],
+                               [[157.0, 159.0], [137.2, 141.2], [132.0, 132.0]])
+
+
+def test_curve_figure_error_bars_bands_and_symlog():
+    fig = curve_figure({"a": ([0, 0.3, 1, 3], [55, 59, 64, 65], [0.2, 1.5, 0.1, 0.8]),
+                        "b": (np.arange(1, 200), np.linspace(0, 1, 199),
+                              np.full(199, 0.05))},
+                       "reconstruction weight alpha (unitless)", "min-rate (% of optimum)",
+                       log_x="symlog")
+    _axes_labelled_with_units(fig)
+    ax = fig.axes[0]
+    _distinct_in_greyscale(ax)
+    assert ax.get_xscale() == "symlog" and len(ax.collections) >= 2  # error bars + band
+
+
+@pytest.mark.parametrize("bad", ["sum-rate", "rate in Mbps", "", None, 3.0])
+def test_labels_without_a_unit_are_refused(bad):
+    with pytest.raises(ConfigError, match="has no unit"):
+        cdf_figure({"a": [1.0, 2.0]}, bad)
+    with pytest.raises(ConfigError, match="has no unit"):
+        curve_figure({"a": ([1, 2], [1, 2])}, "x (m)", bad)
+
+
+def test_bad_series_give_one_line_errors():
+    with pytest.raises(ConfigError, match="non-finite"):
+        cdf_figure({"a": [1.0, np.nan]}, "x (m)")
+    with pytest.raises(ConfigError, match="expected numbers"):
+        cdf_figure({"a": ["fast", "slow"]}, "x (m)")
+    with pytest.raises(ConfigError, match="expected a number"):
+        bar_figure({"FP": [1.0, 2.0]}, "y (Mbps)")
+    with pytest.raises(ConfigError, match="expected a number"):
+        bar_figure({"FP": "157"}, "y (Mbps)")
+    with pytest.raises(ConfigError, match="equal lengths"):
+        curve_figure({"a": ([1, 2, 3], [1, 2])}, "x (m)", "y (m)")
+
+
+# ------------------------------------------------------------------ log axes
+
+
+def test_log_axes_refuse_zeros_and_negatives_or_clip_them_visibly():
+    values = {"binary": np.array([0.0, 0.0, 1.0, 4.0]), "fp": np.array([0.5, 1.0, 2.0, 3.0])}
+    with pytest.raises(ConfigError, match="'binary' has 2 values <= 0.*--clip"):
+        cdf_figure(values, "min-rate (Mbps)", log_x=True)
+    fig = cdf_figure(values, "min-rate (Mbps)", log_x=True, nonpositive="clip")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["binary (2 values ≤ 0 drawn at 0.5)", "fp"]
+    assert ax.get_lines()[0].get_xdata().min() == 0.5
+    with pytest.raises(ConfigError, match="values <= 0"):
+        curve_figure({"t": ([1, 2], [0.0, 1.0])}, "links N (count)", "time (s)", log_y=True)
+    with pytest.raises(ConfigError, match="values <= 0"):
+        bar_figure({"a": -1.0, "b": 2.0}, "gain (dB)", log_y=True)
+    with pytest.raises(ConfigError, match="nonpositive='drop' is invalid"):
+        cdf_figure(values, "min-rate (Mbps)", log_x=True, nonpositive="drop")
+    with pytest.raises(ConfigError, match="no value is > 0"):
+        cdf_figure({"a": [0.0, -1.0]}, "min-rate (Mbps)", log_x=True, nonpositive="clip")
+
+
+# ------------------------------------------------------------------ files
+
+
+def _png_dpi(path):
+    data = Path(path).read_bytes()
+    k = data.index(b"pHYs")
+    ppm_x, _, unit = struct.unpack(">IIB", data[k + 4:k + 13])
+    assert unit == 1
+    return ppm_x * 0.0254
+
+
+@pytest.mark.parametrize("suffix, magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"),
+                                           (".png", b"\x89PNG")])
+def test_save_figure_writes_the_format_of_the_suffix(tmp_path, suffix, magic, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    out = tmp_path / f"fig{suffix}"
+    save_figure(cdf_figure({"a": [1.0, 2.0]}, "x (m)"), out, source="test source")
+    data = out.read_bytes()
+    assert data.startswith(magic)
+    if suffix == ".png":
+        assert _png_dpi(out) == pytest.approx(300, abs=0.5)
+        assert b"test source" in data and b"wirelessrl" in data
+    if suffix == ".svg":
+        assert b"<text" in data and b"test source" in data  # text stays text
+    if suffix in (".pdf", ".svg"):  # reproducible bytes under SOURCE_DATE_EPOCH
+        again = tmp_path / f"again{suffix}"
+        save_figure(cdf_figure({"a": [1.0, 2.0]}, "x (m)"), again, source="test source")
+        assert again.read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("name", ["fig.jpg", "fig", "fig.pdf.txt", "fig.eps"])
+def test_wrong_suffix_lists_the_allowed_ones(tmp_path, name):
+    with pytest.raises(ConfigError, match=", ".join(FIGURE_SUFFIXES)):
+        save_figure(cdf_figure({"a": [1.0]}, "x (m)"), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_learning_curves_skip_epochs_without_validation(tmp_path):
     csv_path = tmp_path / "metrics.csv"
     # validate_every=2: the engine leaves the validation columns of the other epochs empty
     csv_path.write_text("epoch,train_loss,valid_min_rate_nats\n1,-0.5,0.6\n2,-0.7,\n3,-0.8,0.9\n")
-    out = plot_learning_curves({"run": csv_path}, "valid_min_rate_nats", tmp_path / "lc.png")
-    assert out.is_file() and out.stat().st_size > 0
+    fig = learning_curve_figure({"run": csv_path}, "valid_min_rate_nats")
+    x, y = fig.axes[0].get_lines()[0].get_data()
+    assert list(x) == [1, 3] and list(y) == [0.6, 0.9]
+    assert fig.axes[0].get_ylabel() == "validation min-rate (nats/s/Hz)"
+    assert fig.axes[0].get_xlabel() == "epoch (count)" and fig.axes[0].get_xscale() == "log"
+    with pytest.raises(ConfigError, match="no column 'valid_x'; expected one of train_loss"):
+        curves_from_files([csv_path], column="valid_x")
+    odd = tmp_path / "odd" / "metrics.csv"
+    odd.parent.mkdir()
+    odd.write_text("epoch,valid_weird\n1,0.5\n")
+    with pytest.raises(ConfigError, match="'valid_weird' has no known unit.*--ylabel"):
+        curves_from_files([odd], column="valid_weird")
+    fig = curves_from_files([odd], column="valid_weird", ylabel="weirdness (a.u.)")
+    assert fig.axes[0].get_ylabel() == "weirdness (a.u.)"
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+@pytest.fixture(scope="module")
+def d2d(tmp_path_factory):
+    d = tmp_path_factory.mktemp("plots")
+    out = {}
+    for seed in (1, 2):
+        data = d / f"d2d-{seed}.h5"
+        save_d2d(generate_d2d(D2DConfig.from_preset("paper", n_links=4), 30, seed=seed), data)
+        out[seed] = {"data": data}
+        for method in ("maxmin", "full", "random"):
+            path = d / f"{method}-{seed}.h5"
+            r = CliRunner().invoke(main, ["solve", str(data), "--method", method, "-o",
+                                          str(path)])
+            assert r.exit_code == 0, r.output
+            out[seed][method] = path
+        ev = d / f"ev-{seed}.json"
+        r = CliRunner().invoke(main, ["evaluate", str(data), *(str(out[seed][m]) for m in
+                                      ("maxmin", "full", "random")), "-o", str(ev)])
+        assert r.exit_code == 0, r.output
+        out[seed]["ev"] = ev
+    return out
+
+
+def _plot(*args):
+    return CliRunner().invoke(main, ["plot", *map(str, args)])
+
+
+@pytest.mark.parametrize("suffix", FIGURE_SUFFIXES)
+def test_plot_cdf_writes_each_format(d2d, tmp_path, suffix):
+    f = d2d[1]
+    out = tmp_path / f"cdf{suffix}"
+    r = _plot("cdf", f["data"], f["maxmin"], f["full"], f["random"], "--metric", "min",
+              "-o", out)
+    assert r.exit_code == 0, r.output
+    assert out.is_file() and "per-layout min-rate (Mbps)" in r.output
+    fig = cdf_from_solutions(f["data"], [f["maxmin"], f["full"], f["random"]], "min")
+    _axes_labelled_with_units(fig)
+    lines = _distinct_in_greyscale(fig.axes[0])
+    assert [ln.get_label() for ln in lines] == ["maxmin", "full", "random"]
+    assert "30 layouts of d2d-1.h5, seed 1" == fig.axes[0].get_legend().get_title().get_text()
+
+
+def test_plot_rejects_a_wrong_suffix_before_any_work(d2d, tmp_path):
+    r = _plot("cdf", d2d[1]["data"], d2d[1]["full"], "-o", tmp_path / "cdf.jpg")
+    assert r.exit_code == 2
+    assert "has the suffix '.jpg'; expected one of .pdf, .svg, .png" in r.output
+    r = _plot("bars", d2d[1]["ev"], "-o", tmp_path / "bars")
+    assert r.exit_code == 2 and "expected one of .pdf, .svg, .png" in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_cdf_log_axis_guard_from_the_cli(d2d, tmp_path):
+    f = d2d[1]
+    zero = tmp_path / "zero.h5"  # a solution whose min-rate is 0: one link switched off
+    from wirelessrl.fileio import read_arrays, write_arrays
+    arrays, meta = read_arrays(f["full"])
+    arrays["p_w"][:, 0] = 0.0
+    meta = {k: v for k, v in meta.items() if not k.startswith(("checksum", "meta_", "shapes"))}
+    write_arrays(zero, arrays, meta)
+    r = _plot("cdf", f["data"], zero, "--metric", "min", "--log-x", "-o", tmp_path / "c.pdf")
+    assert r.exit_code == 2 and "values <= 0" in r.output and "--clip" in r.output
+    r = _plot("cdf", f["data"], zero, f["full"], "--metric", "min", "--log-x", "--clip", "-o",
+              tmp_path / "c.pdf")
+    assert r.exit_code == 0, r.output
+
+
+def test_plot_bars_over_seeds_with_a_95_percent_interval(d2d, tmp_path):
+    out = tmp_path / "bars.svg"
+    r = _plot("bars", d2d[1]["ev"], d2d[2]["ev"], "--metric", "min-rate", "--field",
+              "pct_of_reference_mean_ratio", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert out.is_file()
+    fig = bars_from_results([d2d[1]["ev"], d2d[2]["ev"]], metric="min-rate",
+                            field="pct_of_reference_mean_ratio")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "min-rate (% of maxmin)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["maxmin", "full", "random"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "mean and 95 % CI (t) over seeds 1, 2"]
+    pct = [json.loads(Path(d2d[s]["ev"]).read_text())["records"] for s in (1, 2)]
+    full = [next(x["pct_of_reference_mean_ratio"] for x in rows
+                 if x["method"] == "full" and x["metric"] == "min-rate") for rows in pct]
+    assert ax.patches[1].get_height() == pytest.approx(np.mean(full))
+    # one file: the 95 % interval over its layouts, as evaluate stored it
+    fig = bars_from_results([d2d[1]["ev"]], metric="sum-rate")  # one series: legend = note
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "mean and 95 % CI (t) over 30 layouts, seed 1"]
+    assert fig.axes[0].get_ylabel() == "mean sum-rate (Mbps)"
+    with pytest.raises(ConfigError, match="several metrics; expected --metric one of "
+                                          "sum-rate, min-rate"):
+        bars_from_results([d2d[1]["ev"]])
+    with pytest.raises(ConfigError, match="metric='max-rate' is not in the results"):
+        bars_from_results([d2d[1]["ev"]], metric="max-rate")
+
+
+def test_plot_bars_from_a_committed_report_csv(tmp_path):
+    results = REPO / "results" / "d2d-paper" / "results.csv"
+    out = tmp_path / "bars.pdf"
+    r = _plot("bars", results, "--table", "paper_settings", "--metric", "min-rate", "-o", out)
+    assert r.exit_code == 0, r.output
+    fig = bars_from_results([results], table="paper_settings", metric="min-rate")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["regular", "conventional",
+                                                            "reconstruction", "finetune"]
+    assert ax.patches[2].get_height() == pytest.approx(6.14698, rel=1e-5)  # README: 6.147
+    assert ax.get_ylabel() == "mean min-rate (Mbps)"
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["seed 123"]
+
+
+def test_plot_curves_of_a_training_run_uses_fit_json(tmp_path):
+    run = tmp_path / "regular"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,train_loss,valid_min_rate_nats,lr,seconds\n"
+                                     + "".join(f"{e},{-e / 10},{e / 20},0.001,0.1\n"
+                                               for e in range(1, 21)))
+    (run / "fit.json").write_text(json.dumps({"monitor": "min_rate_nats", "best_epoch": 17}))
+    out = tmp_path / "lc.png"
+    r = _plot("curves", run, "-o", out)
+    assert r.exit_code == 0, r.output
+    fig = curves_from_files([run])
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "validation min-rate (nats/s/Hz)"
+    assert ax.get_lines()[0].get_label() == "regular (best epoch 17)"
+    r = _plot("curves", run, "--y", "train_loss", "-o", tmp_path / "loss.pdf")
+    assert r.exit_code == 0, r.output
+
+
+def test_plot_curves_of_a_committed_sweep(tmp_path):
+    sweep = REPO / "results" / "sweeps" / "d2d_alpha"
+    out = tmp_path / "alpha.pdf"
+    r = _plot("curves", sweep, "-o", out)
+    assert r.exit_code == 0, r.output
+    fig = curves_from_files([sweep], xlabel="reconstruction weight alpha (unitless)",
+                            ylabel="min-rate (% of max-min optimum)", log_x=True)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "symlog"  # alpha = 0 is a point of the sweep
+    lines = _distinct_in_greyscale(ax)
+    assert [ln.get_label() for ln in lines] == ["reconstruction", "finetune"]
+    assert ax.get_legend().get_title().get_text() == "mean and 95 % CI (t) over 3 seeds"
+    np.testing.assert_allclose(lines[0].get_xdata(), [0, 0.3, 1, 3, 10])
+    with pytest.raises(ConfigError, match="carry no axis labels"):
+        curves_from_files([sweep / "summary.csv"])

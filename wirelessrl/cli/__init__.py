@@ -68,5 +68,6 @@ def main() -> None:
 
 
 for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
-                "train", "presets", "experiments"):
+for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
+                "train", "presets", "experiments", "plot"):
     importlib.import_module(f"wirelessrl.cli.{_module}")
