@@ -27,6 +27,7 @@ from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
+    seeds_text,
     write_csv,
     write_json,
     write_markdown_report,
@@ -305,7 +306,7 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         plots["bars_vs_paper.png"] = save_figure(bars_vs_paper_figure(
             ours, min_paper, "mean min-rate (Mbps)", errors=errs,
             ours_label=f"wirelessrl, paper settings{spread}",
-            legend_title=f"{n_test:,} test layouts, seeds {', '.join(map(str, seeds))}",
+            legend_title=f"{n_test:,} test layouts, {seeds_text(seeds)}",
             figsize=wide), run_dir / "bars_vs_paper.png")
     else:
         (run_dir / "bars_vs_paper.png").unlink(missing_ok=True)  # of an earlier paper run

@@ -30,6 +30,7 @@ from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
+    seeds_text,
     write_csv,
     write_json,
     write_markdown_report,
@@ -305,7 +306,7 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     if SUPERVISED in summary["supervised"]:
         ours[SUPERVISED] = summary["supervised"][SUPERVISED]["mean_m"]
     spread = f", ± std over {len(seeds)} seeds" if len(seeds) > 1 else ""
-    seeds_title = f"{n_test:,} test users, seeds {', '.join(map(str, seeds))}"
+    seeds_title = f"{n_test:,} test users, {seeds_text(seeds)}"
     plots["bars_localization_vs_paper.png"] = save_figure(bars_vs_paper_figure(
         ours, paper_loc, "mean localization error (m)", errors=errs,
         ours_label=f"wirelessrl, paper settings{spread}", legend_title=seeds_title,

@@ -23,6 +23,7 @@ from wirelessrl.results import (
     Echo,
     fmt_mean_std,
     mean_std,
+    seeds_text,
     write_csv,
     write_json,
     write_markdown_report,
@@ -212,7 +213,7 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     plots["bars_vs_paper.png"] = save_figure(bars_vs_paper_figure(
         ours, paper, "test accuracy, is it an 8 (%)", errors=errs,
         ours_label=f"wirelessrl{spread}", figsize=REPORT_FIGSIZE_IN,
-        legend_title=f"seeds {', '.join(map(str, seeds))}; paper: split A only"),
+        legend_title=f"{seeds_text(seeds)}; paper: split A only"),
         run_dir / "bars_vs_paper.png")
     first = experiments[0].seed
     for split in splits:

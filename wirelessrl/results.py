@@ -22,7 +22,7 @@ from wirelessrl import __version__
 from wirelessrl.fileio import atomic_path
 
 __all__ = ["Echo", "csv_text", "fmt_mean_std", "mean_std", "provenance_block", "read_json",
-           "write_csv", "write_json", "write_markdown_report"]
+           "seeds_text", "write_csv", "write_json", "write_markdown_report"]
 
 Echo = Callable[[str], None]
 """A one-line progress printer (``print``, ``click.echo``)."""
@@ -109,6 +109,17 @@ def csv_text(rows: list[Mapping[str, Any]]) -> str:
     f = io.StringIO(newline="")
     _write_rows(f, rows)
     return f.getvalue()
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """``"seed 1"`` or ``"seeds 1, 2, 3"``, for legends and captions.
+
+    Example
+    -------
+    >>> seeds_text([123]), seeds_text([1, 2, 3])
+    ('seed 123', 'seeds 1, 2, 3')
+    """
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
