@@ -75,7 +75,7 @@ from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.config import apply_overrides, load_yaml
 from wirelessrl.fileio import atomic_path
 from wirelessrl.plots import check_label
-from wirelessrl.results import Echo, mean_std, write_csv, write_json
+from wirelessrl.results import Echo, mean_std, seeds_text, write_csv, write_json
 
 if TYPE_CHECKING:
     from wirelessrl.executors import DaskExecutor, InProcess
@@ -532,8 +532,10 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
                             "n_seeds": n})
     write_csv(results / "summary.csv", summary)
     write_summary_table(sp, xs, per, results / "summary.md")
+    seeds = sorted({int(r["seed"]) for rows in points.values() for r in rows})
     fig = curves_from_files([results / "summary.csv"], xlabel=sp.xlabel, ylabel=sp.label,
-                            errors="std", log_x=sp.log_x)
+                            errors="std", log_x=sp.log_x,
+                            legend_title=f"mean ± std over {seeds_text(seeds)}")
     png = save_figure(fig, results / f"{sp.name}.png",
                       source=f"sweep {sp.name}: {results / 'summary.csv'}")
     echo(f"summary: {results / 'summary.csv'}, {results / 'summary.md'}")

@@ -803,7 +803,7 @@ def curves_from_files(
     paths: Sequence[str | Path], *, column: str | None = None, xlabel: str | None = None,
     ylabel: str | None = None, labels: Sequence[str] | None = None, errors: str = "ci95",
     log_x: bool | None = None, log_y: bool = False, nonpositive: str = "error", ax=None,
-    figsize: tuple[float, float] | None = None,
+    figsize: tuple[float, float] | None = None, legend_title: str | None = None,
 ):
     """Learning curves or sweep curves from files.
 
@@ -815,6 +815,8 @@ def curves_from_files(
         against the swept value, error bars from :func:`sweep_series`; needs ``xlabel``
         and ``ylabel``, which a sweep's files do not carry)
     column : the ``metrics.csv`` column; labels : legend names (default: folder names)
+    legend_title : replaces the default (sweeps: what the error bars are, over how many
+        seeds)
 
     Example
     -------
@@ -851,7 +853,8 @@ def curves_from_files(
         return curve_figure(series, xlabel, ylabel, log_x=_sweep_scale(log_x, series),
                             log_y=log_y,
                             nonpositive=nonpositive, ax=ax, figsize=figsize,
-                            legend_title=f"{what} over {n} seed{'s' if n != '1' else ''}")
+                            legend_title=legend_title or
+                            f"{what} over {n} seed{'s' if n != '1' else ''}")
     csvs, names, best = {}, [], {}
     for i, p in enumerate(files):
         run = p if p.is_dir() else p.parent
@@ -875,7 +878,7 @@ def curves_from_files(
     named = {f"{k} (best epoch {best[k]:,})" if k in best else k: v for k, v in csvs.items()}
     return learning_curve_figure(named, column, ylabel=ylabel,
                                  log_x=True if log_x is None else log_x, ax=ax,
-                                 figsize=figsize)
+                                 figsize=figsize, legend_title=legend_title)
 
 
 __all__ = ["FIGURE_SUFFIXES", "MARKERS", "LINESTYLES", "OKABE_ITO", "PALETTE", "PNG_DPI",
