@@ -862,7 +862,12 @@ def curves_from_files(
         name = labels[i] if labels else (run.name or str(run))
         fit = run / "fit.json"
         if fit.is_file():
-            info = json.loads(fit.read_text())
+            try:
+                info = json.loads(fit.read_text())
+            except (OSError, ValueError):
+                raise ConfigError(f"file {str(fit)!r} is not JSON; expected the fit.json of a "
+                                  "training run") from None
+            info = info.get("result", info) if isinstance(info, dict) else {}
             if column is None and info.get("monitor"):
                 column = f"valid_{info['monitor']}"
             if info.get("best_epoch"):

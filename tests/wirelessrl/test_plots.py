@@ -329,7 +329,8 @@ def test_plot_curves_of_a_training_run_uses_fit_json(tmp_path):
     (run / "metrics.csv").write_text("epoch,train_loss,valid_min_rate_nats,lr,seconds\n"
                                      + "".join(f"{e},{-e / 10},{e / 20},0.001,0.1\n"
                                                for e in range(1, 21)))
-    (run / "fit.json").write_text(json.dumps({"monitor": "min_rate_nats", "best_epoch": 17}))
+    (run / "fit.json").write_text(json.dumps(  # as engine.fit writes it
+        {"config": {"epochs": 20}, "result": {"monitor": "min_rate_nats", "best_epoch": 17}}))
     out = tmp_path / "lc.png"
     r = _plot("curves", run, "-o", out)
     assert r.exit_code == 0, r.output
