@@ -22,6 +22,7 @@ import numpy as np
 
 from simulators.d2d import D2DConfig
 from simulators.rates import link_rates_bps
+from simulators.validation import ConfigError
 
 
 @dataclass
@@ -244,12 +245,13 @@ class Evaluation:
     @property
     def ci_text(self) -> str:
         """How the 95 % intervals are computed, in one sentence."""
-        n = next(iter(self.rates.values())).shape[0] if self.rates else 0
+        n = self.rows[0].n if self.rows and self.rows[0].n else 0
         return (f"95 % CI of each mean: Student t interval over the {n:,} {self.sample}s "
                 f"(mean ± t(0.975, {n - 1}) s / sqrt({n}), s with ddof 1)")
 
     def per_layout_records(self) -> list[dict]:
         """One record per (method, layout): sum-rate, min-rate and every link's rate."""
+        self._require_rates()
         key = unit_key(self.unit)
         out = []
         for label, r in self.rates.items():
@@ -261,6 +263,12 @@ class Evaluation:
                             for i, v in enumerate(r[b])})
                 out.append(rec)
         return out
+
+    def _require_rates(self) -> None:
+        if not self.rates:
+            raise ConfigError(f"{self.data_file or 'these files'}: no per-link rates (MISO "
+                              "pilot files give gains and errors); expected a D2D or mu-miso "
+                              "data file for --per-link")
 
     def records(self) -> list[dict]:
         """The summary rows as dicts (``evaluate --json`` without ``--per-link``)."""
@@ -280,6 +288,7 @@ class Evaluation:
             "provenance": {k: self.meta.get(k) for k in ("kind", "seed", "version", "config")},
         }
         if per_link:
+            self._require_rates()
             key = unit_key(self.unit)
             doc["per_layout"] = {label: {"file": self.files.get(label),
                                          f"sum_rate_{key}": r.sum(axis=-1).tolist(),

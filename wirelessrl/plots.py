@@ -165,13 +165,12 @@ def check_label(name: str, label: Any) -> str:
     return label
 
 
-def check_figure_path(path: str | Path) -> Path:
-    """``path`` when its suffix is one of :data:`FIGURE_SUFFIXES`; else ConfigError."""
-    p = Path(path)
-    if p.suffix.lower() not in FIGURE_SUFFIXES:
-        raise ConfigError(f"output {str(path)!r} has the suffix {p.suffix or '(none)'!r}; "
-                          f"expected one of {', '.join(FIGURE_SUFFIXES)}")
-    return p
+def check_figure_path(path: str | Path, overwrite: bool = True) -> Path:
+    """``path`` when its suffix is one of :data:`FIGURE_SUFFIXES` and its folder exists
+    (and it does not, unless ``overwrite``); else ConfigError."""
+    from wirelessrl.results import check_result_output
+
+    return check_result_output(path, FIGURE_SUFFIXES, overwrite)
 
 
 def save_figure(fig, path: str | Path, *, source: str | None = None, overwrite: bool = True,
@@ -185,7 +184,7 @@ def save_figure(fig, path: str | Path, *, source: str | None = None, overwrite: 
     """
     from wirelessrl import __version__
 
-    p = check_figure_path(path)
+    p = check_figure_path(path, overwrite)
     fmt = p.suffix.lower()[1:]
     creator = f"wirelessrl {__version__}"
     meta = {"pdf": {"Creator": creator, "Subject": source},

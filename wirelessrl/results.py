@@ -21,8 +21,9 @@ import numpy as np
 from wirelessrl import __version__
 from wirelessrl.fileio import atomic_path
 
-__all__ = ["Echo", "csv_text", "fmt_mean_std", "mean_std", "provenance_block", "read_json",
-           "seeds_text", "write_csv", "write_json", "write_markdown_report"]
+__all__ = ["Echo", "check_result_output", "csv_text", "fmt_mean_std", "mean_std",
+           "provenance_block", "read_json", "seeds_text", "write_csv", "write_json",
+           "write_markdown_report"]
 
 Echo = Callable[[str], None]
 """A one-line progress printer (``print``, ``click.echo``)."""
@@ -57,6 +58,33 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     raise TypeError(f"not JSON-serializable: {type(x).__name__}")
+
+
+def check_result_output(path: str | Path, suffixes: Sequence[str], overwrite: bool) -> Path:
+    """Refuse early a user-named result output (JSON, CSV, a figure) that would surprise:
+    a suffix not in ``suffixes``, an existing file (unless ``overwrite``), a folder, or a
+    folder that does not exist (never created silently), as
+    :func:`wirelessrl.fileio.check_output` does for data files.
+
+    Example
+    -------
+    >>> check_result_output("fig.jpg", (".pdf", ".png"), overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: output 'fig.jpg' has the suffix '.jpg'; expected ...
+    """
+    from simulators.validation import ConfigError
+    from wirelessrl.fileio import ensure_writable
+
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise ConfigError(f"output {str(path)!r} has the suffix {p.suffix or '(none)'!r}; "
+                          f"expected one of {', '.join(suffixes)}")
+    ensure_writable(p, overwrite)
+    if not p.parent.is_dir():
+        raise ConfigError(f"output {str(path)!r}: the folder {str(p.parent)!r} does not "
+                          "exist; create it first")
+    return p
 
 
 def write_json(path: str | Path, payload: Any) -> Path:

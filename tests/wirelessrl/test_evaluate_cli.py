@@ -155,6 +155,7 @@ def test_two_files_of_one_method_get_their_own_rows(files, tmp_path):
     (["--json", "--csv"], "--json and --csv were both given"),
     (["-o", "{tmp}/x.txt"], "expected one of .json, .csv"),
     (["--csv", "-o", "{tmp}/x.json"], "does not match --csv"),
+    (["-o", "{tmp}/no/such/folder/x.json"], "does not exist; create it first"),
 ])
 def test_bad_output_options_fail_in_one_line(files, tmp_path, args, message):
     r = _run(files["data"], files["full"], *[a.format(tmp=tmp_path) for a in args])

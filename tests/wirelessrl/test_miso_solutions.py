@@ -74,6 +74,9 @@ def test_evaluate_scores_gain_in_percent_of_mrt_and_error_in_m(files, tmp_path):
     assert rows["grid-mmse"].mean < rows["centre"].mean  # the pilots carry position information
     r = _run("evaluate", files / "data.h5", *paths)
     assert r.exit_code == 0 and "% of MRT" in r.output and "grid-mmse" in r.output
+    assert "Student t interval over the 40 samples" in r.output
+    r = _run("evaluate", files / "data.h5", *paths, "--per-link", "--json")
+    assert r.exit_code == 2 and "no per-link rates" in r.output
 
 
 def test_cli_solve_miso_knn_and_bad_input(files, tmp_path):

@@ -262,7 +262,13 @@ def test_plot_rejects_a_wrong_suffix_before_any_work(d2d, tmp_path):
     assert "has the suffix '.jpg'; expected one of .pdf, .svg, .png" in r.output
     r = _plot("bars", d2d[1]["ev"], "-o", tmp_path / "bars")
     assert r.exit_code == 2 and "expected one of .pdf, .svg, .png" in r.output
-    assert list(tmp_path.iterdir()) == []
+    r = _plot("bars", d2d[1]["ev"], "-o", tmp_path / "missing" / "bars.pdf")
+    assert r.exit_code == 2 and "does not exist; create it first" in r.output
+    (tmp_path / "old.pdf").write_text("keep")
+    r = _plot("bars", d2d[1]["ev"], "--metric", "min-rate", "-o", tmp_path / "old.pdf")
+    assert r.exit_code == 2 and "--overwrite" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pdf"]
+    assert (tmp_path / "old.pdf").read_text() == "keep"
 
 
 def test_plot_cdf_log_axis_guard_from_the_cli(d2d, tmp_path):

@@ -25,11 +25,9 @@ def _output(f):
 
 def _start(output: str, overwrite: bool) -> None:
     """Check the output name before any work."""
-    from wirelessrl.fileio import ensure_writable
     from wirelessrl.plots import check_figure_path
 
-    check_figure_path(output)
-    ensure_writable(output, overwrite)
+    check_figure_path(output, overwrite)
 
 
 def _size(width, height):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -89,7 +88,8 @@ def solve(data, method, output, iterations, tol, restarts, seed, init, power_con
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def evaluate(data, solutions, as_json, as_csv, per_link, output, overwrite) -> None:
     """Mean sum-rate and min-rate (Mbps; bit/s/Hz for mu-miso) of solution files, with
-    95 % confidence intervals (Student t over layouts) and % of FP / max-min optimum.
+    95 % confidence intervals (Student t over layouts) and % of FP / max-min optimum
+    (MISO pilot files: beamforming gain in % of MRT, localization error in m).
 
     Says which reference each % column uses, or why it is empty.
 
@@ -118,21 +118,17 @@ def evaluation_format(as_json: bool, as_csv: bool, per_link: bool, output: str |
     """The output format of ``evaluate`` (``json``, ``csv`` or None for the table); checks
     the flags and the output name before any work."""
     from simulators.validation import ConfigError
-    from wirelessrl.fileio import ensure_writable
+    from wirelessrl.results import check_result_output
 
     if as_json and as_csv:
         raise ConfigError("--json and --csv were both given; expected one of them")
     fmt = "json" if as_json else "csv" if as_csv else None
     if output is not None:
-        suffix = Path(output).suffix.lower()
-        if suffix not in (".json", ".csv"):
-            raise ConfigError(f"output {output!r} has the suffix {suffix or '(none)'!r}; "
-                              "expected one of .json, .csv")
+        suffix = check_result_output(output, (".json", ".csv"), overwrite).suffix.lower()
         if fmt is not None and suffix != f".{fmt}":
             raise ConfigError(f"output {output!r} does not match --{fmt}; expected a "
                               f".{fmt} file name")
         fmt = suffix[1:]
-        ensure_writable(output, overwrite)
     if per_link and fmt is None:
         raise ConfigError("--per-link needs --json or --csv (or -o FILE.json / FILE.csv); "
                           "the table shows the summary only")
