@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from simulators.validation import ConfigError, check_choice
+from simulators.validation import ConfigError, check_choice, check_positive
 from wirelessrl.fileio import atomic_path
 
 FIGURE_SUFFIXES = (".pdf", ".svg", ".png")
@@ -114,6 +114,7 @@ def new_figure(figsize: tuple[float, float] | None = None, nrows: int = 1, ncols
     """
     from matplotlib.figure import Figure
 
+    figsize = check_figsize(figsize)
     with house_style():
         fig = Figure(figsize=figsize or FIGSIZE_IN, layout="constrained")
         axes = fig.subplots(nrows, ncols, squeeze=True)
@@ -202,6 +203,19 @@ def _axes(ax, figsize: tuple[float, float] | None):
     if ax is not None:
         return ax.figure, ax
     return new_figure(figsize)
+
+
+def check_figsize(figsize: Any) -> tuple[float, float] | None:
+    """``(width, height)`` in inches, both > 0 and at most 50, or None; else ConfigError."""
+    if figsize is None:
+        return None
+    if not isinstance(figsize, (tuple, list)) or len(figsize) != 2:
+        raise ConfigError(f"figsize={figsize!r} is invalid; expected (width, height) in inches")
+    w, h = (check_positive(name, v) for name, v in zip(("width", "height"), figsize,
+                                                        strict=True))
+    if max(w, h) > 50:
+        raise ConfigError(f"figsize={figsize!r} is invalid; expected inches <= 50 each")
+    return w, h
 
 
 def _styled(draw: Callable) -> Callable:
@@ -888,7 +902,8 @@ def curves_from_files(
 __all__ = ["FIGURE_SUFFIXES", "MARKERS", "LINESTYLES", "OKABE_ITO", "PALETTE", "PNG_DPI",
            "REPORT_FIGSIZE_IN", "STYLE", "bar_figure", "bar_style", "bars_from_results",
            "bars_vs_paper_figure", "cdf_figure",
-           "cdf_from_solutions", "check_figure_path", "check_label", "curve_figure",
+           "cdf_from_solutions", "check_figsize", "check_figure_path", "check_label",
+           "curve_figure",
            "curves_from_files", "house_style", "learning_curve_figure", "log_guard",
            "metric_label", "new_figure", "read_metrics_csv", "read_records", "save_figure",
            "series_style", "sweep_series"]

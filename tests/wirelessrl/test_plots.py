@@ -2,6 +2,7 @@
 stay apart in greyscale, colour-blind-safe colours, no titles, guarded log axes."""
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -116,6 +117,15 @@ def test_labels_without_a_unit_are_refused(bad):
         cdf_figure({"a": [1.0, 2.0]}, bad)
     with pytest.raises(ConfigError, match="has no unit"):
         curve_figure({"a": ([1, 2], [1, 2])}, "x (m)", bad)
+
+
+def test_bad_figure_sizes_give_one_line_errors(tmp_path):
+    for size, message in (((-1, 2), "width=-1 is invalid"), (("3", "x"), "height='x'"),
+                          ((3.5,), "expected (width, height)"), ((100, 2), "<= 50")):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            cdf_figure({"a": [1.0]}, "x (m)", figsize=size)
+    r = _plot("bars", tmp_path / "none.json", "--width", "-2", "-o", tmp_path / "b.pdf")
+    assert r.exit_code == 2 and "width=-2.0 is invalid" in r.output
 
 
 def test_bad_series_give_one_line_errors():

@@ -31,11 +31,12 @@ def _start(output: str, overwrite: bool) -> None:
 
 
 def _size(width, height):
-    from wirelessrl.plots import FIGSIZE_IN
+    from wirelessrl.plots import FIGSIZE_IN, check_figsize
 
     if width is None and height is None:
         return None
-    return (width or FIGSIZE_IN[0], height or FIGSIZE_IN[1])
+    return check_figsize((FIGSIZE_IN[0] if width is None else width,
+                          FIGSIZE_IN[1] if height is None else height))
 
 
 def _save(fig, output: str, overwrite: bool) -> None:
