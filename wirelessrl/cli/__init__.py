@@ -68,6 +68,5 @@ def main() -> None:
 
 
 for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
-for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
                 "train", "presets", "experiments", "plot"):
     importlib.import_module(f"wirelessrl.cli.{_module}")
