@@ -86,7 +86,7 @@ def main() -> None:
     loss = D2DRateLoss("sum", p_max_w=cfg.p_max_w, noise_w=cfg.noise_w, snr_gap_db=cfg.snr_gap_db)
     objective = Objective(loss, head="sum_rate", alpha=3.0, reconstruction_key="x")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=1e-3, seed=0,
-                         device="cpu", monitor="sum_rate_nats", mode="max",
+                         device="cpu", monitor="sum_rate_bps_per_hz", mode="max",
                          checkpoint_every_s=None)
     times: dict[str, list[float]] = {"bare torch loop": [], "engine (fit)": []}
     for _ in range(args.repeats):

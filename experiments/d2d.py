@@ -112,8 +112,8 @@ def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
         target_loss=D2DRateLoss("min", softmin_temperature=temperature, **common),
         reconstruction_key=RECONSTRUCTION_KEYS[model_family(config)],
         alpha=float(config["source"]["alpha"]),
-        source_monitor=("sum_rate_nats", "max"),
-        target_monitor=("min_rate_nats", "max"),
+        source_monitor=("sum_rate_bps_per_hz", "max"),
+        target_monitor=("min_rate_bps_per_hz", "max"),
     )
 
 

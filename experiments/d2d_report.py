@@ -293,7 +293,7 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
             run_dir / "cdf_sum_rate.png"),
         "learning_curves.png": save_figure(learning_curve_figure(
             {s: experiments[0].target_run_dir(s, target_lr) / "metrics.csv"
-             for s in strategies}, "valid_min_rate_nats",
+             for s in strategies}, "valid_min_rate_bps_per_hz",
             legend_title=f"target training, lr {target_lr:g}, seed {seeds[0]}", figsize=wide),
             run_dir / "learning_curves.png"),
     }

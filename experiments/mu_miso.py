@@ -77,7 +77,8 @@ def make_task(config: dict, system: MuMisoConfig | None = None) -> TransferTask:
         source_loss=MuMisoRateLoss("sum", **common),
         target_loss=MuMisoRateLoss("min", softmin_temperature=temperature, **common),
         reconstruction_key="x", alpha=float(config["source"]["alpha"]),
-        source_monitor=("sum_rate_nats", "max"), target_monitor=("min_rate_nats", "max"))
+        source_monitor=("sum_rate_bps_per_hz", "max"),
+        target_monitor=("min_rate_bps_per_hz", "max"))
 
 
 def network_input(samples: MuMisoSamples, kind: str) -> np.ndarray:

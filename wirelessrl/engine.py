@@ -119,7 +119,7 @@ class TrainConfig:
     patience : int >= 1 or None, stop after this many epochs without a better
         validation ``monitor`` (None: never stop early)
     monitor : str, validation metric to select the kept weights (``loss`` or a metric of
-        the objective such as ``min_rate_nats``)
+        the objective such as ``min_rate_bps_per_hz``)
     mode : ``min`` or ``max``, whether smaller or larger ``monitor`` is better
     seed : int >= 0, drives the shuffling and torch's RNG inside the run
     device : ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:<index>``
@@ -371,7 +371,7 @@ def evaluate(
     >>> m = evaluate(net, Objective(D2DRateLoss("sum"), head="sum_rate"),
     ...              {"x": torch.randn(10, 4), "g": torch.rand(10, 2, 2)})
     >>> sorted(m)
-    ['loss', 'min_rate_nats', 'sum_rate_nats', 'task_loss']
+    ['loss', 'min_rate_bps_per_hz', 'sum_rate_bps_per_hz', 'task_loss']
     """
     n = check_data("data", data)
     batch_size = check_int("valid_batch_size", batch_size, 1)

@@ -92,9 +92,9 @@ MODEL_JSON = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.csv"
 
-OBJECTIVES = {"sum": ("sum_rate", "sum_rate_nats", "sum-rate"),
-              "min": ("min_rate", "min_rate_nats", "min-rate")}
-"""Objective -> (head name, validation metric in nats, solution task)."""
+OBJECTIVES = {"sum": ("sum_rate", "sum_rate_bps_per_hz", "sum-rate"),
+              "min": ("min_rate", "min_rate_bps_per_hz", "min-rate")}
+"""Objective -> (head name, validation metric in bit/s/Hz, solution task)."""
 
 FRESH_STRATEGIES = ("regular", "reconstruction")
 """Strategies without a source model."""

@@ -28,6 +28,7 @@ Metrics are batch means (tensors), so the engine averages them over validation c
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ from simulators.validation import (
 __all__ = [
     "TASK_LOSSES",
     "Objective",
+    "rate_metrics",
     "D2DRateLoss",
     "MRTLoss",
     "BeamformingGainLoss",
@@ -202,8 +204,10 @@ class D2DRateLoss:
     softmin_temperature : float or None, nats; a smooth min for ``kind="min"``
     weights : tuple of float or None, fixed link weights for ``kind="weighted_sum"``
 
-    Output of a call: ``(loss, {"sum_rate_nats", "min_rate_nats"})``, rates being batch
-    means of ``sum_i r_i`` and ``min_i r_i`` in nats.
+    Output of a call: ``(loss, {"sum_rate_bps_per_hz", "min_rate_bps_per_hz"})``: the loss
+    in nats (what is minimized), the metrics the batch means of ``sum_i r_i`` and ``min_i
+    r_i`` converted to bit/s/Hz (:func:`rate_metrics`), the unit of every rate outside the
+    loss.
 
     Example
     -------
@@ -211,7 +215,7 @@ class D2DRateLoss:
     >>> g = torch.full((2, 3, 3), 1e-12) + torch.eye(3) * 1e-9
     >>> value, metrics = loss(torch.ones(2, 3), {"g": g})
     >>> bool(value < 0), sorted(metrics)
-    (True, ['min_rate_nats', 'sum_rate_nats'])
+    (True, ['min_rate_bps_per_hz', 'sum_rate_bps_per_hz'])
     """
 
     kind: str = "sum"
@@ -264,12 +268,7 @@ class D2DRateLoss:
                 else batch[self.weights_key]
             )
             loss = sum_rate_loss(r, w)
-        with torch.no_grad():
-            metrics = {
-                "sum_rate_nats": r.sum(dim=-1).mean(),
-                "min_rate_nats": r.min(dim=-1).values.mean(),
-            }
-        return loss, metrics
+        return loss, rate_metrics(r)
 
 
 # --------------------------------------------------------------------------- MISO
@@ -558,14 +557,15 @@ class MuMisoRateLoss:
     channel_key : str
     softmin_temperature : float or None, nats
 
-    Output of a call: ``(loss, {"sum_rate_nats", "min_rate_nats"})``, batch means.
+    Output of a call: ``(loss, {"sum_rate_bps_per_hz", "min_rate_bps_per_hz"})``, batch means
+    in bit/s/Hz (:func:`rate_metrics`).
 
     Example
     -------
     >>> loss = MuMisoRateLoss("min", n_users=2, noise_w=1.0)
     >>> value, metrics = loss(torch.ones(3, 8), {"h": torch.randn(3, 2, 2, 2)})
     >>> bool(torch.isfinite(value)), sorted(metrics)
-    (True, ['min_rate_nats', 'sum_rate_nats'])
+    (True, ['min_rate_bps_per_hz', 'sum_rate_bps_per_hz'])
     """
 
     kind: str = "sum"
@@ -600,10 +600,28 @@ class MuMisoRateLoss:
         r = self.rates(out, batch)
         loss = sum_rate_loss(r) if self.kind == "sum" else min_rate_loss(
             r, self.softmin_temperature)
-        with torch.no_grad():
-            metrics = {"sum_rate_nats": r.sum(dim=-1).mean(),
-                       "min_rate_nats": r.min(dim=-1).values.mean()}
-        return loss, metrics
+        return loss, rate_metrics(r)
+
+
+LN2 = math.log(2.0)
+
+
+def rate_metrics(r_nats: torch.Tensor) -> Metrics:
+    """Batch means of the sum and the min of per-user rates, converted from the loss's nats
+    to bit/s/Hz at this boundary (every rate outside the loss is in bit/s/Hz or bit/s).
+
+    Input: ``r_nats : [batch, n]``. Output: ``{"sum_rate_bps_per_hz", "min_rate_bps_per_hz"}``
+    (detached scalars).
+
+    Example
+    -------
+    >>> m = rate_metrics(torch.tensor([[math.log(2.0), 3 * math.log(2.0)]]))
+    >>> round(float(m["sum_rate_bps_per_hz"]), 6), round(float(m["min_rate_bps_per_hz"]), 6)
+    (4.0, 1.0)
+    """
+    with torch.no_grad():
+        return {"sum_rate_bps_per_hz": r_nats.sum(dim=-1).mean() / LN2,
+                "min_rate_bps_per_hz": r_nats.min(dim=-1).values.mean() / LN2}
 
 
 def combined_loss(task: torch.Tensor, rec: torch.Tensor | None, alpha: float) -> torch.Tensor:
@@ -644,7 +662,7 @@ class Objective:
     >>> batch = {"x": torch.randn(4, 9), "g": torch.rand(4, 3, 3)}
     >>> loss, m = obj(net, batch)
     >>> sorted(m)
-    ['loss', 'min_rate_nats', 'rec_mse', 'sum_rate_nats', 'task_loss']
+    ['loss', 'min_rate_bps_per_hz', 'rec_mse', 'sum_rate_bps_per_hz', 'task_loss']
     """
 
     def __init__(

@@ -538,8 +538,8 @@ def curve_figure(
 # ------------------------------------------------------------------------ from files
 
 METRIC_LABELS = {
-    "valid_min_rate_nats": "validation min-rate (nats/s/Hz)",
-    "valid_sum_rate_nats": "validation sum-rate (nats/s/Hz)",
+    "valid_min_rate_bps_per_hz": "validation min-rate (bit/s/Hz)",
+    "valid_sum_rate_bps_per_hz": "validation sum-rate (bit/s/Hz)",
     "valid_error_m": "validation mean error (m)",
     "valid_accuracy": "validation accuracy (fraction)",
     "valid_bf_gain": "validation beamforming gain (fraction of MRT)",
@@ -559,7 +559,7 @@ def metric_label(column: str) -> str:
 
     Example
     -------
-    >>> metric_label("valid_min_rate_nats"), metric_label("valid_mean_error_m")
+    >>> metric_label("valid_min_rate_bps_per_hz"), metric_label("valid_mean_error_m")
     ('validation min-rate (nats/s/Hz)', 'validation mean error (m)')
     """
     if column in METRIC_LABELS:
@@ -601,7 +601,7 @@ def learning_curve_figure(
     Example
     -------
     >>> fig = learning_curve_figure({"regular": "runs/x/metrics.csv"},
-    ...                             "valid_min_rate_nats")                # doctest: +SKIP
+    ...                             "valid_min_rate_bps_per_hz")                # doctest: +SKIP
     """
     series, first_error = {}, None
     for name, path in metrics_csvs.items():
@@ -892,7 +892,7 @@ def curves_from_files(
                           "names or labels")
     if column is None:
         raise ConfigError("column: none given and no fit.json names a monitor; expected a "
-                          "metrics.csv column (CLI: --y valid_min_rate_nats)")
+                          "metrics.csv column (CLI: --y valid_min_rate_bps_per_hz)")
     named = {f"{k} (best epoch {best[k]:,})" if k in best else k: v for k, v in csvs.items()}
     return learning_curve_figure(named, column, ylabel=ylabel,
                                  log_x=True if log_x is None else log_x, ax=ax,

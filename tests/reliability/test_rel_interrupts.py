@@ -57,7 +57,7 @@ def test_training_resumes_after_sigkill_and_sigint_with_the_same_result():
     _report("training (engine)", [f"SIGKILL at checkpoint epoch {out['epochs'][0]}"] + [
         f"SIGINT at checkpoint epoch {e}" for e in out["epochs"][1:]])
     EXTRA["training resume agreement"] = (
-        f"best validation sum-rate {got['best_metric']:.9g} nats vs {ref['best_metric']:.9g} "
+        f"best validation sum-rate {got['best_metric']:.9g} bit/s/Hz vs {ref['best_metric']:.9g} "
         f"uninterrupted (relative difference {delta:.1e}, tolerance {ri.RESUME_TOLERANCE:g}), "
         f"best epoch {got['best_epoch']} = {ref['best_epoch']}, final weights bitwise equal, "
         f"metrics.csv rows 1..{ri.EPOCHS} once each")

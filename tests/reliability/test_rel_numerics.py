@@ -202,7 +202,7 @@ def test_nan_loss_stops_training_naming_the_epoch_and_keeps_the_last_checkpoint(
     net = TransferNet.from_config(d2d_net_config(3))
     objective = _NaNFromEpoch(Objective(D2DRateLoss("sum"), head="sum_rate"), 2, epoch=4)
     config = TrainConfig(epochs=10, batch_size=32, device="cpu", num_threads=1,
-                         checkpoint_every_s=0.0, monitor="sum_rate_nats", mode="max")
+                         checkpoint_every_s=0.0, monitor="sum_rate_bps_per_hz", mode="max")
     with pytest.raises(TrainingDiverged) as err:
         fit(net, objective, data, data, config, tmp_path)
     message = str(err.value)

@@ -34,7 +34,7 @@ def train(run_dir: str | Path, epochs: int = 40, checkpoint_every_s: float | Non
     torch.manual_seed(0)
     net = TransferNet.from_config(d2d_net_config(N_LINKS))
     config = TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, seed=7, device="cpu",
-                         monitor="sum_rate_nats", mode="max", num_threads=1,
+                         monitor="sum_rate_bps_per_hz", mode="max", num_threads=1,
                          checkpoint_every_s=checkpoint_every_s)
     result = fit(net, Objective(D2DRateLoss("sum"), head="sum_rate"), data(1, 512),
                  data(2, 256), config, run_dir)

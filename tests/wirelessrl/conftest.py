@@ -47,7 +47,7 @@ def tiny_transfer_task(cfg: D2DConfig) -> TransferTask:
                       decoder_widths=(8, 16, n * n)),
         source_head="sum_rate", target_head="min_rate",
         source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
-        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_nats", "max"),
+        reconstruction_key="x", alpha=3.0, target_monitor=("min_rate_bps_per_hz", "max"),
     )
 
 

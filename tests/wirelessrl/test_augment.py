@@ -190,7 +190,7 @@ def fit_setup(system, layouts, transform):
 
 def cfg(**kw) -> TrainConfig:
     base = {"epochs": 8, "batch_size": 20, "lr": 3e-3, "device": "cpu", "seed": 3,
-            "monitor": "min_rate_nats", "mode": "max", "checkpoint_every_s": 0.0}
+            "monitor": "min_rate_bps_per_hz", "mode": "max", "checkpoint_every_s": 0.0}
     return TrainConfig(**{**base, **kw})
 
 

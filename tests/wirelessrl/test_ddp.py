@@ -37,7 +37,7 @@ def _problem():
     return net, objective, split(slice(0, 500)), split(slice(500, 700))
 
 
-CONFIG = dict(batch_size=100, lr=3e-3, device="cpu", seed=3, monitor="sum_rate_nats",
+CONFIG = dict(batch_size=100, lr=3e-3, device="cpu", seed=3, monitor="sum_rate_bps_per_hz",
               mode="max", checkpoint_every_s=0.0, num_threads=1)
 
 

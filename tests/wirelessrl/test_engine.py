@@ -48,7 +48,7 @@ def new_net(seed=0, decoder=True) -> TransferNet:
 
 def cfg(**kw) -> TrainConfig:
     base = {"epochs": 12, "batch_size": 10, "lr": 3e-3, "device": "cpu", "seed": 3,
-            "monitor": "sum_rate_nats", "mode": "max", "checkpoint_every_s": 0.0}
+            "monitor": "sum_rate_bps_per_hz", "mode": "max", "checkpoint_every_s": 0.0}
     return TrainConfig(**{**base, **kw})
 
 
@@ -56,19 +56,19 @@ def test_fit_learns_keeps_best_weights_and_writes_metrics(data, tmp_path):
     train, valid, loss = data
     net = new_net()
     objective = Objective(loss, head="sum_rate")
-    before = evaluate(net, objective, valid)["sum_rate_nats"]
+    before = evaluate(net, objective, valid)["sum_rate_bps_per_hz"]
     result = fit(net, objective, train, valid, cfg(), tmp_path)
     assert result.best_metric > before
     assert result.last_epoch == 12 and not result.stopped_early
     # the model holds the best-validation weights
-    assert evaluate(net, objective, valid)["sum_rate_nats"] == pytest.approx(
+    assert evaluate(net, objective, valid)["sum_rate_bps_per_hz"] == pytest.approx(
         result.best_metric, rel=1e-6)
     rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 13))
-    assert {"epoch", "train_loss", "valid_loss", "valid_sum_rate_nats", "lr", "seconds"} <= set(
-        rows[0])
+    assert {"epoch", "train_loss", "valid_loss", "valid_sum_rate_bps_per_hz", "lr",
+            "seconds"} <= set(rows[0])
     best_row = rows[result.best_epoch - 1]
-    assert float(best_row["valid_sum_rate_nats"]) == pytest.approx(result.best_metric)
+    assert float(best_row["valid_sum_rate_bps_per_hz"]) == pytest.approx(result.best_metric)
     assert (tmp_path / "fit.json").is_file()
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt["epoch"] == 12 and ckpt["complete"]
@@ -232,7 +232,7 @@ def test_cuda_without_cuda_is_rejected(data):
         ("0 samples", r"train is empty \(0 samples\)"),
         ("lengths", r"valid\['g'\] has 19 samples but valid\['x'\] has 20; expected the same"),
         ("monitor", "monitor='accuracy' is not a validation metric; expected one of loss, "
-                    "min_rate_nats, sum_rate_nats, task_loss"),
+                    "min_rate_bps_per_hz, sum_rate_bps_per_hz, task_loss"),
         ("prefix", "trainable: prefix 'head.x' matches no parameter of the model; expected a "
                    "prefix such as decoder, features, heads"),
     ],

@@ -125,8 +125,8 @@ def _task(cfg: D2DConfig) -> TransferTask:
                         source_head="sum_rate", target_head="min_rate",
                         source_loss=D2DRateLoss("sum", **kw), target_loss=D2DRateLoss("min", **kw),
                         reconstruction_key="x_rec", alpha=3.0,
-                        source_monitor=("sum_rate_nats", "max"),
-                        target_monitor=("min_rate_nats", "max"))
+                        source_monitor=("sum_rate_bps_per_hz", "max"),
+                        target_monitor=("min_rate_bps_per_hz", "max"))
 
 
 def _batch(g: np.ndarray, t: GraphInputTransform) -> dict:

@@ -72,7 +72,7 @@ def test_fit_trains_from_a_streamed_file_and_resumes(data_file, tmp_path):
     valid = to_batch({"g": load_d2d(data_file).g[800:]})
     train = ChunkedDataset(data_file, ("g",), to_batch, stop=800, chunk_size=128)
     cfg = TrainConfig(epochs=6, batch_size=100, device="cpu", seed=2,
-                      checkpoint_every_s=0.0, monitor="sum_rate_nats", mode="max")
+                      checkpoint_every_s=0.0, monitor="sum_rate_bps_per_hz", mode="max")
 
     def net():
         torch.manual_seed(0)
@@ -80,7 +80,7 @@ def test_fit_trains_from_a_streamed_file_and_resumes(data_file, tmp_path):
 
     whole = fit(net(), objective, train, valid, cfg)
     assert whole.last_epoch == 6 and np.isfinite(whole.best_metric)
-    assert whole.best_metric > whole.history[0]["valid_sum_rate_nats"] - 1e-9
+    assert whole.best_metric > whole.history[0]["valid_sum_rate_bps_per_hz"] - 1e-9
     first = fit(net(), objective, train, valid, cfg.replace(epochs=3), tmp_path / "run")
     resumed = fit(net(), objective, train, valid, cfg, tmp_path / "run")
     assert first.last_epoch == 3 and resumed.resumed_from == 3

@@ -205,8 +205,8 @@ def test_wrong_suffix_lists_the_allowed_ones(tmp_path, name):
 def test_learning_curves_skip_epochs_without_validation(tmp_path):
     csv_path = tmp_path / "metrics.csv"
     # validate_every=2: the engine leaves the validation columns of the other epochs empty
-    csv_path.write_text("epoch,train_loss,valid_min_rate_nats\n1,-0.5,0.6\n2,-0.7,\n3,-0.8,0.9\n")
-    fig = learning_curve_figure({"run": csv_path}, "valid_min_rate_nats")
+    csv_path.write_text("epoch,train_loss,valid_min_rate_bps_per_hz\n1,-0.5,0.6\n2,-0.7,\n3,-0.8,0.9\n")
+    fig = learning_curve_figure({"run": csv_path}, "valid_min_rate_bps_per_hz")
     x, y = fig.axes[0].get_lines()[0].get_data()
     assert list(x) == [1, 3] and list(y) == [0.6, 0.9]
     assert fig.axes[0].get_ylabel() == "validation min-rate (nats/s/Hz)"
@@ -342,11 +342,11 @@ def test_plot_bars_from_a_committed_report_csv(tmp_path):
 def test_plot_curves_of_a_training_run_uses_fit_json(tmp_path):
     run = tmp_path / "regular"
     run.mkdir()
-    (run / "metrics.csv").write_text("epoch,train_loss,valid_min_rate_nats,lr,seconds\n"
+    (run / "metrics.csv").write_text("epoch,train_loss,valid_min_rate_bps_per_hz,lr,seconds\n"
                                      + "".join(f"{e},{-e / 10},{e / 20},0.001,0.1\n"
                                                for e in range(1, 21)))
     (run / "fit.json").write_text(json.dumps(  # as engine.fit writes it
-        {"config": {"epochs": 20}, "result": {"monitor": "min_rate_nats", "best_epoch": 17}}))
+        {"config": {"epochs": 20}, "result": {"monitor": "min_rate_bps_per_hz", "best_epoch": 17}}))
     out = tmp_path / "lc.png"
     r = _plot("curves", run, "-o", out)
     assert r.exit_code == 0, r.output

@@ -50,7 +50,8 @@ def test_rate_loss_matches_numpy_and_is_nan_safe():
     value, metrics = loss(pairs(w).reshape(16, -1), {"h": pairs(h)})
     rates = user_rates_bps(h, w, 1.0) * np.log(2)  # nats
     assert float(value) == pytest.approx(-rates.sum(1).mean(), rel=1e-12)
-    assert float(metrics["min_rate_nats"]) == pytest.approx(rates.min(1).mean(), rel=1e-12)
+    assert float(metrics["min_rate_bps_per_hz"]) == pytest.approx(rates.min(1).mean() / np.log(2),
+                                                                 rel=1e-12)
     out = torch.zeros(16, 64, dtype=torch.float64, requires_grad=True)
     for kind, temp in (("min", None), ("min", 0.05), ("sum", None)):
         v, _ = MuMisoRateLoss(kind, n_users=4, softmin_temperature=temp)(out, {"h": pairs(h)})

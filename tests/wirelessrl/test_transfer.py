@@ -72,7 +72,7 @@ def test_frozen_features_are_byte_identical_and_head_trains(setup, sources, stra
                for k, v in net.heads["min_rate"].state_dict().items()]
     assert any(changed)
     assert net.decoder is None and net.head_names == ("min_rate",)
-    assert result.monitor == "min_rate_nats" and result.mode == "max"
+    assert result.monitor == "min_rate_bps_per_hz" and result.mode == "max"
     # the source network itself is untouched
     for k, v in source.features.state_dict().items():
         assert torch.equal(v, before[k])
