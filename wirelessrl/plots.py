@@ -550,8 +550,8 @@ METRIC_LABELS = {
     "seconds": "epoch time (s)",
 }
 """Axis labels of the ``metrics.csv`` columns the engine writes."""
-_SUFFIX_UNITS = {"_nats": "nats/s/Hz", "_mbps": "Mbps", "_m": "m", "_pct": "%", "_s": "s",
-                 "_accuracy": "fraction"}
+_SUFFIX_UNITS = {"_bps_per_hz": "bit/s/Hz", "_nats": "nats/s/Hz", "_mbps": "Mbps", "_m": "m",
+                 "_pct": "%", "_s": "s", "_accuracy": "fraction"}
 
 
 def metric_label(column: str) -> str:
@@ -560,7 +560,7 @@ def metric_label(column: str) -> str:
     Example
     -------
     >>> metric_label("valid_min_rate_bps_per_hz"), metric_label("valid_mean_error_m")
-    ('validation min-rate (nats/s/Hz)', 'validation mean error (m)')
+    ('validation min-rate (bit/s/Hz)', 'validation mean error (m)')
     """
     if column in METRIC_LABELS:
         return METRIC_LABELS[column]

@@ -209,7 +209,7 @@ def test_learning_curves_skip_epochs_without_validation(tmp_path):
     fig = learning_curve_figure({"run": csv_path}, "valid_min_rate_bps_per_hz")
     x, y = fig.axes[0].get_lines()[0].get_data()
     assert list(x) == [1, 3] and list(y) == [0.6, 0.9]
-    assert fig.axes[0].get_ylabel() == "validation min-rate (nats/s/Hz)"
+    assert fig.axes[0].get_ylabel() == "validation min-rate (bit/s/Hz)"
     assert fig.axes[0].get_xlabel() == "epoch (count)" and fig.axes[0].get_xscale() == "log"
     with pytest.raises(ConfigError, match="no column 'valid_x'; expected one of train_loss"):
         curves_from_files([csv_path], column="valid_x")
@@ -352,7 +352,7 @@ def test_plot_curves_of_a_training_run_uses_fit_json(tmp_path):
     assert r.exit_code == 0, r.output
     fig = curves_from_files([run])
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "validation min-rate (nats/s/Hz)"
+    assert ax.get_ylabel() == "validation min-rate (bit/s/Hz)"
     assert ax.get_lines()[0].get_label() == "regular (best epoch 17)"
     r = _plot("curves", run, "--y", "train_loss", "-o", tmp_path / "loss.pdf")
     assert r.exit_code == 0, r.output
