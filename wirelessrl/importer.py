@@ -54,11 +54,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from simulators.d2d import D2DConfig, D2DLayouts
+from simulators.presets import PresetConfig
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.fileio import check_output, infer_format
 
@@ -72,27 +73,40 @@ SOURCE_FORMATS = {".npy": "npy", ".npz": "npz", ".mat": "mat", ".csv": "csv", ".
                   ".hdf5": "h5"}
 """File suffix -> reader."""
 
+_Config = TypeVar("_Config", bound=PresetConfig)
+
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 @dataclass
-class ImportedGains:
-    """Gains read from a file and checked.
+class ImportedSource:
+    """Where an imported array came from (shared by gains and channels).
 
     Attributes
     ----------
-    g : [batch, N, N], float64, linear power gains, ``g[b, i, j]`` from tx j to rx i
     path : Path, the source file
     variable : str or None, the variable / data set read (None: a ``.npy`` or ``.csv``)
     layout : str, a key of :data:`LAYOUTS`
     sha256 : str, SHA-256 of the source file's bytes
     """
 
-    g: np.ndarray
     path: Path
     variable: str | None
     layout: str
     sha256: str
+
+    def provenance(self) -> dict[str, Any]:
+        """The metadata entries of the file written from this source."""
+        return {"imported_from": str(self.path.resolve()), "source_sha256": self.sha256,
+                "source_variable": self.variable, "source_layout": self.layout}
+
+
+@dataclass
+class ImportedGains(ImportedSource):
+    """Gains read from a file and checked: ``g : [batch, N, N]``, float64, linear power
+    gains, ``g[b, i, j]`` from tx j to rx i (source attributes as :class:`ImportedSource`)."""
+
+    g: np.ndarray = None  # type: ignore[assignment]
 
 
 def _sha256(path: Path) -> str:
@@ -167,7 +181,7 @@ def _read_h5(path: Path, where: str, var: str | None, matlab: bool) -> tuple[np.
             ds = f[name]
             if matlab and ds.attrs.get("MATLAB_class", b"") in (b"char", "char"):
                 raise ConfigError(f"{where}: {name!r} holds text (a MATLAB char array); "
-                                  "expected real gains")
+                                  "expected numbers")
             if ds.dtype.names and {"real", "imag"} <= set(ds.dtype.names):  # MATLAB complex
                 a = ds["real"][()] + 1j * ds["imag"][()]
             else:
@@ -248,6 +262,72 @@ def _read_csv(path: Path, where: str) -> np.ndarray:
     return rows.reshape(len(rows), n, n)
 
 
+def _source_file(path: str | os.PathLike, what: str) -> tuple[Path, str, str]:
+    """``(path, where, reader)`` of a source file that exists and has a known suffix."""
+    p = Path(path)
+    where = f"{what} file {str(path)!r}"
+    if not p.is_file():
+        raise ConfigError(f"{where} does not exist")
+    suffix = p.suffix.lower()
+    if suffix not in SOURCE_FORMATS:
+        raise ConfigError(f"{where} has the suffix {suffix or '(none)'!r}; expected one of "
+                          + ", ".join(SOURCE_FORMATS))
+    return p, where, SOURCE_FORMATS[suffix]
+
+
+def _check_var_option(p: Path, kind: str, option: str, var: str | None) -> None:
+    if var is not None and kind in ("npy", "csv"):
+        raise ConfigError(f"{option} {var!r} is invalid for a {p.suffix.lower()} file (it "
+                          f"holds one array); expected no {option}")
+
+
+def _read_source_array(p: Path, where: str, kind: str,
+                       var: str | None) -> tuple[np.ndarray, str | None, str]:
+    """The raw array of ``var`` in a source file, its name and a label for messages."""
+    name = None
+    if kind == "npy":
+        a = _read_npy(p, where)
+    elif kind == "npz":
+        a, name = _read_npz(p, where, var)
+    elif kind == "mat":
+        a, name = _read_mat(p, where, var)
+    elif kind == "h5":
+        a, name = _read_h5(p, where, var, matlab=False)
+    else:
+        a = _read_csv(p, where)
+    label = where if name is None else f"{where}, variable {name!r}"
+    return np.asarray(a), name, label
+
+
+def _choose_layout(a: np.ndarray, layout: str | None, kind: str, label: str,
+                   ambiguous: bool, orders: tuple[str, str]) -> str:
+    """``layout``, or ``batch-first`` when None unless ``a`` (3-D, from a ``.mat`` file) is
+    ``ambiguous`` between the two ``orders`` (batch-first, MATLAB): then an error."""
+    if layout is not None:
+        return layout
+    if kind == "mat" and a.ndim == 3 and ambiguous:
+        raise ConfigError(f"{label} has shape {a.shape}, which reads as {orders[0]} or as "
+                          f"MATLAB's {orders[1]}; expected --layout batch-first or --layout "
+                          "matlab")
+    return "batch-first"
+
+
+def _to_batch_first(a: np.ndarray, layout: str, label: str, order: str = "(N, N, batch)",
+                    one_sample: bool | None = None) -> np.ndarray:
+    """MATLAB's ``(..., batch)`` moved to ``(batch, ...)``; a 2-D array is one sample when
+    ``one_sample`` (default: square), since MATLAB drops a trailing batch axis of 1."""
+    if layout == "batch-first":
+        return a
+    if one_sample is None:
+        one_sample = a.ndim == 2 and a.shape[0] == a.shape[1]
+    if a.ndim == 2 and one_sample:
+        return a[None]
+    if a.ndim != 3:
+        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes {order} for "
+                          "--layout matlab")
+    return np.moveaxis(a, -1, 0)  # [batch, ...], a[b, i, j] = A(i, j, b)
+
+
 def read_gains(path: str | os.PathLike, var: str | None = None,
                layout: str | None = None) -> ImportedGains:
     """Read and check a gains array from ``.npy``, ``.npz``, ``.mat``, ``.csv`` or HDF5.
@@ -267,55 +347,18 @@ def read_gains(path: str | os.PathLike, var: str | None = None,
     Raises :class:`ConfigError` naming the file and what is wrong (missing variable with
     the variables present, complex or text values, shape, the first bad gain).
     """
-    p = Path(path)
-    where = f"gains file {str(path)!r}"
-    if not p.is_file():
-        raise ConfigError(f"{where} does not exist")
-    suffix = p.suffix.lower()
-    if suffix not in SOURCE_FORMATS:
-        raise ConfigError(f"{where} has the suffix {suffix or '(none)'!r}; expected one of "
-                          + ", ".join(SOURCE_FORMATS))
-    kind = SOURCE_FORMATS[suffix]
+    p, where, kind = _source_file(path, "gains")
     if layout is not None:
         check_choice("layout", layout, LAYOUTS)
-    if var is not None and kind in ("npy", "csv"):
-        raise ConfigError(f"--var {var!r} is invalid for a {suffix} file (it holds one array); "
-                          "expected no --var")
+    _check_var_option(p, kind, "--var", var)
     if kind == "csv" and layout == "matlab":
         raise ConfigError("layout='matlab' is invalid for a .csv file (one layout per row); "
                           "expected batch-first or no --layout")
-    name = None
-    if kind == "npy":
-        a = _read_npy(p, where)
-    elif kind == "npz":
-        a, name = _read_npz(p, where, var)
-    elif kind == "mat":
-        a, name = _read_mat(p, where, var)
-    elif kind == "h5":
-        a, name = _read_h5(p, where, var, matlab=False)
-    else:
-        a = _read_csv(p, where)
-    label = where if name is None else f"{where}, variable {name!r}"
-    a = np.asarray(a)
-    if layout is None:
-        if kind == "mat" and a.ndim == 3 and a.shape[0] == a.shape[1] == a.shape[2]:
-            raise ConfigError(f"{label} has shape {a.shape}, which reads as (batch, N, N) or "
-                              "as MATLAB's (N, N, batch); expected --layout batch-first or "
-                              "--layout matlab")
-        layout = "batch-first"
+    a, name, label = _read_source_array(p, where, kind, var)
+    cube = a.ndim == 3 and a.shape[0] == a.shape[1] == a.shape[2]
+    layout = _choose_layout(a, layout, kind, label, cube, ("(batch, N, N)", "(N, N, batch)"))
     g = check_gains_array(_to_batch_first(a, layout, label), label, layout)
-    return ImportedGains(g, p, name, layout, _sha256(p))
-
-
-def _to_batch_first(a: np.ndarray, layout: str, label: str) -> np.ndarray:
-    if layout == "batch-first":
-        return a
-    if a.ndim == 2 and a.shape[0] == a.shape[1]:  # MATLAB drops a trailing batch of 1
-        return a[None]
-    if a.ndim != 3:
-        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes (N, N, batch) for "
-                          "--layout matlab")
-    return np.moveaxis(a, -1, 0)  # [batch, N, N], g[b, i, j] = G(i, j, b)
+    return ImportedGains(p, name, layout, _sha256(p), g=g)
 
 
 def check_gains_array(a: Any, label: str = "gains", layout: str = "batch-first") -> np.ndarray:
@@ -376,6 +419,32 @@ finite gains >= 0 (linear power gains, not dB)
     return g
 
 
+def config_for(cls: type[_Config], sizes: Mapping[str, tuple[int, str]], preset: str,
+               overrides: Mapping[str, Any] | None = None) -> _Config:
+    """A config of ``cls`` from ``preset`` and ``overrides`` whose size fields are taken
+    from the data: ``sizes`` maps a field to ``(value, "the gains, which have 5 links per
+    layout")``; an override of a size field must equal it.
+
+    Example
+    -------
+    >>> config_for(D2DConfig, {"n_links": (3, "the gains")}, "paper").n_links
+    3
+    """
+    overrides = dict(overrides or {})
+    for field, (value, seen) in sizes.items():
+        if field not in overrides:
+            continue
+        given = overrides.pop(field)
+        try:
+            same = check_int(field, given, 1) == value
+        except ConfigError:
+            same = False
+        if not same:
+            raise ConfigError(f"{field}={given!r} disagrees with {seen}; expected "
+                              f"{field}={value} or no {field} (it is taken from the data)")
+    return cls.from_preset(preset, **overrides, **{k: v for k, (v, _) in sizes.items()})
+
+
 def d2d_config_for(n_links: int, preset: str = "paper",
                    overrides: Mapping[str, Any] | None = None) -> D2DConfig:
     """The :class:`~simulators.d2d.D2DConfig` of imported gains with ``n_links`` links: a
@@ -387,18 +456,19 @@ def d2d_config_for(n_links: int, preset: str = "paper",
     >>> d2d_config_for(20, "spatial-2019", {"p_max_dbm": 30}).n_links
     20
     """
-    overrides = dict(overrides or {})
-    if "n_links" in overrides:
-        given = overrides.pop("n_links")
-        try:
-            same = check_int("n_links", given, 1) == n_links
-        except ConfigError:
-            same = False
-        if not same:
-            raise ConfigError(f"n_links={given!r} disagrees with the gains, which have "
-                              f"{n_links} links per layout; expected n_links={n_links} or no "
-                              "n_links (it is taken from the data)")
-    return D2DConfig.from_preset(preset, **overrides, n_links=n_links)
+    seen = f"the gains, which have {n_links} links per layout"
+    return config_for(D2DConfig, {"n_links": (n_links, seen)}, preset, overrides)
+
+
+def _check_import_output(source: str | os.PathLike, output: str | os.PathLike,
+                         fmt: str | None, overwrite: bool, what: str) -> str:
+    """The output format, after checking ``output`` may be written and is not ``source``."""
+    fmt = infer_format(output, fmt)
+    check_output(output, overwrite)
+    if Path(source).exists() and Path(output).exists() and Path(source).samefile(output):
+        raise ConfigError(f"output {str(output)!r} is the {what} file itself; expected "
+                          "another file name")
+    return fmt
 
 
 def import_d2d(
@@ -430,14 +500,8 @@ def import_d2d(
     """
     from wirelessrl.datasets import save_d2d
 
-    fmt = infer_format(output, fmt)
-    check_output(output, overwrite)
-    if Path(gains).exists() and Path(output).exists() and Path(gains).samefile(output):
-        raise ConfigError(f"output {str(output)!r} is the gains file itself; expected another "
-                          "file name")
+    fmt = _check_import_output(gains, output, fmt, overwrite, "gains")
     src = read_gains(gains, var, layout)
     config = d2d_config_for(src.g.shape[1], preset, overrides)
     data = D2DLayouts(config, None, None, None, src.g, None)
-    return save_d2d(data, output, fmt, overwrite, imported_from=str(src.path.resolve()),
-                    source_sha256=src.sha256, source_variable=src.variable,
-                    source_layout=src.layout)
+    return save_d2d(data, output, fmt, overwrite, **src.provenance())
