@@ -202,28 +202,45 @@ class MuMisoSamples:
     Attributes
     ----------
     config : MuMisoConfig
-    seed : int, the sample seed
-    positions_m : [n, K, 2], float, user (x, y) in m, the BS at the origin
+    seed : int, the sample seed; None for imported channels (``wirelessrl import mu-miso``)
+    positions_m : [n, K, 2], float, user (x, y) in m, the BS at the origin; None when
+        unknown (imported channels)
     h : [n, K, M], complex, channels (``h[b, k]`` is user k's channel vector, sqrt(W/W))
-    y : [n, K, M], complex, despread uplink pilot observations in sqrt(W)
+    y : [n, K, M], complex, despread uplink pilot observations in sqrt(W); None when
+        unknown (imported channels without pilots)
     """
 
     config: MuMisoConfig
-    seed: int
-    positions_m: np.ndarray
+    seed: int | None
+    positions_m: np.ndarray | None
     h: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None
 
     def __len__(self) -> int:
         return self.h.shape[0]
 
+    @property
+    def has_positions(self) -> bool:
+        """Whether the user positions are known (False for imported channels)."""
+        return self.positions_m is not None
+
+    @property
+    def has_pilots(self) -> bool:
+        """Whether the pilot observations ``y`` are known."""
+        return self.y is not None
+
     def subset(self, index: slice | np.ndarray | list[int]) -> MuMisoSamples:
         """The samples selected by ``index`` (a slice, integer indices or a boolean mask)."""
-        return MuMisoSamples(self.config, self.seed, self.positions_m[index], self.h[index],
-                             self.y[index])
+        return MuMisoSamples(self.config, self.seed,
+                             None if self.positions_m is None else self.positions_m[index],
+                             self.h[index], None if self.y is None else self.y[index])
 
     def channel_estimate(self) -> np.ndarray:
         """[n, K, M] complex, least-squares estimate ``y / sqrt(L P_ue)`` of ``h``."""
+        if self.y is None:
+            raise ConfigError("these samples hold channels only (imported without pilots); "
+                              "expected samples with pilots y for a channel estimate "
+                              "(import them with --pilots-var NAME)")
         return self.y / math.sqrt(self.config.n_pilots * self.config.p_ue_w)
 
 

@@ -33,8 +33,10 @@ from wirelessrl.evaluate import (
 from wirelessrl.fileio import check_output, provenance, read_arrays, write_arrays
 from wirelessrl.solution_files import (
     check_per_sample_columns,
+    check_same_data,
     check_solution_arrays,
     check_solution_fits,
+    data_checksum,
     solution_labels,
 )
 
@@ -60,7 +62,8 @@ def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str 
 
     The output holds ``w [batch, K, M]`` (complex, sqrt(W)), ``status [batch]``,
     ``iterations [batch]`` and ``objective [batch]`` (bit/s/Hz: sum-rate or min-rate), with
-    the data file's config and seed, the solver options and the stopping rule.
+    the data file's config, seed and arrays checksum (``data_sha256``: imported channels
+    have no seed), the solver options and the stopping rule.
     ``progress``: a tqdm bar over the samples for the per-sample solvers
     (:data:`PER_SAMPLE_METHODS`; the others take milliseconds for the whole file).
 
@@ -88,7 +91,8 @@ def solve_mu_miso_file(data_path: str | os.PathLike, method: str, out_path: str 
               "objective": np.asarray(res.objective, dtype=np.float64)}
     meta = provenance(MU_MISO_SOLUTION_KIND, cfg.to_dict(), data.seed, method=method,
                       task=res.task, options=dict(res.options), seconds=seconds,
-                      data_file=str(data_path), data_n=len(data))
+                      data_file=str(data_path), data_n=len(data),
+                      data_sha256=data_checksum(data_path))
     return write_arrays(out_path, arrays, meta, fmt, overwrite=overwrite)
 
 
@@ -112,6 +116,8 @@ def load_mu_miso_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray
         raise ConfigError(f"{where}: w holds non-finite beamformers on samples not marked "
                           "failed; expected finite values")
     for key, kind in (("method", str), ("options", dict), ("config", dict), ("seed", int)):
+        if key == "seed" and meta.get(key) is None:
+            continue  # solved on imported channels: the data file has no seed either
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
                               f"{kind.__name__}")
@@ -141,9 +147,11 @@ def evaluate_mu_miso_solutions(data_path: str | os.PathLike,
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")
     data = load_mu_miso(data_path)
+    data_sha256 = data_checksum(data_path)
     loaded = []
     for path in solution_paths:
         arrays, meta = load_mu_miso_solution(path)
+        check_same_data(path, meta, data_path, data.seed, data_sha256, "samples")
         check_solution_fits(path, data_path, arrays["w"].shape, data.h.shape, meta,
                             data.config.to_dict(), data.seed, arrays["status"], "samples")
         loaded.append((path, arrays["w"], meta))

@@ -121,7 +121,7 @@ def load_d2d(path: str | os.PathLike) -> D2DLayouts:
     """
     arrays, meta = read_arrays(path, D2D_KIND)
     config = _file_config(path, meta, D2DConfig)
-    seed = _d2d_seed(path, meta)
+    seed = _imported_seed(path, meta)
     g = _array(path, arrays, "g")
     _check_d2d_shapes(path, config, {name: a.shape for name, a in arrays.items()}, g.dtype)
     _check_gains(path, g)
@@ -129,8 +129,8 @@ def load_d2d(path: str | os.PathLike) -> D2DLayouts:
                       arrays.get("redraws"))
 
 
-def _d2d_seed(path, meta: dict) -> int | None:
-    """The seed of a D2D file; None only for imported gains (``imported_from`` set)."""
+def _imported_seed(path, meta: dict) -> int | None:
+    """The seed of a data file; None only for imported data (``imported_from`` set)."""
     if meta.get("seed") is None and meta.get("imported_from"):
         return None
     return _file_seed(path, meta, "seed")
@@ -194,7 +194,7 @@ class D2DFile:
         try:
             meta = self.reader.meta
             self.config = _file_config(path, meta, D2DConfig)
-            self.seed = _d2d_seed(path, meta)
+            self.seed = _imported_seed(path, meta)
             names = self.reader.names
             if "g" not in names:
                 raise ConfigError(
@@ -483,30 +483,43 @@ def simulate_miso_file(
 MU_MISO_KIND = "mu-miso-samples"
 
 
+MU_MISO_OPTIONAL_ARRAYS = ("positions_m", "y")
+"""Arrays of a simulated multi-user MISO file beside ``h``; a file of imported channels
+(:func:`wirelessrl.importer.import_mu_miso`) has no ``positions_m``, and ``y`` only when
+pilots were imported."""
+
+
 def save_mu_miso(data: MuMisoSamples, path: str | os.PathLike, fmt: str | None = None,
-                 overwrite: bool = True) -> Path:
-    """Write multi-user MISO samples (positions, channels, pilots) with config and seed."""
-    arrays = {"positions_m": data.positions_m, "h": data.h, "y": data.y}
-    meta = provenance(MU_MISO_KIND, data.config.to_dict(), data.seed, n=len(data))
+                 overwrite: bool = True, **extra) -> Path:
+    """Write multi-user MISO samples (channels; positions and pilots when known) with config
+    and seed; ``extra`` entries go into the metadata (e.g. ``imported_from``)."""
+    arrays = {"h": data.h}
+    arrays.update({name: getattr(data, name) for name in MU_MISO_OPTIONAL_ARRAYS
+                   if getattr(data, name) is not None})
+    meta = provenance(MU_MISO_KIND, data.config.to_dict(), data.seed, n=len(data), **extra)
     return write_arrays(path, arrays, meta, fmt, overwrite)
 
 
 def load_mu_miso(path: str | os.PathLike) -> MuMisoSamples:
     """Load a file written by :func:`save_mu_miso` into :class:`MuMisoSamples`.
 
-    Raises :class:`ConfigError` naming the file and what is wrong (kind, shapes, dtype,
-    non-finite channels).
+    In a file of imported channels (``imported_from`` set) ``positions_m`` and ``y`` may
+    be absent (None) and ``seed`` is None. Raises :class:`ConfigError` naming the file and
+    what is wrong (kind, shapes, dtype, non-finite channels).
     """
     from simulators.mu_miso import MuMisoConfig, MuMisoSamples
 
     arrays, meta = read_arrays(path, MU_MISO_KIND)
     config = _file_config(path, meta, MuMisoConfig)
-    seed = _file_seed(path, meta, "seed")
+    seed = _imported_seed(path, meta)
     h = _array(path, arrays, "h")
     n = h.shape[0] if h.ndim else 0
     k, m = config.n_users, config.n_antennas
     want = {"positions_m": (n, k, 2), "h": (n, k, m), "y": (n, k, m)}
+    imported = bool(meta.get("imported_from"))
     for name, shape in want.items():
+        if name not in arrays and name in MU_MISO_OPTIONAL_ARRAYS and imported:
+            continue
         a = _array(path, arrays, name)
         if a.shape != shape or n < 1:
             raise ConfigError(f"file {str(path)!r}: {name} has shape {a.shape}; expected "
@@ -514,8 +527,9 @@ def load_mu_miso(path: str | os.PathLike) -> MuMisoSamples:
         if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
             raise ConfigError(f"file {str(path)!r}: {name} holds non-numeric or non-finite "
                               "values; expected finite numbers")
-    return MuMisoSamples(config, seed, arrays["positions_m"],
-                         arrays["h"].astype(np.complex128), arrays["y"].astype(np.complex128))
+    y = arrays.get("y")
+    return MuMisoSamples(config, seed, arrays.get("positions_m"), h.astype(np.complex128),
+                         None if y is None else y.astype(np.complex128))
 
 
 def mu_miso_rows(config: MuMisoConfig, dtype: str = "float64") -> dict[str, RowArray]:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from simulators.validation import ConfigError
+from wirelessrl.fileio import ArrayReader
 
 PER_SAMPLE_COLUMNS = ("status", "iterations", "objective")
 """Arrays of a solution file with one entry per sample, beside the decision array."""
@@ -56,7 +57,7 @@ def solution_labels(files: list[tuple[str | os.PathLike, str]]) -> list[str]:
 
 def check_solution_fits(path: str | os.PathLike, data_path: str | os.PathLike,
                         shape: tuple[int, ...], expected_shape: tuple[int, ...], meta: dict,
-                        config: dict, seed: int, status: np.ndarray, what: str) -> None:
+                        config: dict, seed: int | None, status: np.ndarray, what: str) -> None:
     """Raise :class:`ConfigError` unless a solution file was solved for these samples and
     none of them failed (shared by the D2D and multi-user MISO evaluations)."""
     name = "p_w" if len(expected_shape) == 2 else "w"
@@ -70,3 +71,23 @@ def check_solution_fits(path: str | os.PathLike, data_path: str | os.PathLike,
     if failed.any():
         raise ConfigError(f"file {str(path)!r}: {int(failed.sum())} {what} have status "
                           "'failed'; re-solve them before evaluating")
+
+
+def data_checksum(data_path: str | os.PathLike) -> str | None:
+    """The arrays checksum stored in a data file's metadata (read without its arrays)."""
+    with ArrayReader(data_path) as f:
+        return f.meta.get("checksum_sha256")
+
+
+def check_same_data(path: str | os.PathLike, meta: dict, data_path: str | os.PathLike,
+                    data_seed: int | None, data_sha256: str | None,
+                    items: str = "layouts") -> None:
+    """Imported data (gains, channels) have no seed to tell two data files apart: a
+    solution of such a file must carry its arrays checksum (``data_sha256``), else
+    :class:`ConfigError` (``items``: what the data holds, for the message)."""
+    if data_seed is None and meta.get("data_sha256") != data_sha256:
+        raise ConfigError(
+            f"file {str(path)!r} was solved for other {items} (its data_sha256 "
+            f"{str(meta.get('data_sha256'))[:12]}... differs from {str(data_path)!r}'s "
+            f"{str(data_sha256)[:12]}...)"
+        )

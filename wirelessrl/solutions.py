@@ -36,10 +36,12 @@ from wirelessrl.fileio import (
     read_arrays,
     stream_arrays,
 )
-from wirelessrl.solution_files import (
+from wirelessrl.solution_files import (  # noqa: F401 (check_same_data, data_checksum: API)
     check_per_sample_columns,
+    check_same_data,
     check_solution_arrays,
     check_solution_fits,
+    data_checksum,
     solution_labels,
 )
 
@@ -232,24 +234,6 @@ def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]
             raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
                               f"{kind.__name__}")
     return arrays, meta
-
-
-def data_checksum(data_path: str | os.PathLike) -> str | None:
-    """The arrays checksum stored in a data file's metadata (read without its arrays)."""
-    with ArrayReader(data_path) as f:
-        return f.meta.get("checksum_sha256")
-
-
-def check_same_data(path, meta: dict, data_path, data_seed: int | None,
-                    data_sha256: str | None) -> None:
-    """Imported gains have no seed to tell two data files apart: a solution of such a file
-    must carry its arrays checksum (``data_sha256``), else :class:`ConfigError`."""
-    if data_seed is None and meta.get("data_sha256") != data_sha256:
-        raise ConfigError(
-            f"file {str(path)!r} was solved for other layouts (its data_sha256 "
-            f"{str(meta.get('data_sha256'))[:12]}... differs from {str(data_path)!r}'s "
-            f"{str(data_sha256)[:12]}...)"
-        )
 
 
 def evaluate_solutions(
