@@ -1,4 +1,8 @@
-r"""Bring your own channels: a gains array from another tool -> an ordinary D2D data file.
+r"""Bring your own channels: a gains array (D2D) or complex channels (multi-user MISO) from
+another tool -> an ordinary data file.
+
+D2D gains
+=========
 
 Behind ``wirelessrl import d2d GAINS -o data.h5``. The file written holds ``g`` and the
 same metadata as a file of ``wirelessrl simulate d2d`` (kind ``d2d-layouts``, a
@@ -35,6 +39,22 @@ layout, every gain finite and ``>= 0``, every direct gain ``g[b, i, i] > 0``; th
 names the first bad layout and entry. ``n_links`` is taken from the data; a ``--set
 n_links=...`` that disagrees is an error.
 
+Multi-user MISO channels
+========================
+
+Behind ``wirelessrl import mu-miso CHANNELS -o data.h5`` (:func:`import_mu_miso`): complex
+channels ``h[b, k, m]`` (user ``k``, BS antenna ``m``; ``H(k, m, b)`` in MATLAB with
+``layout="matlab"``) from ``.npy``, ``.npz``, ``.mat`` (v4-v7.3, complex included) or HDF5
+(a compound of ``real`` / ``imag`` fields, as MATLAB writes, is read as complex); ``.csv``
+is refused. A 3-D array from a ``.mat`` file needs an explicit ``layout`` (any shape reads
+both ways). Real arrays are accepted as complex with zero imaginary part. Checks: 3-D, at
+least one sample, user and antenna, every entry finite, no user with an all-zero channel.
+``n_users`` and ``n_antennas`` come from the data (a disagreeing ``--set`` is an error),
+the rest (power, noise, bandwidth, pilot power) from the preset (default ``cell``) and
+overrides. The file (kind ``mu-miso-samples``) has no ``positions_m``, has the pilots ``y``
+only when ``pilots_var`` names them (same shape and layout as ``h``), ``seed`` None, and
+the provenance of the gains above plus ``source_pilots_variable``.
+
 Example
 -------
 >>> import numpy as np
@@ -59,12 +79,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from simulators.d2d import D2DConfig, D2DLayouts
+from simulators.mu_miso import MuMisoConfig, MuMisoSamples
 from simulators.presets import PresetConfig
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.fileio import check_output, infer_format
 
-__all__ = ["LAYOUTS", "SOURCE_FORMATS", "ImportedGains", "check_gains_array", "d2d_config_for",
-           "import_d2d", "read_gains"]
+__all__ = ["LAYOUTS", "SOURCE_FORMATS", "ImportedChannels", "ImportedGains", "ImportedSource",
+           "check_channels_array", "check_gains_array", "config_for", "d2d_config_for",
+           "import_d2d", "import_mu_miso", "mu_miso_config_for", "read_channels", "read_gains"]
 
 LAYOUTS = ("batch-first", "matlab")
 """Axis orders of an imported gains array: ``(batch, N, N)`` or MATLAB's ``(N, N, batch)``."""
@@ -361,6 +383,30 @@ def read_gains(path: str | os.PathLike, var: str | None = None,
     return ImportedGains(p, name, layout, _sha256(p), g=g)
 
 
+def _check_numeric_dtype(a: np.ndarray, label: str, expected: str) -> None:
+    """:class:`ConfigError` unless ``a`` holds numbers (integers, floats, complex): logical,
+    text, cell (object) and struct (record) arrays are named as such."""
+    kind = a.dtype.kind
+    if kind == "b":
+        raise ConfigError(f"{label} holds logical values; expected {expected}")
+    if kind in "USO" or a.dtype.names:
+        what = {"U": "text", "S": "text", "O": "objects (a cell array?)"}.get(kind, "records")
+        if a.dtype.names:
+            what = "records (a struct?)"
+        raise ConfigError(f"{label} holds {what} (dtype {a.dtype}); expected {expected}")
+    if kind not in "iufc":
+        raise ConfigError(f"{label} has dtype {a.dtype}; expected {expected}")
+
+
+def _check_three_axes(a: np.ndarray, label: str, layout: str, axes: str, item: str) -> None:
+    """:class:`ConfigError` unless ``a`` has 3 axes: ``(batch, {axes})`` as read."""
+    if a.ndim != 3:
+        hint = (f"; one {item}? give it a batch axis, shape (1, {axes})" if a.ndim == 2 and
+                layout == "batch-first" else "")
+        order = f"(batch, {axes})" if layout == "batch-first" else f"({axes}, batch)"
+        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes {order}{hint}")
+
+
 def check_gains_array(a: Any, label: str = "gains", layout: str = "batch-first") -> np.ndarray:
     """``a`` as float64 ``[batch, N, N]`` gains, or :class:`ConfigError` naming what is wrong.
 
@@ -380,25 +426,11 @@ def check_gains_array(a: Any, label: str = "gains", layout: str = "batch-first")
 finite gains >= 0 (linear power gains, not dB)
     """
     a = np.asarray(a)
-    kind = a.dtype.kind
-    if kind == "c":
+    if a.dtype.kind == "c":
         raise ConfigError(f"{label} holds complex values (dtype {a.dtype}); expected real "
                           "linear power gains: import abs(h)**2 of a complex channel h")
-    if kind == "b":
-        raise ConfigError(f"{label} holds logical values; expected real linear power gains")
-    if kind in "USO" or a.dtype.names:
-        what = {"U": "text", "S": "text", "O": "objects (a cell array?)"}.get(kind, "records")
-        if a.dtype.names:
-            what = "records (a struct?)"
-        raise ConfigError(f"{label} holds {what} (dtype {a.dtype}); expected real linear "
-                          "power gains")
-    if kind not in "iuf":
-        raise ConfigError(f"{label} has dtype {a.dtype}; expected real numbers")
-    if a.ndim != 3:
-        hint = ("; one layout? give it a batch axis, shape (1, N, N)" if a.ndim == 2 and
-                layout == "batch-first" else "")
-        order = "(batch, N, N)" if layout == "batch-first" else "(N, N, batch)"
-        raise ConfigError(f"{label} has shape {a.shape}; expected 3 axes {order}{hint}")
+    _check_numeric_dtype(a, label, "real linear power gains")
+    _check_three_axes(a, label, layout, "N, N", "layout")
     if a.shape[1] != a.shape[2] or a.shape[0] < 1 or a.shape[1] < 1:
         hint = ""
         if layout == "batch-first" and a.shape[0] == a.shape[1] != a.shape[2]:
@@ -505,3 +537,183 @@ def import_d2d(
     config = d2d_config_for(src.g.shape[1], preset, overrides)
     data = D2DLayouts(config, None, None, None, src.g, None)
     return save_d2d(data, output, fmt, overwrite, **src.provenance())
+
+
+# -- multi-user MISO channels --------------------------------------------------------------
+
+CHANNEL_DTYPE_TEXT = ("complex channels (real numbers are read as complex with zero "
+                      "imaginary part)")
+
+
+@dataclass
+class ImportedChannels(ImportedSource):
+    """Multi-user MISO channels read from a file and checked (source attributes as
+    :class:`ImportedSource`).
+
+    Attributes
+    ----------
+    h : [batch, K, M], complex128, ``h[b, k]`` user k's channel vector
+    y : [batch, K, M], complex128, despread pilot observations; None when not imported
+    pilots_variable : str or None, the variable ``y`` was read from
+    """
+
+    h: np.ndarray = None  # type: ignore[assignment]
+    y: np.ndarray | None = None
+    pilots_variable: str | None = None
+
+    def provenance(self) -> dict[str, Any]:
+        """The metadata entries of the file written: those of :class:`ImportedSource` and
+        ``source_pilots_variable``."""
+        return {**super().provenance(), "source_pilots_variable": self.pilots_variable}
+
+
+def check_channels_array(a: Any, label: str = "channels", layout: str = "batch-first", *,
+                         name: str = "h", nonzero_users: bool = True) -> np.ndarray:
+    """``a`` as complex128 ``[batch, K, M]`` channels, or :class:`ConfigError` naming what is
+    wrong.
+
+    Complex or real numbers (real ones are read as complex with zero imaginary part;
+    logical, text, cell and struct arrays are refused), 3-D with ``batch, K, M >= 1``, every
+    entry finite and, with ``nonzero_users``, no user whose channel ``h[b, k, :]`` is all
+    zero; the message names the first bad sample and entry (``name`` in the messages).
+
+    Example
+    -------
+    >>> check_channels_array(np.ones((2, 3, 4))).dtype
+    dtype('complex128')
+    >>> h = np.ones((2, 3, 4), complex); h[1, 2] = 0
+    >>> check_channels_array(h)
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: channels: sample 1, user 2: h[1, 2, :] is all zero; \
+expected a nonzero channel for every user
+    """
+    a = np.asarray(a)
+    _check_numeric_dtype(a, label, CHANNEL_DTYPE_TEXT)
+    _check_three_axes(a, label, layout, "K, M", "sample")
+    if min(a.shape) < 1:
+        raise ConfigError(f"{label} has shape {a.shape} in layout {layout}; expected "
+                          "(batch, K, M) with batch, K, M >= 1")
+    h = a.astype(np.complex128)
+    bad = ~np.isfinite(h)
+    if bad.any():
+        b, k, m = (int(i) for i in np.argwhere(bad)[0])
+        raise ConfigError(f"{label}: sample {b}, {name}[{b}, {k}, {m}]={complex(h[b, k, m])!r}"
+                          " is invalid; expected finite values")
+    zero = ~np.any(h != 0, axis=-1)
+    if nonzero_users and zero.any():
+        b, k = (int(i) for i in np.argwhere(zero)[0])
+        raise ConfigError(f"{label}: sample {b}, user {k}: {name}[{b}, {k}, :] is all zero; "
+                          "expected a nonzero channel for every user")
+    return h
+
+
+def read_channels(path: str | os.PathLike, var: str | None = None, layout: str | None = None,
+                  pilots_var: str | None = None) -> ImportedChannels:
+    """Read and check multi-user MISO channels (and optionally pilots) from ``.npy``,
+    ``.npz``, ``.mat`` or HDF5.
+
+    Input
+    -----
+    path : the source file (its suffix chooses the reader, see the module doc); ``.csv``
+        is refused (text has no standard for complex numbers)
+    var : str or None, the variable / data set holding ``h``; None: the only one
+    layout : ``batch-first`` (``(batch, K, M)``, the default except for ``.mat``) or
+        ``matlab`` (``(K, M, batch)``); a 3-D array from a ``.mat`` file needs it explicitly
+        (both orders are plausible for any shape)
+    pilots_var : str or None, the variable holding the pilot observations ``y`` (same
+        shape and layout as ``h``); None: no pilots
+
+    Output
+    ------
+    :class:`ImportedChannels` with ``h, y : [batch, K, M]`` complex128 (``y`` None when
+    ``pilots_var`` is None)
+    """
+    p, where, kind = _source_file(path, "channels")
+    if kind == "csv":
+        raise ConfigError(f"{where}: .csv is not accepted for complex channels (text has no "
+                          "standard for complex numbers); expected .npy, .npz, .mat or .h5, "
+                          "e.g. numpy.save('h.npy', h) or MATLAB save('h.mat', 'H')")
+    if layout is not None:
+        check_choice("layout", layout, LAYOUTS)
+    _check_var_option(p, kind, "--var", var)
+    _check_var_option(p, kind, "--pilots-var", pilots_var)
+    if pilots_var is not None and var is None:
+        raise ConfigError(f"--pilots-var {pilots_var!r} needs --var NAME for the channels "
+                          "(the file holds both)")
+    a, name, label = _read_source_array(p, where, kind, var)
+    orders = ("(batch, K, M)", "(K, M, batch)")
+    layout = _choose_layout(a, layout, kind, label, True, orders)
+    h = check_channels_array(_to_batch_first(a, layout, label, orders[1], True), label, layout)
+    y = None
+    if pilots_var is not None:
+        b, _, plabel = _read_source_array(p, where, kind, pilots_var)
+        y = check_channels_array(_to_batch_first(b, layout, plabel, orders[1], True), plabel,
+                                 layout, name="y", nonzero_users=False)
+        if y.shape != h.shape:
+            raise ConfigError(f"{plabel} has shape {y.shape} in layout {layout}; expected "
+                              f"{h.shape} like the channels {name!r}")
+    return ImportedChannels(p, name, layout, _sha256(p), h=h, y=y, pilots_variable=pilots_var)
+
+
+def mu_miso_config_for(n_users: int, n_antennas: int, preset: str = "cell",
+                       overrides: Mapping[str, Any] | None = None) -> MuMisoConfig:
+    """The :class:`~simulators.mu_miso.MuMisoConfig` of imported channels of ``n_users``
+    users and ``n_antennas`` antennas: a preset with field overrides (power, noise,
+    bandwidth, pilots, ...); an ``n_users`` / ``n_antennas`` override must equal the data's.
+
+    Example
+    -------
+    >>> mu_miso_config_for(3, 6, "rayleigh-10db").n_antennas
+    6
+    """
+    seen = f"the channels, which have {n_users} users and {n_antennas} antennas per sample"
+    sizes = {"n_users": (n_users, seen), "n_antennas": (n_antennas, seen)}
+    return config_for(MuMisoConfig, sizes, preset, overrides)
+
+
+def import_mu_miso(
+    channels: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    var: str | None = None,
+    layout: str | None = None,
+    pilots_var: str | None = None,
+    preset: str = "cell",
+    overrides: Mapping[str, Any] | None = None,
+    fmt: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Import complex channels (see :func:`read_channels`) as a multi-user MISO data file;
+    behind ``wirelessrl import mu-miso``.
+
+    Input
+    -----
+    channels, var, layout, pilots_var : the source, as :func:`read_channels`
+    output : the data file to write (``.h5``, or ``.mat`` / ``fmt="mat"``)
+    preset, overrides : the system constants (:func:`mu_miso_config_for`), e.g.
+        ``{"p_max_dbm": 30, "noise_dbm_per_hz": -174, "bandwidth_hz": 10e6}``
+    overwrite : replace an existing ``output``
+
+    Output
+    ------
+    Path of the file (kind ``mu-miso-samples``): ``h [batch, K, M]`` (and ``y`` with
+    ``pilots_var``) with the config, ``seed`` None and the provenance ``imported_from``,
+    ``source_sha256``, ``source_variable``, ``source_layout``, ``source_pilots_variable``
+
+    Example
+    -------
+    >>> from simulators.mu_miso import MuMisoConfig, generate_mu_miso
+    >>> np.save("h.npy", generate_mu_miso(MuMisoConfig.from_preset("cell"), 5, 1).h)
+    >>> from wirelessrl.datasets import load_mu_miso
+    >>> data = load_mu_miso(import_mu_miso("h.npy", "mu-imported.h5"))
+    >>> data.h.shape, data.seed, data.positions_m, data.y
+    ((5, 4, 8), None, None, None)
+    """
+    from wirelessrl.datasets import save_mu_miso
+
+    fmt = _check_import_output(channels, output, fmt, overwrite, "channels")
+    src = read_channels(channels, var, layout, pilots_var)
+    config = mu_miso_config_for(src.h.shape[1], src.h.shape[2], preset, overrides)
+    data = MuMisoSamples(config, None, None, src.h, src.y)
+    return save_mu_miso(data, output, fmt, overwrite, **src.provenance())
