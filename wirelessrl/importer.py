@@ -1,17 +1,14 @@
 r"""Bring your own channels: a gains array (D2D) or complex channels (multi-user MISO) from
 another tool -> an ordinary data file.
 
-D2D gains
-=========
-
-Behind ``wirelessrl import d2d GAINS -o data.h5``. The file written holds ``g`` and the
-same metadata as a file of ``wirelessrl simulate d2d`` (kind ``d2d-layouts``, a
-:class:`~simulators.d2d.D2DConfig` with the power, noise, bandwidth and SNR gap, version,
+**D2D gains.** Behind ``wirelessrl import d2d GAINS -o data.h5``. The file written holds
+``g`` and the same metadata as a file of ``wirelessrl simulate d2d`` (kind ``d2d-layouts``,
+a :class:`~simulators.d2d.D2DConfig` with the power, noise, bandwidth and SNR gap, version,
 checksums), so ``solve``, ``evaluate``, ``train`` and ``predict`` take it unchanged. What
-differs: no transmitter / receiver positions (the arrays ``tx_m``, ``rx_m``, ``redraws``
-are absent, ``D2DLayouts.tx_m`` is None), ``seed`` is None, and the provenance says where
-the gains came from: ``imported_from`` (the absolute path), ``source_sha256`` (of the
-file's bytes), ``source_variable`` and ``source_layout``.
+differs: no transmitter / receiver positions (the arrays ``tx_m``, ``rx_m``, ``redraws`` are
+absent, ``D2DLayouts.tx_m`` is None), ``seed`` is None, and the provenance says where the
+gains came from: ``imported_from`` (the absolute path), ``source_sha256`` (of the file's
+bytes), ``source_variable`` and ``source_layout``.
 
 Accepted sources (by suffix)
 ----------------------------
@@ -39,21 +36,19 @@ layout, every gain finite and ``>= 0``, every direct gain ``g[b, i, i] > 0``; th
 names the first bad layout and entry. ``n_links`` is taken from the data; a ``--set
 n_links=...`` that disagrees is an error.
 
-Multi-user MISO channels
-========================
-
-Behind ``wirelessrl import mu-miso CHANNELS -o data.h5`` (:func:`import_mu_miso`): complex
-channels ``h[b, k, m]`` (user ``k``, BS antenna ``m``; ``H(k, m, b)`` in MATLAB with
-``layout="matlab"``) from ``.npy``, ``.npz``, ``.mat`` (v4-v7.3, complex included) or HDF5
-(a compound of ``real`` / ``imag`` fields, as MATLAB writes, is read as complex); ``.csv``
-is refused. A 3-D array from a ``.mat`` file needs an explicit ``layout`` (any shape reads
-both ways). Real arrays are accepted as complex with zero imaginary part. Checks: 3-D, at
-least one sample, user and antenna, every entry finite, no user with an all-zero channel.
-``n_users`` and ``n_antennas`` come from the data (a disagreeing ``--set`` is an error),
-the rest (power, noise, bandwidth, pilot power) from the preset (default ``cell``) and
-overrides. The file (kind ``mu-miso-samples``) has no ``positions_m``, has the pilots ``y``
-only when ``pilots_var`` names them (same shape and layout as ``h``), ``seed`` None, and
-the provenance of the gains above plus ``source_pilots_variable``.
+**Multi-user MISO channels.** Behind ``wirelessrl import mu-miso CHANNELS -o data.h5``
+(:func:`import_mu_miso`): complex channels ``h[b, k, m]`` (user ``k``, BS antenna ``m``;
+``H(k, m, b)`` in MATLAB with ``layout="matlab"``) from ``.npy``, ``.npz``, ``.mat``
+(v4-v7.3, complex included) or HDF5 (a compound of ``real`` / ``imag`` fields, as MATLAB
+writes, is read as complex); ``.csv`` is refused. A 3-D array from a ``.mat`` file needs an
+explicit ``layout`` (any shape reads both ways). Real arrays are accepted as complex with
+zero imaginary part. Checks: 3-D, at least one sample, user and antenna, every entry finite,
+no user with an all-zero channel. ``n_users`` and ``n_antennas`` come from the data (a
+disagreeing ``--set`` is an error), the rest (power, noise, bandwidth, pilot power) from the
+preset (default ``cell``) and overrides. The file (kind ``mu-miso-samples``) has no
+``positions_m``, has the pilots ``y`` only when ``pilots_var`` names them (same shape and
+layout as ``h``), ``seed`` None, and the provenance of the gains above plus
+``source_pilots_variable``.
 
 Example
 -------
