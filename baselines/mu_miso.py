@@ -114,6 +114,8 @@ class BeamformingResult:
     objective_history : [batch, iterations] float or None (WMMSE: the best start's)
     options : dict, settings used; ``options["stopping_rule"]`` is the text to quote
         beside any "% of <method>" figure
+    uplink_powers_w : [batch, K] float or None; ``maxmin``: the dual uplink powers ``q``
+        (W, ``sum q = P``) whose MMSE receivers are the beam directions (NaN on ``failed``)
     """
 
     method: str
@@ -124,6 +126,7 @@ class BeamformingResult:
     task: str
     objective_history: np.ndarray | None = None
     options: dict = field(default_factory=dict)
+    uplink_powers_w: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
@@ -715,9 +718,9 @@ def _fixed_beam_powers(gm, gamma, noise, p):
 
 
 @njit(cache=True)
-def _maxmin_sample(h, p_max, noise, rtol, max_iter, w):
+def _maxmin_sample(h, p_max, noise, rtol, max_iter, w, q):
     n_users, n_ant = h.shape
-    q = np.full(n_users, p_max / n_users)
+    q[:] = p_max / n_users
     s = np.empty(n_users)
     dirs = np.empty((n_users, n_ant), dtype=np.complex128)
     lo = 0.0
@@ -803,9 +806,9 @@ def _maxmin_sample(h, p_max, noise, rtol, max_iter, w):
 
 
 @njit(cache=True, parallel=True)
-def _maxmin_kernel(h, p_max, noise, rtol, max_iter, w, steps, codes):
+def _maxmin_kernel(h, p_max, noise, rtol, max_iter, w, q, steps, codes):
     for b in prange(h.shape[0]):
-        steps[b], codes[b] = _maxmin_sample(h[b], p_max[b], noise, rtol, max_iter, w[b])
+        steps[b], codes[b] = _maxmin_sample(h[b], p_max[b], noise, rtol, max_iter, w[b], q[b])
 
 
 DEFAULT_MAXMIN_RTOL = 1e-10
@@ -845,13 +848,17 @@ def maxmin_beamforming(h: ArrayLike, p_max_w: ArrayLike, noise_w: float, *,
     max_iter = check_iterations("max_iter", max_iter, maximum=10_000_000)
     batch = prob.h.shape[0]
     w = np.empty_like(prob.h)
+    q = np.empty(prob.h.shape[:2])
     steps = np.empty(batch, dtype=np.int64)
     codes = np.empty(batch, dtype=np.int64)
     h_unit = np.ascontiguousarray(prob.h / math.sqrt(prob.noise_w))  # noise-normalized
-    _maxmin_kernel(h_unit, prob.p_max_w, 1.0, rtol, max_iter, w, steps, codes)
+    _maxmin_kernel(h_unit, prob.p_max_w, 1.0, rtol, max_iter, w, q, steps, codes)
     rule = f"max-min uplink-downlink fixed point, rtol {rtol:g}, max {max_iter} steps"
-    return _finish("maxmin", prob, w, codes, steps, "min-rate",
-                   {"rtol": rtol, "max_iter": max_iter, "stopping_rule": rule})
+    res = _finish("maxmin", prob, w, codes, steps, "min-rate",
+                  {"rtol": rtol, "max_iter": max_iter, "stopping_rule": rule})
+    q[~res.ok] = np.nan
+    res.uplink_powers_w = q
+    return res
 
 
 def _check_rtol(value) -> float:

@@ -3,7 +3,9 @@
 A neural beamformer maps the channels ``h : [K, M]`` (perfect CSI, or the least-squares
 estimate from the uplink pilots with ``model.input=pilots``) to the beamformers of all
 users, ``w : [K, M]``, through a power-normalization layer (``sum_k ||w_k||^2 = P``
-exactly, never a penalty). The source task maximizes the sum-rate with the decoder
+exactly, never a penalty). ``model.family``: ``mlp`` (flat ``2KM`` reals in and out, the
+baseline) or ``structured`` (:mod:`wirelessrl.beam_structure`: user-equivariant features,
+beams of the optimal structure built from per-user ``lambda_k, p_k``, any K). The source task maximizes the sum-rate with the decoder
 rebuilding the (standardized) channel from the feature layer; the target task maximizes
 the min-rate from ``data.target_train`` samples with the four transfer strategies.
 
@@ -31,7 +33,7 @@ import torch
 from baselines.mu_miso import solve_beamforming
 from experiments.runner import TaskRun, feature_width
 from simulators.mu_miso import MuMisoConfig, MuMisoSamples
-from simulators.validation import check_choice, check_int
+from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.datasets import load_mu_miso, simulate_mu_miso_file
 from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
@@ -52,16 +54,61 @@ def system_config(config: dict) -> MuMisoConfig:
                                     **(system.get("overrides") or {}))
 
 
-def net_config(config: dict, system: MuMisoConfig) -> NetConfig:
+def _mlp_net(model: dict, system: MuMisoConfig) -> NetConfig:
     """Feature ``2KM -> model.feature``; heads ``sum_rate`` / ``min_rate`` to ``2KM`` reals
     on the power sphere (``power_norm``); decoder back to the ``2KM`` standardized channel."""
-    model = config["model"]
     width = 2 * system.n_users * system.n_antennas
     head = HeadConfig((feature_width(model), *model["head"], width), output="power_norm",
                       output_params={"power": system.p_max_w})
     return NetConfig(feature_widths=(width, *model["feature"]),
                      heads={SOURCE_HEAD: head, TARGET_HEAD: head},
                      decoder_widths=(model["feature"][-1], *model["decoder"], width))
+
+
+STRUCTURED_KEYS = ("width", "layers", "head", "decoder", "aggregation", "message_widths")
+
+
+def _structured_net(model: dict, system: MuMisoConfig) -> NetConfig:
+    """The user-equivariant beamformer of ``model.structured``
+    (:mod:`wirelessrl.beam_structure`): per-user embedding ``2M -> width``, ``layers``
+    message-passing layers over the users, per-user heads ``width -> head -> 2`` (the scores
+    of ``lambda_k, p_k``; beams of the optimal structure, exactly on the power sphere),
+    per-user decoder ``width -> decoder -> 2M`` (the standardized channel of the user)."""
+    opts = model.get("structured") or {}
+    if not isinstance(opts, dict):
+        raise ConfigError(f"model.structured={opts!r} is invalid; expected a mapping of "
+                          f"{', '.join(STRUCTURED_KEYS)}")
+    for key in opts:
+        check_choice("model.structured", key, STRUCTURED_KEYS)
+    width = check_int("model.structured.width", opts.get("width", 128), 1)
+    layers = check_int("model.structured.layers", opts.get("layers", 3), 0)
+    m2 = 2 * system.n_antennas
+    head = HeadConfig((width, *opts.get("head", [64]), 2), output="optimal_beams",
+                      output_params={"power": system.p_max_w})
+    graph = {k: opts[k] for k in ("aggregation", "message_widths") if k in opts}
+    return NetConfig(feature_widths=(m2, *([width] * (layers + 1))),
+                     heads={SOURCE_HEAD: head, TARGET_HEAD: head},
+                     decoder_widths=(width, *opts.get("decoder", [64]), m2),
+                     family="structured", graph=graph)
+
+
+NET_BUILDERS = {"mlp": _mlp_net, "structured": _structured_net}
+"""``model.family`` -> ``(model section, system) -> NetConfig``."""
+
+RECONSTRUCTION_KEYS = {"mlp": "x", "structured": "x_rec"}
+"""Batch key of the decoder's target per model family."""
+
+
+def model_family(config: dict) -> str:
+    """``model.family`` (``mlp`` when absent), validated."""
+    return check_choice("model.family", config["model"].get("family", "mlp"),
+                        tuple(NET_BUILDERS))
+
+
+def net_config(config: dict, system: MuMisoConfig) -> NetConfig:
+    """The network of ``model.family``: ``mlp`` (flat ``2KM`` reals in and out, the
+    baseline) or ``structured`` (any K, :mod:`wirelessrl.beam_structure`)."""
+    return NET_BUILDERS[model_family(config)](config["model"], system)
 
 
 def make_task(config: dict, system: MuMisoConfig | None = None) -> TransferTask:
@@ -76,7 +123,8 @@ def make_task(config: dict, system: MuMisoConfig | None = None) -> TransferTask:
         net=net_config(config, system), source_head=SOURCE_HEAD, target_head=TARGET_HEAD,
         source_loss=MuMisoRateLoss("sum", **common),
         target_loss=MuMisoRateLoss("min", softmin_temperature=temperature, **common),
-        reconstruction_key="x", alpha=float(config["source"]["alpha"]),
+        reconstruction_key=RECONSTRUCTION_KEYS[model_family(config)],
+        alpha=float(config["source"]["alpha"]),
         source_monitor=("sum_rate_bps_per_hz", "max"),
         target_monitor=("min_rate_bps_per_hz", "max"))
 
@@ -89,12 +137,27 @@ def network_input(samples: MuMisoSamples, kind: str) -> np.ndarray:
                                 / math.sqrt(samples.config.noise_w))
 
 
-def tensors(samples: MuMisoSamples, inputs: Standardizer, kind: str) -> dict[str, torch.Tensor]:
-    """Batch dict of a split: ``x : [n, 2KM]`` standardized input (also the reconstruction
-    target) and ``h : [n, K, M, 2]`` the true noise-normalized channel (float32)."""
+def fit_inputs(family: str, x: np.ndarray) -> Standardizer:
+    """The input standardizer of ``model.family`` fitted on the source-training inputs
+    ``x : [n, K, M, 2]``: per entry (``mlp``), or one scalar mean and std over every entry
+    (``structured``: the same map for every user and any K)."""
+    return Standardizer.fit(x if family == "mlp" else x.reshape(-1, 1))
+
+
+def tensors(samples: MuMisoSamples, inputs: Standardizer, kind: str,
+            family: str = "mlp") -> dict[str, torch.Tensor]:
+    """Batch dict of a split (float32): ``h : [n, K, M, 2]`` the true noise-normalized
+    channel and, ``mlp``: ``x : [n, 2KM]`` the standardized input (also the reconstruction
+    target); ``structured``: ``x : [n, K, M, 2]`` the noise-normalized input (the beams are
+    built from it) and ``x_rec : [n, K, 2M]`` its scalar-standardized form (the decoder's
+    target)."""
     h = np.stack([samples.h.real, samples.h.imag], axis=-1) / math.sqrt(samples.config.noise_w)
-    return {"x": torch.from_numpy(inputs(network_input(samples, kind))),
-            "h": torch.from_numpy(h.astype(np.float32))}
+    x = network_input(samples, kind)
+    out = {"h": torch.from_numpy(h.astype(np.float32))}
+    if family == "mlp":
+        return {"x": torch.from_numpy(inputs(x)), **out}
+    rec = inputs(x.reshape(-1, 1)).reshape(x.shape[0], x.shape[1], -1)
+    return {"x": torch.from_numpy(x.astype(np.float32)), "x_rec": torch.from_numpy(rec), **out}
 
 
 def baseline_methods(config: dict) -> dict[str, tuple[str, dict]]:
@@ -171,8 +234,9 @@ class MuMisoRun(TaskRun):
         if self._data is None:
             samples = self.samples()
             kind = self.config["model"]["input"]
-            self.inputs = Standardizer.fit(network_input(samples["source_train"], kind))
-            self._data = {s: tensors(v, self.inputs, kind) for s, v in samples.items()}
+            family = model_family(self.config)
+            self.inputs = fit_inputs(family, network_input(samples["source_train"], kind))
+            self._data = {s: tensors(v, self.inputs, kind, family) for s, v in samples.items()}
         return self._data
 
     # ------------------------------------------------------------ baselines

@@ -194,6 +194,7 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
     "scaled_sigmoid": ScaledSigmoid,
     "unit_norm_complex": UnitNormComplex,
     "power_norm": PowerNormalization,
+    "optimal_beams": lambda **params: _optimal_beams(**params),
 }
 """Head output transforms by name; keyword parameters come from ``HeadConfig.output_params``.
 
@@ -203,7 +204,16 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
 - ``unit_norm_complex`` (``groups``): one unit-norm complex vector per group
 - ``power_norm`` (``power``): the whole output on the sphere of squared norm ``power``
   (multi-user beamformers under a total power constraint)
+- ``optimal_beams`` (``power``): per-user scores to beams of the optimal structure
+  (:class:`wirelessrl.beam_structure.OptimalBeams`); only for ``family='structured'``,
+  whose heads also see the channels
 """
+
+
+def _optimal_beams(**params: Any) -> nn.Module:
+    from wirelessrl.beam_structure import OptimalBeams
+
+    return OptimalBeams(**params)
 
 
 def _activation(name: str, field_name: str = "activation") -> nn.Module:
@@ -357,9 +367,13 @@ class NetConfig:
     activation : str, activation of every hidden layer, also applied to the feature layer
     family : str, the feature module, a key of :data:`FAMILIES`: ``mlp`` (the paper's
         fully connected network on a flat input) or ``gnn`` (message passing over the
-        interference graph, :mod:`wirelessrl.gnn`; per-node heads of output width 1)
+        interference graph, :mod:`wirelessrl.gnn`; per-node heads of output width 1) or
+        ``structured`` (multi-user MISO: user-equivariant features and beams of the
+        optimal structure, :mod:`wirelessrl.beam_structure`; per-user heads of output
+        width 2, ``output='optimal_beams'``)
     graph : dict or None, the options of the ``gnn`` family
-        (:class:`wirelessrl.gnn.GraphConfig`); None for ``mlp``
+        (:class:`wirelessrl.gnn.GraphConfig`) or of the ``structured`` family
+        (:class:`wirelessrl.beam_structure.UserConfig`); None for ``mlp``
 
     Example
     -------
@@ -498,8 +512,7 @@ class TransferNet(nn.Module):
         fam = FAMILIES[cfg.family]
         self._per_node = fam.per_node
         self.features = fam.features(cfg)
-        self.heads = nn.ModuleDict(
-            {name: Head(h, fam.per_node) for name, h in cfg.heads.items()})
+        self.heads = nn.ModuleDict({name: fam.build_head(h) for name, h in cfg.heads.items()})
         self.decoder = fam.decoder(cfg) if cfg.decoder_widths else None
 
     @classmethod
@@ -544,7 +557,8 @@ class TransferNet(nn.Module):
         ``features : [batch, feature_widths[-1]]``, ``reconstruction : [batch,
         decoder_widths[-1]]`` (only with a decoder). ``gnn``: ``x : [batch, n, n]`` dB ->
         ``out : [batch, n]``, ``features : [batch, n, d_L]``, ``reconstruction : [batch, n,
-        n]``.
+        n]``. ``structured``: ``x : [batch, K, M, 2]`` -> ``out : [batch, 2 K M]``,
+        ``features : [batch, K, d_L + 2 M]``, ``reconstruction : [batch, K, 2 M]``.
         """
         f = self.features(x)
         out = {"out": self.heads[self._head_name(head)](f), "features": f}
@@ -591,7 +605,7 @@ class TransferNet(nn.Module):
             config = HeadConfig(widths=head, **head_fields)
         _check_joint(f"heads.{name}.widths", config.widths, self.features.widths)
         FAMILIES[self.family].check_head(name, config)
-        new = Head(config, self._per_node)
+        new = FAMILIES[self.family].build_head(config)
         ref = next(self.features.parameters())
         self.heads[name] = new.to(device=ref.device, dtype=ref.dtype)
         return self
@@ -627,6 +641,7 @@ class Family:
     per_node : bool, heads run on every node (``[batch, n, d] -> [batch, n]``)
     check_graph : ``(value) -> dict or None``, validates ``NetConfig.graph``
     check_head : ``(name, HeadConfig) -> None``, family-specific head rules
+    head : ``(HeadConfig) -> nn.Module`` or None (the default :class:`Head`)
     """
 
     features: Callable[[NetConfig], nn.Module]
@@ -634,6 +649,11 @@ class Family:
     per_node: bool
     check_graph: Callable[[Any], dict | None]
     check_head: Callable[[str, HeadConfig], None]
+    head: Callable[[HeadConfig], nn.Module] | None = None
+
+    def build_head(self, config: HeadConfig) -> nn.Module:
+        """A head module of this family for ``config``."""
+        return Head(config, self.per_node) if self.head is None else self.head(config)
 
 
 def _mlp_graph(value: Any) -> None:
@@ -649,7 +669,14 @@ def _gnn_graph(value: Any) -> dict:
     return GraphConfig.coerce(value).to_dict()
 
 
+def _plain_head(name: str, head: HeadConfig) -> None:
+    if head.output == "optimal_beams":
+        raise ConfigError(f"heads.{name}.output='optimal_beams' is invalid for this family; "
+                          "expected family='structured' (its heads see the channels)")
+
+
 def _gnn_head(name: str, head: HeadConfig) -> None:
+    _plain_head(name, head)
     if head.widths[-1] != 1:
         raise ConfigError(f"heads.{name}.widths[-1]={head.widths[-1]} is invalid for "
                           "family='gnn'; expected 1 (one power fraction per node)")
@@ -667,14 +694,49 @@ def _gnn_decoder(cfg: NetConfig) -> nn.Module:
     return EdgeDecoder(cfg.decoder_widths)
 
 
+def _structured_graph(value: Any) -> dict:
+    from wirelessrl.beam_structure import UserConfig
+
+    return UserConfig.coerce(value).to_dict()
+
+
+def _structured_head(name: str, head: HeadConfig) -> None:
+    if head.output != "optimal_beams" or head.widths[-1] != 2:
+        raise ConfigError(f"heads.{name} (output={head.output!r}, widths[-1]="
+                          f"{head.widths[-1]}) is invalid for family='structured'; expected "
+                          "output='optimal_beams' and widths[-1]=2 (the scores of lambda_k "
+                          "and p_k)")
+
+
+def _structured_features(cfg: NetConfig) -> nn.Module:
+    from wirelessrl.beam_structure import UserFeatures
+
+    return UserFeatures(cfg.feature_widths, cfg.graph)
+
+
+def _structured_decoder(cfg: NetConfig) -> nn.Module:
+    from wirelessrl.beam_structure import UserDecoder
+
+    return UserDecoder(cfg.decoder_widths)
+
+
+def _structured_head_module(config: HeadConfig) -> nn.Module:
+    from wirelessrl.beam_structure import StructuredHead
+
+    return StructuredHead(config)
+
+
 FAMILIES: dict[str, Family] = {
     "mlp": Family(
         features=lambda cfg: MLP(cfg.feature_widths, cfg.activation, cfg.activation),
         decoder=lambda cfg: MLP(cfg.decoder_widths, cfg.activation, None),
-        per_node=False, check_graph=_mlp_graph, check_head=lambda name, head: None,
+        per_node=False, check_graph=_mlp_graph, check_head=_plain_head,
     ),
     "gnn": Family(features=_gnn_features, decoder=_gnn_decoder, per_node=True,
                   check_graph=_gnn_graph, check_head=_gnn_head),
+    "structured": Family(features=_structured_features, decoder=_structured_decoder,
+                         per_node=True, check_graph=_structured_graph,
+                         check_head=_structured_head, head=_structured_head_module),
 }
 """Feature-module families by name; the engine, the strategies and the decoder loss do not
 know which one a :class:`TransferNet` holds."""
