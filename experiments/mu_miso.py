@@ -5,9 +5,10 @@ estimate from the uplink pilots with ``model.input=pilots``) to the beamformers 
 users, ``w : [K, M]``, through a power-normalization layer (``sum_k ||w_k||^2 = P``
 exactly, never a penalty). ``model.family``: ``mlp`` (flat ``2KM`` reals in and out, the
 baseline) or ``structured`` (:mod:`wirelessrl.beam_structure`: user-equivariant features,
-beams of the optimal structure built from per-user ``lambda_k, p_k``, any K). The source task maximizes the sum-rate with the decoder
-rebuilding the (standardized) channel from the feature layer; the target task maximizes
-the min-rate from ``data.target_train`` samples with the four transfer strategies.
+beams of the optimal structure built from per-user ``lambda_k, p_k``, any K). The source
+task maximizes the sum-rate with the decoder rebuilding the (standardized) channel from
+the feature layer; the target task maximizes the min-rate from ``data.target_train``
+samples with the four transfer strategies.
 
 Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
 

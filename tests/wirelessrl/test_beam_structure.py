@@ -1,0 +1,208 @@
+"""The structured multi-user MISO beamformer (``model.family=structured``): the beam
+construction against NumPy and the exact max-min duality solution, the exact power
+constraint, user-permutation equivariance, any K, finite gradients at degenerate channels,
+bad input, and ``reproduce mu-miso --scale tiny model.family=structured`` end to end."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from baselines.mu_miso import maxmin_beamforming
+from experiments import load_experiment_config
+from experiments.mu_miso import make_task, system_config
+from simulators.beamforming import sinr
+from simulators.mu_miso import MuMisoConfig, generate_mu_miso
+from simulators.validation import ConfigError
+from wirelessrl.beam_structure import (
+    OptimalBeams,
+    UserConfig,
+    UserDecoder,
+    UserFeatures,
+    structured_beams,
+)
+from wirelessrl.checkpoint import load_net, save_net
+from wirelessrl.cli import main
+from wirelessrl.models import HeadConfig, NetConfig, TransferNet
+from wirelessrl.objectives import MuMisoRateLoss, Objective
+
+
+def _pairs(z: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack([z.real, z.imag], -1))
+
+
+def _numpy_beams(h, lam, p, noise):
+    """Plain per-sample reference of w_k = sqrt(p_k) u_k / ||u_k||."""
+    w = np.empty_like(h)
+    for b in range(h.shape[0]):
+        a = noise * np.eye(h.shape[2], dtype=complex)
+        for j in range(h.shape[1]):
+            a += lam[b, j] * np.outer(h[b, j], h[b, j].conj())
+        for k in range(h.shape[1]):
+            u = np.linalg.solve(a, h[b, k])
+            w[b, k] = np.sqrt(p[b, k]) * u / np.linalg.norm(u)
+    return w
+
+
+def _net(config, dtype=torch.float64) -> TransferNet:
+    torch.manual_seed(0)
+    return TransferNet.from_config(make_task(config).net).to(dtype)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_experiment_config("mu-miso", "tiny", ["model.family=structured",
+                                                      "model.structured.layers=2"])
+
+
+def test_beam_construction_matches_numpy():
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal((6, 3, 5)) + 1j * rng.standard_normal((6, 3, 5))
+    lam, p = rng.random((6, 3)) * 4, rng.random((6, 3)) * 2
+    ref = _numpy_beams(h, lam, p, noise=0.7)
+    for hin in (torch.from_numpy(h), _pairs(h)):  # complex and real pairs
+        w = structured_beams(hin, torch.from_numpy(lam), torch.from_numpy(p), 0.7).numpy()
+        np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose((np.abs(ref) ** 2).sum(-1), p, rtol=1e-9)
+
+
+@pytest.mark.parametrize("preset", ["rayleigh-10db", "cell"])
+def test_duality_lambdas_give_the_maxmin_optimum(preset):
+    cfg = MuMisoConfig.from_preset(preset)
+    h = generate_mu_miso(cfg, 40, seed=5).h
+    res = maxmin_beamforming(h, cfg.p_max_w, cfg.noise_w)
+    assert res.ok.all()
+    q = res.uplink_powers_w
+    np.testing.assert_allclose(q.sum(1), cfg.p_max_w, rtol=1e-12)
+    p = (np.abs(res.w) ** 2).sum(-1)
+    w = structured_beams(torch.from_numpy(h), torch.from_numpy(q), torch.from_numpy(p),
+                         cfg.noise_w).numpy()
+    s_opt, s = sinr(h, res.w, cfg.noise_w), sinr(h, w, cfg.noise_w)
+    np.testing.assert_allclose(s, s_opt, rtol=1e-6)
+    np.testing.assert_allclose(s.min(1), s.max(1), rtol=1e-6)  # balanced: every user at gamma*
+
+
+def test_output_layer_meets_the_power_budget_exactly():
+    layer = OptimalBeams(power=10.0)
+    z = 5 * torch.randn(7, 4, 2, dtype=torch.float64)
+    w = layer(z, torch.randn(7, 4, 8, 2, dtype=torch.float64))
+    np.testing.assert_allclose((w ** 2).sum(-1).numpy(), 10.0, rtol=1e-12)
+    lam, p = layer.split(z)
+    np.testing.assert_allclose(lam.sum(-1).numpy(), 10.0, rtol=1e-12)
+    assert (lam > 0).all() and (p > 0).all()
+    with pytest.raises(ConfigError, match=r"output_params.power=0 is invalid"):
+        OptimalBeams(power=0)
+
+
+def test_network_power_equivariance_and_any_k(config):
+    system = system_config(config)
+    net = _net(config)
+    x = torch.randn(9, 4, system.n_antennas, 2, dtype=torch.float64)
+    out = net(x, head="sum_rate")["out"]
+    np.testing.assert_allclose((out ** 2).sum(-1).detach().numpy(), system.p_max_w, rtol=1e-10)
+    perm = torch.tensor([2, 0, 3, 1])
+    w = out.reshape(9, 4, -1)
+    w_perm = net(x[:, perm], head="sum_rate")["out"].reshape(9, 4, -1)
+    torch.testing.assert_close(w_perm, w[:, perm], rtol=1e-9, atol=1e-12)
+    rec = net(x[:, perm])["reconstruction"] if len(net.heads) == 1 else None
+    assert rec is None  # two heads: head must be given
+    f = net(x, head="min_rate")
+    assert f["reconstruction"].shape == (9, 4, 2 * system.n_antennas)
+    for k in (1, 3, 6):  # trained at K = 4, runs at any K
+        xk = torch.randn(5, k, system.n_antennas, 2, dtype=torch.float64)
+        ok = net(xk, head="min_rate")["out"]
+        assert ok.shape == (5, 2 * k * system.n_antennas)
+        np.testing.assert_allclose((ok ** 2).sum(-1).detach().numpy(), system.p_max_w,
+                                   rtol=1e-10)
+
+
+@pytest.mark.parametrize("aggregation", ["mean", "attention"])
+def test_gradients_are_finite_at_degenerate_channels(config, aggregation):
+    system = system_config(config)
+    cfg = make_task(config).net
+    net = TransferNet.from_config(cfg.replace(graph={**cfg.graph, "aggregation": aggregation}))
+    x = torch.randn(4, 4, system.n_antennas, 2)
+    x[0, 1] = 0.0          # one user without a channel
+    x[1] = 0.0             # a sample without any channel
+    x[2, :, 1:] = 0.0      # every user on the same antenna (rank one)
+    batch = {"x": x, "h": x, "x_rec": x.reshape(4, 4, -1)}
+    for head, kind, temp in (("sum_rate", "sum", None), ("min_rate", "min", 0.05),
+                             ("min_rate", "min", None)):
+        net.zero_grad()
+        obj = Objective(MuMisoRateLoss(kind, n_users=4, softmin_temperature=temp), head=head,
+                        alpha=1.0, reconstruction_key="x_rec")
+        loss, _ = obj(net, batch)
+        loss.backward()
+        assert torch.isfinite(loss)
+        for name, prm in net.named_parameters():
+            if prm.grad is not None:
+                assert torch.isfinite(prm.grad).all(), name
+    out = net(x, head="sum_rate")["out"].detach()
+    assert torch.isfinite(out).all()
+    np.testing.assert_allclose((out[[0, 2, 3]] ** 2).sum(-1).numpy(), system.p_max_w,
+                               rtol=1e-5)
+
+
+def test_beam_construction_gradcheck():
+    torch.manual_seed(2)
+    h = torch.randn(2, 3, 4, dtype=torch.complex128)
+    lam = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
+    p = (torch.rand(2, 3, dtype=torch.float64) + 0.1).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a, b: torch.view_as_real(structured_beams(h, a, b)),
+                                    (lam, p))
+
+
+def test_config_round_trip_and_checkpoint(config, tmp_path):
+    net = _net(config, torch.float32)
+    assert NetConfig.from_json(net.config.to_json()) == net.config
+    save_net(tmp_path / "net.pt", net)
+    loaded, _ = load_net(tmp_path / "net.pt")
+    x = torch.randn(3, 4, system_config(config).n_antennas, 2)
+    torch.testing.assert_close(loaded(x, head="min_rate")["out"], net(x, head="min_rate")["out"])
+    assert UserDecoder((16, 8))(torch.randn(2, 3, 24)).shape == (2, 3, 8)
+
+
+def test_bad_input_gets_one_line_errors(config):
+    net = _net(config, torch.float32)
+    with pytest.raises(ConfigError, match=r"x: shape \(2, 32\) is invalid; expected \(batch, K"):
+        net(torch.zeros(2, 32), head="sum_rate")
+    with pytest.raises(ConfigError, match="x=str is invalid"):
+        UserFeatures((8, 16))("1e-3")
+    with pytest.raises(ConfigError, match="x holds NaN or inf"):
+        net(torch.full((2, 4, 4, 2), float("nan")), head="sum_rate")
+    with pytest.raises(ConfigError, match="graph.aggregation='max' is invalid"):
+        UserConfig(aggregation="max")
+    with pytest.raises(ConfigError, match="graph.bogus is not an option"):
+        UserConfig.coerce({"bogus": 1})
+    with pytest.raises(ConfigError, match="graph.message_widths='64' is invalid"):
+        UserConfig(message_widths="64")
+    with pytest.raises(ConfigError, match="feature_widths\\[0\\]=7 is invalid"):
+        UserFeatures((7, 16))
+    head = HeadConfig((16, 2), output="optimal_beams", output_params={"power": 1.0})
+    with pytest.raises(ConfigError, match="output='optimal_beams' is invalid for this family"):
+        NetConfig(feature_widths=(8, 16), heads={"a": head})
+    with pytest.raises(ConfigError, match="is invalid for family='structured'"):
+        NetConfig(feature_widths=(8, 16), heads={"a": HeadConfig((16, 2))}, family="structured")
+    for key, value, message in (("family", "cnn", "model.family='cnn' is invalid"),
+                                ("structured", {"depth": 3}, "model.structured='depth'"),
+                                ("structured", {"width": "64"}, "model.structured.width='64'"),
+                                ("structured", [64], "model.structured=\\[64\\] is invalid")):
+        bad = {**config, "model": {**config["model"], key: value}}
+        with pytest.raises(ConfigError, match=message):
+            make_task(bad)
+
+
+def test_tiny_structured_reproduce(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["reproduce", "mu-miso", "--scale", "tiny", "-o", str(out),
+                                       "--threads", "1", "model.family=structured"])
+    assert result.exit_code == 0, result.output
+    with open(out / "results.csv") as f:
+        rows = {(r["table"], r["method"]): r for r in csv.DictReader(f)}
+    for s in ("regular", "conventional", "reconstruction", "finetune"):
+        r = rows[("paper_settings", s)]
+        assert 0 < float(r["pct_min_of_maxmin"]) <= 100 + 1e-6
+        assert float(r["pct_sum_of_wmmse"]) > 0
+    assert ("sources", "source, with reconstruction") in rows
