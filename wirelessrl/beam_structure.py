@@ -58,6 +58,7 @@ __all__ = [
     "UserConfig",
     "UserDecoder",
     "UserFeatures",
+    "beam_directions",
     "check_channel_pairs",
     "structured_beams",
 ]
@@ -96,8 +97,22 @@ def structured_beams(h: torch.Tensor, lam: torch.Tensor, p: torch.Tensor,
     """
     if not torch.is_complex(h):
         h = torch.view_as_complex(h.contiguous())
+    return beam_directions(h, lam, noise_w) * torch.sqrt(p.to(h.real.dtype)).unsqueeze(-1)
+
+
+def beam_directions(h: torch.Tensor, lam: torch.Tensor, noise_w: float = 1.0) -> torch.Tensor:
+    r"""Unit directions ``u_k / ||u_k||`` of :func:`structured_beams` (zero for ``h_k = 0``).
+
+    Input: ``h : [batch, K, M]`` complex, ``lam : [batch, K]`` W, ``noise_w`` W.
+    Output: ``[batch, K, M]`` complex, rows of unit norm.
+
+    Example
+    -------
+    >>> d = beam_directions(torch.randn(3, 2, 4, dtype=torch.complex128), torch.ones(3, 2))
+    >>> torch.allclose(d.abs().pow(2).sum(-1), torch.ones(3, 2, dtype=torch.float64))
+    True
+    """
     lam = lam.to(h.real.dtype)
-    p = p.to(h.real.dtype)
     g = h / math.sqrt(float(noise_w))                             # [batch, K, M]
     m = g.shape[-1]
     # A = I + sum_j lam_j g_j g_j^H = I + G^T diag(lam) conj(G): [batch, M, M]
@@ -105,7 +120,7 @@ def structured_beams(h: torch.Tensor, lam: torch.Tensor, p: torch.Tensor,
     a = torch.eye(m, dtype=g.dtype, device=g.device) + (gt * lam.unsqueeze(-2)) @ g.conj()
     u = torch.linalg.solve(a, gt).transpose(-1, -2)                # [batch, K, M], rows u_k
     norm = torch.sqrt((u.real ** 2 + u.imag ** 2).sum(-1) + _EPS)  # [batch, K], safe at 0
-    return u * (torch.sqrt(p) / norm).unsqueeze(-1)
+    return u / norm.unsqueeze(-1)
 
 
 class OptimalBeams(nn.Module):
@@ -141,8 +156,11 @@ class OptimalBeams(nn.Module):
 
     def forward(self, z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """See the class docstring."""
-        lam, p = self.split(z)
-        w = torch.view_as_real(structured_beams(g, lam, p, 1.0))  # [batch, K, M, 2]
+        lam = self.power * torch.softmax(z[..., 0], dim=-1)
+        # sqrt(p_k) as exp(log_softmax / 2): finite gradients when a p_k underflows to 0
+        amp = math.sqrt(self.power) * torch.exp(0.5 * torch.log_softmax(z[..., 1], dim=-1))
+        d = beam_directions(torch.view_as_complex(g.contiguous()), lam, 1.0)
+        w = torch.view_as_real(d * amp.unsqueeze(-1))             # [batch, K, M, 2]
         total = (w ** 2).sum(dim=(-3, -2, -1), keepdim=True)
         w = w * torch.sqrt(self.power / (total + _EPS))
         return w.reshape(w.shape[0], -1)

@@ -96,6 +96,16 @@ def test_output_layer_meets_the_power_budget_exactly():
         OptimalBeams(power=0)
 
 
+def test_gradients_are_finite_when_a_power_underflows():
+    # float32 softmax of scores 200 apart is exactly 0: sqrt(p) must not give inf * 0
+    z = torch.tensor([[[0.0, 0.0], [0.0, -200.0], [1.0, 150.0]]], requires_grad=True)
+    g = torch.randn(1, 3, 4, 2)
+    w = OptimalBeams(power=10.0)(z, g)
+    (w ** 2 * torch.arange(w.shape[-1])).sum().backward()
+    assert torch.isfinite(z.grad).all()
+    np.testing.assert_allclose(float((w.detach() ** 2).sum()), 10.0, rtol=1e-5)
+
+
 def test_network_power_equivariance_and_any_k(config):
     system = system_config(config)
     net = _net(config)
