@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from simulators.validation import ConfigError, check_choice, check_finite, check_int
+from wirelessrl.gnn import relu_mlp
 
 __all__ = [
     "AGGREGATIONS",
@@ -235,15 +236,6 @@ def check_channel_pairs(name: str, x: Any, n_antennas: int) -> tuple[int, int]:
     return x.shape[0], x.shape[1]
 
 
-def _mlp(widths: Sequence[int], last_act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a in range(len(widths) - 1):
-        layers.append(nn.Linear(widths[a], widths[a + 1]))
-        if a < len(widths) - 2 or last_act:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 N_EDGE = 2
 """Edge features per ordered user pair: normalized correlation and log gain."""
 
@@ -266,9 +258,9 @@ class UserLayer(nn.Module):
         super().__init__()
         self.aggregation = config.aggregation
         width = (config.message_widths or (d_out,))[-1]
-        self.message = _mlp((2 * d_in + N_EDGE, *config.message_widths, width))
+        self.message = relu_mlp((2 * d_in + N_EDGE, *config.message_widths, width))
         self.score = nn.Linear(width, 1) if self.aggregation == "attention" else None
-        self.update = _mlp((d_in + width, d_out))
+        self.update = relu_mlp((d_in + width, d_out))
 
     def forward(self, e: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """``e : [batch, K, d_in]``, edge features ``c : [batch, K, K, 2]`` ->
@@ -319,7 +311,7 @@ class UserFeatures(nn.Module):
                               "(2 M, d_1, ..., d_L)")
         self.n_antennas = self.widths[0] // 2
         self.config = UserConfig.coerce(config)
-        self.embed = _mlp((self.widths[0] + 1, self.widths[1]))
+        self.embed = relu_mlp((self.widths[0] + 1, self.widths[1]))
         self.layers = nn.ModuleList(
             UserLayer(self.widths[a], self.widths[a + 1], self.config)
             for a in range(1, len(self.widths) - 1))
@@ -349,7 +341,7 @@ class StructuredHead(nn.Module):
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
-        self.mlp = _mlp(config.widths, last_act=False)
+        self.mlp = relu_mlp(config.widths, last_act=False)
         self.transform = OptimalBeams(**config.output_params)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
@@ -375,7 +367,7 @@ class UserDecoder(nn.Module):
     def __init__(self, widths: Sequence[int]) -> None:
         super().__init__()
         self.widths = tuple(widths)
-        self.mlp = _mlp(self.widths, last_act=False)
+        self.mlp = relu_mlp(self.widths, last_act=False)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """See the class docstring."""

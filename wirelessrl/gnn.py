@@ -167,7 +167,15 @@ def neighbours(s: torch.Tensor, k: int) -> torch.Tensor:
         return torch.topk(score, k, dim=-1, sorted=False).indices
 
 
-def _mlp(widths: Sequence[int], last_act: bool = True) -> nn.Sequential:
+def relu_mlp(widths: Sequence[int], last_act: bool = True) -> nn.Sequential:
+    """``Linear -> ReLU`` layers through ``widths`` (no ReLU after the last unless
+    ``last_act``): the per-node / per-user MLPs of the graph and structured families.
+
+    Example
+    -------
+    >>> relu_mlp((4, 8, 2), last_act=False)(torch.zeros(3, 4)).shape
+    torch.Size([3, 2])
+    """
     layers: list[nn.Module] = []
     for a in range(len(widths) - 1):
         layers.append(nn.Linear(widths[a], widths[a + 1]))
@@ -237,7 +245,7 @@ class GraphLayer(nn.Module):
         super().__init__()
         c = graph.channels
         self.powers = nn.Linear(d_in, 2 * c)   # virtual powers q (sent) and r (received)
-        self.update = _mlp((d_in + 2 * c, *graph.update_widths, d_out))
+        self.update = relu_mlp((d_in + 2 * c, *graph.update_widths, d_out))
 
     def forward(self, h: torch.Tensor, graph: Graph) -> torch.Tensor:
         """Node states ``h : [batch, n, d_in]`` -> ``[batch, n, d_out]``: virtual powers
@@ -316,9 +324,9 @@ class EdgeDecoder(nn.Module):
     def __init__(self, widths: Sequence[int]) -> None:
         super().__init__()
         self.widths = tuple(widths)
-        self.u = _mlp(self.widths, last_act=False)
-        self.v = _mlp(self.widths, last_act=False)
-        self.d = _mlp((*self.widths[:-1], 1), last_act=False)
+        self.u = relu_mlp(self.widths, last_act=False)
+        self.v = relu_mlp(self.widths, last_act=False)
+        self.d = relu_mlp((*self.widths[:-1], 1), last_act=False)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """Node features ``f : [batch, n, d_L]`` -> ``rec : [batch, n, n]``, the standardized
