@@ -64,9 +64,10 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -154,30 +155,29 @@ def _is_hdf5(path: Path) -> bool:
     return head.startswith(_HDF5_SIGNATURE) or head[512:520] == _HDF5_SIGNATURE
 
 
-def _read_npy(path: Path, where: str) -> np.ndarray:
+@contextlib.contextmanager
+def _numpy_errors(where: str, suffix: str) -> Iterator[None]:
+    """``np.load`` failures as one-line errors naming the file (pickles are never loaded)."""
     try:
-        return np.load(path, allow_pickle=False)
+        yield
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise ConfigError(f"{where} holds Python objects (a pickled array), which are not "
                               "loaded for safety; expected a numeric array") from None
-        raise ConfigError(f"{where} is not a readable .npy file ({err})") from None
+        raise ConfigError(f"{where} is not a readable {suffix} file ({err})") from None
     except OSError as err:
-        raise ConfigError(f"{where} is not a readable .npy file ({err})") from None
+        raise ConfigError(f"{where} is not a readable {suffix} file ({err})") from None
+
+
+def _read_npy(path: Path, where: str) -> np.ndarray:
+    with _numpy_errors(where, ".npy"):
+        return np.load(path, allow_pickle=False)
 
 
 def _read_npz(path: Path, where: str, var: str | None) -> tuple[np.ndarray, str]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            name = _pick(where, sorted(z.files), var, "array")
-            return z[name], name
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ConfigError(f"{where} holds Python objects (a pickled array), which are not "
-                              "loaded for safety; expected a numeric array") from None
-        raise ConfigError(f"{where} is not a readable .npz file ({err})") from None
-    except OSError as err:
-        raise ConfigError(f"{where} is not a readable .npz file ({err})") from None
+    with _numpy_errors(where, ".npz"), np.load(path, allow_pickle=False) as z:
+        name = _pick(where, sorted(z.files), var, "array")
+        return z[name], name
 
 
 def _h5_datasets(f) -> list[str]:
