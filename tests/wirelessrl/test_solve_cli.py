@@ -81,3 +81,16 @@ def test_solve_bad_input(data_file, tmp_path):
     assert not (tmp_path / "o.h5").exists()
     r = runner.invoke(main, ["evaluate", str(data_file), str(data_file)])
     assert r.exit_code == 2 and "kind" in r.output
+
+
+def test_cli_method_lists_follow_the_solver_registries():
+    """The ``--method`` choices are spelled out in the CLI (importing the solvers there would
+    slow every command's start); this keeps them equal to the registries, so a solver
+    registered in ``baselines`` cannot be missing from ``wirelessrl solve``."""
+    from baselines import BEAMFORMING_SOLVERS, SOLVERS
+    from wirelessrl.cli.solve import METHODS, MISO_METHODS, MU_MISO_METHODS
+    from wirelessrl.miso_solutions import MISO_METHODS as MISO_REGISTRY
+
+    assert sorted(METHODS) == sorted(SOLVERS)
+    assert set(MU_MISO_METHODS) | {"wmmse", "maxmin", "maxmin-cvxpy"} == set(BEAMFORMING_SOLVERS)
+    assert set(MISO_METHODS) | {"mrt", "random"} == set(MISO_REGISTRY)
