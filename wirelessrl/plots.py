@@ -575,19 +575,26 @@ def metric_label(column: str) -> str:
 
 def read_metrics_csv(path: str | Path, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Epochs and values of ``column`` in a ``metrics.csv`` (epochs without validation,
-    an empty cell under ``validate_every > 1``, are skipped)."""
+    an empty cell under ``validate_every > 1``, are skipped).
+
+    Files written before the rates were reported in bit/s/Hz hold ``*_nats`` columns; asked
+    for ``*_bps_per_hz``, such a file gives its nats column divided by ``ln 2``."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"file {str(p)!r} does not exist; expected a metrics.csv")
     with open(p, newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
-        if "epoch" not in columns or column not in columns:
+        stored, scale = column, 1.0
+        legacy = column.removesuffix("_bps_per_hz") + "_nats"
+        if column not in columns and column.endswith("_bps_per_hz") and legacy in columns:
+            stored, scale = legacy, 1.0 / math.log(2.0)
+        if "epoch" not in columns or stored not in columns:
             raise ConfigError(f"file {str(p)!r} has no column {column!r}; expected one of "
                               f"{', '.join(c for c in columns if c != 'epoch')}")
-        rows = [r for r in reader if r.get(column) not in ("", None)]
+        rows = [r for r in reader if r.get(stored) not in ("", None)]
     return (np.array([int(r["epoch"]) for r in rows], dtype=np.float64),
-            np.array([float(r[column]) for r in rows]))
+            np.array([float(r[stored]) * scale for r in rows]))
 
 
 def learning_curve_figure(

@@ -373,3 +373,17 @@ def test_plot_curves_of_a_committed_sweep(tmp_path):
     np.testing.assert_allclose(lines[0].get_xdata(), [0, 0.3, 1, 3, 10])
     with pytest.raises(ConfigError, match="carry no axis labels"):
         curves_from_files([sweep / "summary.csv"])
+
+
+def test_metrics_written_in_nats_read_as_bits_per_hz(tmp_path):
+    """Run folders from before the bit/s/Hz rename keep their learning curves."""
+    from wirelessrl.plots import read_metrics_csv
+
+    old = tmp_path / "metrics.csv"
+    old.write_text("epoch,train_loss,valid_min_rate_nats\n1,0.5,0.6931471805599453\n"
+                   "2,0.4,\n3,0.3,1.3862943611198906\n")
+    epochs, bits = read_metrics_csv(old, "valid_min_rate_bps_per_hz")
+    assert epochs.tolist() == [1.0, 3.0]
+    np.testing.assert_allclose(bits, [1.0, 2.0], rtol=1e-12)
+    with pytest.raises(ConfigError, match="no column 'valid_sum_rate_bps_per_hz'"):
+        read_metrics_csv(old, "valid_sum_rate_bps_per_hz")
