@@ -105,7 +105,7 @@ def load_mu_miso_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray
     if w.ndim != 3 or not np.issubdtype(w.dtype, np.complexfloating):
         raise ConfigError(f"{where}: w has shape {w.shape} and dtype {w.dtype}; expected "
                           "complex beamformers of shape (batch, K, M)")
-    check_per_sample_columns(where, arrays, w)
+    check_per_sample_columns(where, {k: a.shape for k, a in arrays.items()}, w.shape)
     arrays["status"] = arrays["status"].astype(str)
     unknown = sorted(set(arrays["status"]) - set(STATUSES))
     if unknown:

@@ -181,10 +181,40 @@ def rate_table(
     >>> [(r.metric, r.mean, r.pct_of_reference_mean_ratio) for r in rows]
     [('sum-rate', 3.5, 100.0), ('min-rate', 1.0, None)]
     """
-    sums = {name: r.sum(axis=-1) for name, r in rates.items()}
-    mins = {name: r.min(axis=-1) for name, r in rates.items()}
+    sums, mins = layout_sums_mins(rates)
+    return layout_table(sums, mins, unit, sum_reference, min_reference)
+
+
+def layout_sums_mins(rates: Mapping[str, np.ndarray]
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-layout sum-rate and min-rate ``[batch]`` of every method's ``[batch, n]`` rates
+    (row by row: the same numbers whether the layouts come whole or in chunks)."""
+    return ({name: r.sum(axis=-1) for name, r in rates.items()},
+            {name: r.min(axis=-1) for name, r in rates.items()})
+
+
+def layout_table(
+    sums: Mapping[str, np.ndarray],
+    mins: Mapping[str, np.ndarray],
+    unit: str,
+    sum_reference: str | None = None,
+    min_reference: str | None = None,
+) -> list[MetricSummary]:
+    """Sum-rate and min-rate summaries from every method's per-layout sum and min rate.
+
+    Input
+    -----
+    sums, mins : {method name: [batch] sum-rate / min-rate of each layout, in unit}
+    unit, sum_reference, min_reference : as :func:`rate_table`
+
+    Example
+    -------
+    >>> rows = layout_table({"a": np.array([3.0, 4.0])}, {"a": np.array([1.0, 1.0])}, "Mbps")
+    >>> [(r.metric, r.mean) for r in rows]
+    [('sum-rate', 3.5), ('min-rate', 1.0)]
+    """
     rows = []
-    for name in rates:
+    for name in sums:
         rows.append(summarize(name, "sum-rate", unit, sums[name], sums.get(sum_reference),
                               sum_reference if sum_reference in sums else None))
         rows.append(summarize(name, "min-rate", unit, mins[name], mins.get(min_reference),
@@ -227,9 +257,12 @@ class Evaluation:
     rows : list of :class:`MetricSummary`, sum-rate and min-rate per method, with 95 % CIs
     references : one :class:`ReferenceChoice` per metric (which method is 100 %, or why the
         percent column is empty)
-    rates : {label: [batch, n] rates of each link (user) of each layout (sample), in unit}
+    rates : {label: [batch, n] rates of each link (user) of each layout (sample), in unit};
+        empty when they were not kept (a streamed evaluation without ``per_link``)
     unit : str; sample, link : the words for a layout and a link (``"layout"``, ``"link"``)
     files : {label: solution file}; data_file : str; meta : provenance of the data file
+    sums, mins : {label: [batch] sum-rate / min-rate of each layout, in unit} (from
+        ``rates`` when not given)
     """
 
     rows: list[MetricSummary]
@@ -241,6 +274,12 @@ class Evaluation:
     files: dict[str, str] = field(default_factory=dict)
     data_file: str = ""
     meta: dict = field(default_factory=dict)
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    mins: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rates and not self.sums:
+            self.sums, self.mins = layout_sums_mins(self.rates)
 
     @property
     def ci_text(self) -> str:
@@ -255,7 +294,7 @@ class Evaluation:
         key = unit_key(self.unit)
         out = []
         for label, r in self.rates.items():
-            sums, mins = r.sum(axis=-1), r.min(axis=-1)
+            sums, mins = self.sums[label], self.mins[label]
             for b in range(r.shape[0]):
                 rec = {"method": label, self.sample: b, f"sum_rate_{key}": float(sums[b]),
                        f"min_rate_{key}": float(mins[b])}
@@ -265,6 +304,9 @@ class Evaluation:
         return out
 
     def _require_rates(self) -> None:
+        if not self.rates and self.sums:
+            raise ConfigError(f"{self.data_file or 'these files'}: the per-link rates were "
+                              "not kept; expected an evaluation made with per_link=True")
         if not self.rates:
             raise ConfigError(f"{self.data_file or 'these files'}: no per-link rates (MISO "
                               "pilot files give gains and errors); expected a D2D or mu-miso "
@@ -291,8 +333,8 @@ class Evaluation:
             self._require_rates()
             key = unit_key(self.unit)
             doc["per_layout"] = {label: {"file": self.files.get(label),
-                                         f"sum_rate_{key}": r.sum(axis=-1).tolist(),
-                                         f"min_rate_{key}": r.min(axis=-1).tolist(),
+                                         f"sum_rate_{key}": self.sums[label].tolist(),
+                                         f"min_rate_{key}": self.mins[label].tolist(),
                                          f"{self.link}_rates_{key}": r.tolist()}
                                  for label, r in self.rates.items()}
         return doc
@@ -388,10 +430,47 @@ def evaluate_rates(
     >>> print(ev.references[0].note)
     empty: no fp solution given; pass a file from 'wirelessrl solve d.h5 --method fp' to get % of FP
     """
+    sums, mins = layout_sums_mins(rates)
+    return evaluate_layouts(sums, mins, methods, rules, unit, references, rates=rates,
+                            sample=sample, link=link, files=files, data_file=data_file)
+
+
+def evaluate_layouts(
+    sums: Mapping[str, np.ndarray],
+    mins: Mapping[str, np.ndarray],
+    methods: Mapping[str, str],
+    rules: Mapping[str, str],
+    unit: str,
+    references: Sequence[ReferenceSpec],
+    *,
+    rates: Mapping[str, np.ndarray] | None = None,
+    sample: str = "layout",
+    link: str = "link",
+    files: Mapping[str, str] | None = None,
+    data_file: str = "",
+) -> Evaluation:
+    """:func:`evaluate_rates` from every method's per-layout sum-rate and min-rate, e.g.
+    gathered chunk by chunk (:func:`wirelessrl.solutions.evaluate_solutions`).
+
+    Input
+    -----
+    sums, mins : {label: [batch] sum-rate / min-rate of each layout, in ``unit``}
+    rates : {label: [batch, n] per-link rates} kept for ``--per-link``, or None
+    methods, rules, unit, references, sample, link, files, data_file : as
+    :func:`evaluate_rates`
+
+    Example
+    -------
+    >>> spec = ReferenceSpec("min-rate", ("maxmin",), "the max-min optimum", "solve")
+    >>> ev = evaluate_layouts({"mm": np.array([4.0, 2.0])}, {"mm": np.array([2.0, 1.0])},
+    ...                       {"mm": "maxmin"}, {}, "Mbps", [spec])
+    >>> [(r.metric, r.mean, r.pct_of_reference_mean_ratio) for r in ev.rows]
+    [('sum-rate', 3.0, None), ('min-rate', 1.5, 100.0)]
+    """
     chosen: dict[str, str | None] = {}
     choices = []
     for spec in references:
-        label = next((lab for m in spec.methods for lab in rates if methods.get(lab) == m),
+        label = next((lab for m in spec.methods for lab in sums if methods.get(lab) == m),
                      None)
         chosen[spec.metric] = label
         if label is None:
@@ -403,12 +482,12 @@ def evaluate_rates(
                 note += (f", standing in for {spec.name}: no {spec.methods[0]} solution "
                          f"given; {spec.stand_in}").rstrip("; ")
         choices.append(ReferenceChoice(spec.metric, label, note))
-    rows = rate_table(rates, unit, chosen.get("sum-rate"), chosen.get("min-rate"))
+    rows = layout_table(sums, mins, unit, chosen.get("sum-rate"), chosen.get("min-rate"))
     notes = {c.metric: c.note for c in choices}
     for r in rows:
         r.reference_note = notes.get(r.metric)
-    return Evaluation(rows, choices, dict(rates), unit, sample, link, dict(files or {}),
-                      data_file)
+    return Evaluation(rows, choices, dict(rates or {}), unit, sample, link,
+                      dict(files or {}), data_file, sums=dict(sums), mins=dict(mins))
 
 
 def rows_to_markdown(rows: list[MetricSummary], metrics: tuple[str, ...]) -> str:

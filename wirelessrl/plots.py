@@ -641,8 +641,7 @@ def cdf_from_solutions(
 
     check_choice("metric", metric, ("sum", "min"))
     ev = evaluate_solutions(data_path, list(solution_paths))
-    per = {label: r.sum(axis=-1) if metric == "sum" else r.min(axis=-1)
-           for label, r in ev.rates.items()}
+    per = ev.sums if metric == "sum" else ev.mins
     n = next(iter(per.values())).size
     seed = ev.meta.get("seed")
     return cdf_figure(per, f"per-{ev.sample} {metric}-rate ({ev.unit})",

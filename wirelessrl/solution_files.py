@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -22,12 +23,14 @@ def check_solution_arrays(where: str, arrays: dict, decision: str) -> None:
                           + ", ".join(names))
 
 
-def check_per_sample_columns(where: str, arrays: dict, decision: np.ndarray) -> None:
-    """Raise :class:`ConfigError` unless every per-sample column has ``decision``'s batch."""
+def check_per_sample_columns(where: str, shapes: Mapping[str, tuple[int, ...]],
+                             decision_shape: tuple[int, ...]) -> None:
+    """Raise :class:`ConfigError` unless every per-sample column (``shapes``: name ->
+    stored shape) has the batch of the decision array (``decision_shape``)."""
     for name in PER_SAMPLE_COLUMNS:
-        if arrays[name].shape != decision.shape[:1]:
-            raise ConfigError(f"{where}: {name} has shape {arrays[name].shape}; expected "
-                              f"{decision.shape[:1]}")
+        if tuple(shapes[name]) != tuple(decision_shape[:1]):
+            raise ConfigError(f"{where}: {name} has shape {tuple(shapes[name])}; expected "
+                              f"{tuple(decision_shape[:1])}")
 
 
 def solution_labels(files: list[tuple[str | os.PathLike, str]]) -> list[str]:
@@ -57,9 +60,11 @@ def solution_labels(files: list[tuple[str | os.PathLike, str]]) -> list[str]:
 
 def check_solution_fits(path: str | os.PathLike, data_path: str | os.PathLike,
                         shape: tuple[int, ...], expected_shape: tuple[int, ...], meta: dict,
-                        config: dict, seed: int | None, status: np.ndarray, what: str) -> None:
+                        config: dict, seed: int | None, status: np.ndarray | None,
+                        what: str) -> None:
     """Raise :class:`ConfigError` unless a solution file was solved for these samples and
-    none of them failed (shared by the D2D and multi-user MISO evaluations)."""
+    none of them failed (shared by the D2D and multi-user MISO evaluations; ``status``
+    None: the failed samples are counted later, :func:`check_none_failed`)."""
     name = "p_w" if len(expected_shape) == 2 else "w"
     if tuple(shape) != tuple(expected_shape):
         raise ConfigError(f"file {str(path)!r}: {name} has shape {tuple(shape)}; expected "
@@ -67,9 +72,14 @@ def check_solution_fits(path: str | os.PathLike, data_path: str | os.PathLike,
     if meta["config"] != config or meta["seed"] != seed:
         raise ConfigError(f"file {str(path)!r} was solved for other {what} (config or seed "
                           f"differ from {str(data_path)!r})")
-    failed = status == "failed"
-    if failed.any():
-        raise ConfigError(f"file {str(path)!r}: {int(failed.sum())} {what} have status "
+    if status is not None:
+        check_none_failed(path, int(np.sum(status == "failed")), what)
+
+
+def check_none_failed(path: str | os.PathLike, n_failed: int, what: str) -> None:
+    """Raise :class:`ConfigError` when ``n_failed`` samples of a solution file failed."""
+    if n_failed:
+        raise ConfigError(f"file {str(path)!r}: {n_failed} {what} have status "
                           "'failed'; re-solve them before evaluating")
 
 

@@ -9,8 +9,10 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +21,14 @@ from tqdm.auto import tqdm
 
 from baselines import SOLVERS, STATUSES, SeedAt, solve
 from simulators.validation import ConfigError, check_choice
-from wirelessrl.datasets import DTYPES, MISO_KIND, D2DFile, check_dtype, chunk_rows, load_d2d
+from wirelessrl.datasets import DTYPES, MISO_KIND, D2DFile, check_dtype, chunk_rows
 from wirelessrl.evaluate import (
     Evaluation,
     MetricSummary,
     ReferenceSpec,
     d2d_link_rates_mbps,
-    evaluate_rates,
+    evaluate_layouts,
+    layout_sums_mins,
 )
 from wirelessrl.fileio import (
     ArrayReader,
@@ -36,7 +39,8 @@ from wirelessrl.fileio import (
     read_arrays,
     stream_arrays,
 )
-from wirelessrl.solution_files import (  # noqa: F401 (check_same_data, data_checksum: API)
+from wirelessrl.solution_files import (  # noqa: F401 (data_checksum: API)
+    check_none_failed,
     check_per_sample_columns,
     check_same_data,
     check_solution_arrays,
@@ -198,8 +202,6 @@ def solution_summary(path: str | os.PathLike) -> tuple[dict, dict[str, int]]:
         return f.meta, dict(sorted(counts.items()))
 
 
-
-
 def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     """Read a file written by :func:`solve_file`; check its arrays and provenance."""
     if _is_mu_miso(path):
@@ -208,39 +210,104 @@ def load_solution(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]
         return load_mu_miso_solution(path)
     arrays, meta = read_arrays(path, SOLUTION_KIND)
     where = f"file {str(path)!r}"
-    check_solution_arrays(where, arrays, "p_w")
-    p_w = arrays["p_w"]
-    if p_w.ndim != 2 or not np.issubdtype(p_w.dtype, np.floating):
-        raise ConfigError(f"{where}: p_w has shape {p_w.shape} and dtype {p_w.dtype}; "
+    _check_solution_layout(where, {k: a.shape for k, a in arrays.items()},
+                           arrays["p_w"].dtype if "p_w" in arrays else None)
+    arrays["status"] = _checked_rows(where, arrays["p_w"], arrays["status"])
+    _check_solution_meta(where, meta)
+    return arrays, meta
+
+
+def _check_solution_layout(where: str, shapes: dict[str, tuple[int, ...]], p_w_dtype) -> None:
+    """The arrays of a D2D solution file and their shapes (read without the rows)."""
+    check_solution_arrays(where, shapes, "p_w")
+    shape = tuple(shapes["p_w"])
+    if len(shape) != 2 or not np.issubdtype(p_w_dtype, np.floating):
+        raise ConfigError(f"{where}: p_w has shape {shape} and dtype {p_w_dtype}; "
                           "expected floats of shape (batch, n_links)")
-    check_per_sample_columns(where, arrays, p_w)
+    check_per_sample_columns(where, shapes, shape)
+
+
+def _checked_rows(where: str, p_w: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Rows of a D2D solution file checked (status known, powers finite and >= 0 where not
+    failed); return ``status`` as text."""
     try:
-        arrays["status"] = arrays["status"].astype(str)
+        status = status.astype(str)
     except (TypeError, ValueError, UnicodeDecodeError):
         raise ConfigError(f"{where}: status is not text; expected one of "
                           f"{', '.join(STATUSES)}") from None
-    unknown = sorted(set(arrays["status"]) - set(STATUSES))
+    unknown = sorted(set(status) - set(STATUSES))
     if unknown:
         raise ConfigError(f"{where}: status {unknown[0]!r} is invalid; expected one of "
                           f"{', '.join(STATUSES)}")
-    ok = arrays["status"] != "failed"
+    ok = status != "failed"
     if not np.all(np.isfinite(p_w[ok])) or np.any(p_w[ok] < 0):
         raise ConfigError(f"{where}: p_w holds negative or non-finite powers on layouts not "
                           "marked failed; expected finite powers >= 0")
+    return status
+
+
+def _check_solution_meta(where: str, meta: dict) -> None:
     for key, kind in (("method", str), ("options", dict), ("config", dict), ("seed", int)):
         if key == "seed" and meta.get(key) is None:
             continue  # solved on imported gains: the data file has no seed either
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise ConfigError(f"{where}: its metadata {key}={meta.get(key)!r}; expected a "
                               f"{kind.__name__}")
-    return arrays, meta
+
+
+class SolutionFile:
+    """A D2D solution file opened for reading in chunks of layouts (memory: one chunk).
+
+    Opening checks the kind, the metadata, the arrays and their shapes; :meth:`chunks`
+    checks the rows of every chunk as :func:`load_solution` does and, over a full pass,
+    the arrays' checksum (raising :class:`ConfigError` after the last chunk if it differs).
+
+    Example
+    -------
+    >>> with SolutionFile("fp.h5") as f:                          # doctest: +SKIP
+    ...     for start, part in f.chunks(10_000):
+    ...         part["p_w"].shape, part["status"][:1]              # (<= 10000, n), ['converged']
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+        self.where = f"file {str(path)!r}"
+        self.reader = ArrayReader(path, SOLUTION_KIND)
+        try:
+            names = self.reader.names
+            self.shape = self.reader.shape("p_w") if "p_w" in names else ()
+            _check_solution_layout(self.where, {k: self.reader.shape(k) for k in names},
+                                   self.reader.dtype("p_w") if "p_w" in names else None)
+            self.meta = self.reader.meta
+            _check_solution_meta(self.where, self.meta)
+        except ConfigError:
+            self.reader.close()
+            raise
+
+    def __enter__(self) -> SolutionFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying file (also done by ``with``)."""
+        self.reader.close()
+
+    def chunks(self, chunk_size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Yield ``(start, {"p_w": [m, n] W, "status": [m] text})`` over all layouts, rows
+        checked per chunk, the file's checksum after the last one."""
+        for start, part in self.reader.iter_rows(["p_w", "status"], chunk_size):
+            part["status"] = _checked_rows(self.where, part["p_w"], part["status"])
+            yield start, part
 
 
 def evaluate_solutions(
-    data_path: str | os.PathLike, solution_paths: list[str | os.PathLike]
+    data_path: str | os.PathLike, solution_paths: list[str | os.PathLike], *,
+    per_link: bool = False, chunk_size: int | None = None,
 ) -> Evaluation:
-    """Per-link, per-layout and summary rates (Mbps, 95 % CIs) of solution files on the
-    data they were solved for.
+    """Per-layout and summary rates (Mbps, 95 % CIs) of solution files on the data they
+    were solved for; with ``per_link`` also every link's rate (:attr:`Evaluation.rates`).
 
     Percent columns use FP as the sum-rate reference (WMMSE when no FP file is given: the
     two give the same iterates) and the max-min optimum (``maxmin``, else
@@ -248,7 +315,15 @@ def evaluate_solutions(
     one was used or why a percent column is empty. Two files of one method are labelled
     ``method [file name]``. Multi-user MISO data files go to
     :func:`wirelessrl.beamforming_solutions.evaluate_mu_miso_solutions`, MISO pilot files
-    to :func:`wirelessrl.miso_solutions.evaluate_miso_files` (their rows only: no rates).
+    to :func:`wirelessrl.miso_solutions.evaluate_miso_files` (their rows only: no rates);
+    both read their files whole.
+
+    Out of core (D2D): the data file and the solution files are read together in chunks
+    of ``chunk_size`` layouts (None: :data:`wirelessrl.datasets.CHUNK_BYTES` of gains and
+    powers), their checksums verified in the same pass; memory holds one chunk plus the
+    per-layout sum-rate and min-rate of every method (16 bytes per layout and method,
+    needed for the percentiles), and with ``per_link`` the ``[batch, n]`` link rates.
+    The numbers do not depend on the chunk size. ``.mat`` files are read whole.
 
     Example
     -------
@@ -256,9 +331,9 @@ def evaluate_solutions(
     >>> from wirelessrl.datasets import simulate_d2d_file
     >>> data = simulate_d2d_file(D2DConfig.from_preset("paper"), n=20, seed=1, path="d2d.h5")
     >>> files = [solve_file(data, m, f"{m}.h5") for m in ("fp", "full")]
-    >>> ev = evaluate_solutions(data, files)
-    >>> ev.rates["full"].shape, ev.references[0].note
-    ((20, 10), '% of fp (FP, 150 iterations, 1 start)')
+    >>> ev = evaluate_solutions(data, files, per_link=True, chunk_size=8)
+    >>> ev.rates["full"].shape, ev.sums["full"].shape, ev.references[0].note
+    ((20, 10), (20,), '% of fp (FP, 150 iterations, 1 start)')
     >>> print(ev.references[1].note)   # doctest: +NORMALIZE_WHITESPACE
     empty: no maxmin solution given; pass a file from 'wirelessrl solve d2d.h5 --method
     maxmin -o maxmin.h5' to get % of the max-min optimum
@@ -275,27 +350,47 @@ def evaluate_solutions(
                           sample="sample", data_file=str(data_path))
     if not solution_paths:
         raise ConfigError("solutions: none given; expected one or more files from 'solve'")
-    data = load_d2d(data_path)
-    data_sha256 = data_checksum(data_path)
-    loaded = []
-    for path in solution_paths:
-        arrays, meta = load_solution(path)
-        check_same_data(path, meta, data_path, data.seed, data_sha256)
-        check_solution_fits(path, data_path, arrays["p_w"].shape, data.g.shape[:2], meta,
-                            data.config.to_dict(), data.seed, arrays["status"], "layouts")
-        loaded.append((path, arrays["p_w"], meta))
-    labels = solution_labels([(path, meta["method"]) for path, _, meta in loaded])
-    rates = {lab: d2d_link_rates_mbps(data.g, p, data.config)
-             for lab, (_, p, _) in zip(labels, loaded, strict=True)}
-    ev = evaluate_rates(
-        rates, {lab: meta["method"] for lab, (_, _, meta) in zip(labels, loaded, strict=True)},
-        {lab: meta["options"].get("stopping_rule", meta["method"])
-         for lab, (_, _, meta) in zip(labels, loaded, strict=True)},
-        "Mbps", D2D_REFERENCES,
-        files={lab: str(path) for lab, (path, _, _) in zip(labels, loaded, strict=True)},
-        data_file=str(data_path))
-    ev.meta = {"kind": "d2d-layouts", "seed": data.seed, "config": data.config.to_dict(),
-               "version": loaded[0][2].get("version")}
+    with contextlib.ExitStack() as stack:
+        data = stack.enter_context(D2DFile(data_path))
+        cfg, links = data.config, data.config.n_links
+        data_sha256 = data.reader.meta.get("checksum_sha256")
+        files = []
+        for path in solution_paths:
+            f = stack.enter_context(SolutionFile(path))
+            check_same_data(path, f.meta, data_path, data.seed, data_sha256)
+            check_solution_fits(path, data_path, f.shape, (data.n, links), f.meta,
+                                cfg.to_dict(), data.seed, None, "layouts")
+            files.append(f)
+        labels = solution_labels([(f.path, f.meta["method"]) for f in files])
+        chunk = chunk_rows(chunk_size, {"g": RowArray((links, links)),
+                                        **{lab: RowArray((links,)) for lab in labels}})
+        parts: dict[str, list] = {name: [] for name in ("sums", "mins", "rates")}
+        failed = [0] * len(files)
+        for (_, d), *sols in zip(data.chunks(chunk), *(f.chunks(chunk) for f in files),
+                                 strict=True):
+            rates = {lab: d2d_link_rates_mbps(d["g"], s["p_w"], cfg)
+                     for lab, (_, s) in zip(labels, sols, strict=True)}
+            sums, mins = layout_sums_mins(rates)
+            parts["sums"].append(sums)
+            parts["mins"].append(mins)
+            if per_link:
+                parts["rates"].append(rates)
+            for k, (_, s) in enumerate(sols):
+                failed[k] += int(np.sum(s["status"] == "failed"))
+    for f, n_failed in zip(files, failed, strict=True):
+        check_none_failed(f.path, n_failed, "layouts")
+    whole = {name: {lab: np.concatenate([p[lab] for p in pieces]) for lab in labels}
+             for name, pieces in parts.items() if pieces}
+    by_label = dict(zip(labels, files, strict=True))
+    ev = evaluate_layouts(
+        whole["sums"], whole["mins"],
+        {lab: f.meta["method"] for lab, f in by_label.items()},
+        {lab: f.meta["options"].get("stopping_rule", f.meta["method"])
+         for lab, f in by_label.items()},
+        "Mbps", D2D_REFERENCES, rates=whole.get("rates"),
+        files={lab: str(f.path) for lab, f in by_label.items()}, data_file=str(data_path))
+    ev.meta = {"kind": "d2d-layouts", "seed": data.seed, "config": cfg.to_dict(),
+               "version": files[0].meta.get("version")}
     return ev
 
 

@@ -1,4 +1,5 @@
-"""Options shared by the commands that work in chunks and scale out (simulate, solve, sweep)."""
+"""Options shared by the commands that work in chunks and scale out (simulate, solve,
+evaluate, sweep)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ def chunk_options(f):
                      help="HDF5 compression of the data sets.")(f)
     f = click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
                      show_default=True, help="Stored precision of the floating arrays.")(f)
-    f = click.option("--chunk-size", type=int, default=None, metavar="N",
-                     help="Layouts per chunk (default: 16 MiB worth); memory grows with it, "
-                          "the output bytes do not depend on it.")(f)
-    return f
+    return chunk_size_option(f)
+
+
+def chunk_size_option(f):
+    """``--chunk-size N``: layouts read (and computed) at a time."""
+    return click.option("--chunk-size", type=int, default=None, metavar="N",
+                        help="Layouts per chunk (default: 16 MiB worth); memory grows with "
+                             "it, the output does not depend on it.")(f)
 
 
 def numba_threads_option(f):

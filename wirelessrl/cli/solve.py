@@ -9,6 +9,7 @@ import click
 from wirelessrl.cli import main
 from wirelessrl.cli.options import (
     chunk_options,
+    chunk_size_option,
     cluster_options,
     numba_threads_option,
     open_cluster,
@@ -86,12 +87,15 @@ def solve(data, method, output, iterations, tol, restarts, seed, init, power_con
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the JSON / CSV to this file (.json / .csv) and print the table.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def evaluate(data, solutions, as_json, as_csv, per_link, output, overwrite) -> None:
+@chunk_size_option
+def evaluate(data, solutions, as_json, as_csv, per_link, output, overwrite,
+             chunk_size) -> None:
     """Mean sum-rate and min-rate (Mbps; bit/s/Hz for mu-miso) of solution files, with
     95 % confidence intervals (Student t over layouts) and % of FP / max-min optimum
     (MISO pilot files: beamforming gain in % of MRT, localization error in m).
 
-    Says which reference each % column uses, or why it is empty.
+    Says which reference each % column uses, or why it is empty. D2D files are read in
+    chunks of layouts (out of core; --per-link keeps every link's rate, as it prints them).
 
     \b
     wirelessrl evaluate d2d.h5 fp.h5 maxmin.h5 full.h5
@@ -100,7 +104,7 @@ def evaluate(data, solutions, as_json, as_csv, per_link, output, overwrite) -> N
     from wirelessrl.solutions import evaluate_solutions
 
     fmt = evaluation_format(as_json, as_csv, per_link, output, overwrite)
-    ev = evaluate_solutions(data, list(solutions))
+    ev = evaluate_solutions(data, list(solutions), per_link=per_link, chunk_size=chunk_size)
     if output is not None:
         path = ev.write(output, fmt, per_link=per_link, overwrite=overwrite)
         click.echo(ev.text())
