@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ from wirelessrl.gnn import GraphInputTransform
 from wirelessrl.standardize import Standardizer
 
 __all__ = ["FAMILIES", "INPUT_TRANSFORMS", "RECONSTRUCTION_KEYS", "FlatInputs", "GraphInputs",
-           "fit_d2d_inputs", "fit_inputs", "inputs_from_dict", "tensors"]
+           "fit_d2d_inputs", "fit_d2d_inputs_chunks", "fit_inputs", "inputs_from_dict", "tensors"]
 
 INPUT_TRANSFORMS = ("standardized", "log-db")
 """Input maps of the ``mlp`` family: standardized gains (the paper's) or standardized dB."""
@@ -128,10 +129,28 @@ def fit_d2d_inputs(family: str, g: np.ndarray, p_max_w: float = 1.0, noise_w: fl
                    transform: str = "standardized") -> FlatInputs | GraphInputs:
     """The input map of ``family`` fitted on training gains ``g : [n, N, N]``
     (``p_max_w``, ``noise_w`` in watts: the ``gnn`` input's SNR scale)."""
+    return fit_d2d_inputs_chunks(family, [g], p_max_w, noise_w, transform)
+
+
+def fit_d2d_inputs_chunks(family: str, chunks: Iterable[np.ndarray], p_max_w: float = 1.0,
+                          noise_w: float = 1.0,
+                          transform: str = "standardized") -> FlatInputs | GraphInputs:
+    """:func:`fit_d2d_inputs` on training gains given in chunks ``[m, N, N]`` (one pass,
+    e.g. over a file larger than memory); one chunk gives exactly :func:`fit_d2d_inputs`,
+    more agree with it to about 1e-15 relative (:class:`~wirelessrl.standardize.Moments`).
+
+    Example
+    -------
+    >>> g = np.random.default_rng(0).uniform(1e-12, 1e-9, (6, 2, 2))
+    >>> a = fit_d2d_inputs_chunks("mlp", [g[:4], g[4:]]).standardizer.mean
+    >>> bool(np.allclose(a, fit_d2d_inputs("mlp", g).standardizer.mean, rtol=1e-14))
+    True
+    """
     check_choice("family", family, FAMILIES)
     if family == "gnn":
-        return GraphInputs(GraphInputTransform.fit(g, p_max_w, noise_w))
-    return FlatInputs(fit_inputs(transform, g))
+        return GraphInputs(GraphInputTransform.fit_chunks(chunks, p_max_w, noise_w))
+    check_choice("model.input_transform", transform, INPUT_TRANSFORMS)
+    return FlatInputs(Standardizer.fit_chunks(chunks, log_db=transform == "log-db"))
 
 
 def inputs_from_dict(family: str, values: Any) -> FlatInputs | GraphInputs:

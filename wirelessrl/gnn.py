@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -379,17 +379,33 @@ class GraphInputTransform:
     @classmethod
     def fit(cls, g: np.ndarray, p_max_w: float, noise_w: float) -> GraphInputTransform:
         """Fit the scalars of :meth:`standardize` on ``g : [batch, n, n]``."""
-        s = cls(float(p_max_w), float(noise_w)).snr_db(g).astype(np.float64)
-        eye = np.eye(s.shape[-1], dtype=bool)
-        direct, cross = s[:, eye], s[:, ~eye]
+        return cls.fit_chunks([g], p_max_w, noise_w)
 
-        def stats(v: np.ndarray) -> tuple[float, float]:
-            if not v.size:
+    @classmethod
+    def fit_chunks(cls, chunks: Iterable[np.ndarray], p_max_w: float,
+                   noise_w: float) -> GraphInputTransform:
+        """:meth:`fit` on gains given in chunks ``[m, n, n]`` (e.g. read from disk), merged
+        with :class:`~wirelessrl.standardize.Moments`; one chunk gives exactly :meth:`fit`."""
+        from wirelessrl.standardize import Moments
+
+        snr = cls(float(p_max_w), float(noise_w))
+        parts: dict[str, Moments | None] = {"direct": None, "cross": None}
+        for g in chunks:
+            s = snr.snr_db(g).astype(np.float64)
+            eye = np.eye(s.shape[-1], dtype=bool)
+            for name, v in (("direct", s[:, eye]), ("cross", s[:, ~eye])):
+                if v.size:
+                    m = Moments.of(v, axis=None)
+                    parts[name] = m if parts[name] is None else parts[name].merge(m)
+
+        def stats(m: Moments | None) -> tuple[float, float]:
+            if m is None:
                 return 0.0, 1.0
-            sd = float(v.std())
-            return float(v.mean()), sd if sd > 0 else 1.0
+            sd = float(np.sqrt(m.var))
+            return float(m.mean), sd if sd > 0 else 1.0
 
-        return cls(float(p_max_w), float(noise_w), *stats(direct), *stats(cross))
+        return cls(float(p_max_w), float(noise_w), *stats(parts["direct"]),
+                   *stats(parts["cross"]))
 
     def standardize(self, s: np.ndarray) -> np.ndarray:
         """``s : [batch, n, n]`` dB -> standardized, float32 (the reconstruction target)."""

@@ -59,6 +59,9 @@ class ChunkedDataset(torch.utils.data.Dataset):
         ``{name: tensor [m, ...]}`` (e.g. standardized inputs ``x`` and gains ``g``);
         None turns each array into a tensor as it is
     start, stop : int or None, the rows used (a split of the file; None: all)
+    rows : [m] int array or None, the rows used as sorted file row indices instead of
+        ``start:stop`` (e.g. a seeded random split); each chunk reads the file's rows from
+        its first to its last index in one slice
     chunk_size : int >= 1, rows per read (memory: about one chunk after the transform)
     kind : str or None, the file kind expected (``"d2d-layouts"``, ...)
     verify : bool, check the file's checksum once, in a streaming pass, on construction
@@ -83,6 +86,7 @@ class ChunkedDataset(torch.utils.data.Dataset):
         *,
         start: int | None = None,
         stop: int | None = None,
+        rows: np.ndarray | None = None,
         chunk_size: int = 16_384,
         kind: str | None = None,
         verify: bool = True,
@@ -97,11 +101,11 @@ class ChunkedDataset(torch.utils.data.Dataset):
             if missing:
                 raise ConfigError(f"file {str(path)!r} lacks the array {missing[0]!r}; "
                                   f"expected one of {', '.join(reader.names)}")
-            rows = {reader.shape(k)[0] if reader.shape(k) else 0 for k in self.keys}
-            if len(rows) != 1:
+            counts = {reader.shape(k)[0] if reader.shape(k) else 0 for k in self.keys}
+            if len(counts) != 1:
                 raise ConfigError(f"file {str(path)!r}: arrays {list(self.keys)} have "
-                                  f"different numbers of rows {sorted(rows)}; expected one")
-            total = rows.pop()
+                                  f"different numbers of rows {sorted(counts)}; expected one")
+            total = counts.pop()
             if verify:
                 reader.verify()
         lo = 0 if start is None else check_int("start", start, 0)
@@ -110,6 +114,14 @@ class ChunkedDataset(torch.utils.data.Dataset):
             raise ConfigError(f"rows start={lo}, stop={hi} are invalid for file {str(path)!r} "
                               f"of {total} rows; expected 0 <= start < stop <= {total}")
         self.start, self.stop = lo, hi
+        self.rows = None
+        if rows is not None:
+            r = np.asarray(rows, dtype=np.int64).ravel()
+            if start is not None or stop is not None or not r.size or r[0] < 0 \
+                    or r[-1] >= total or np.any(np.diff(r) <= 0):
+                raise ConfigError(f"rows are invalid for file {str(path)!r} of {total} rows; "
+                                  "expected increasing indices in 0..n-1, without start/stop")
+            self.rows, self.start, self.stop = r, 0, r.size
         self._reader: ArrayReader | None = None
         self._pid = None
         self._cached: tuple[int, dict] | None = None
@@ -138,8 +150,13 @@ class ChunkedDataset(torch.utils.data.Dataset):
         lo = self.start + k * self.chunk_size
         hi = min(lo + self.chunk_size, self.stop)
         reader = self._open()
-        batch = _as_tensors({key: reader.read(key, lo, hi) for key in self.keys},
-                            self.transform)
+        if self.rows is None:
+            arrays = {key: reader.read(key, lo, hi) for key in self.keys}
+        else:
+            idx = self.rows[lo:hi]
+            arrays = {key: reader.read(key, int(idx[0]), int(idx[-1]) + 1)[idx - idx[0]]
+                      for key in self.keys}
+        batch = _as_tensors(arrays, self.transform)
         self._cached = (k, batch)
         return batch
 

@@ -23,6 +23,16 @@ config (power, noise, SNR gap in dB). :func:`predict_file` writes an ordinary D2
 file (``p_w``, ``status`` = ``unverified``, ``iterations`` = 0, ``objective`` in bit/s/Hz),
 so ``wirelessrl evaluate data.h5 powers.h5`` scores it beside any solver.
 
+Large data sets are trained from disk (``stream``; by default when the gains of the file
+exceed :data:`STREAM_BYTES`): the input statistics are fitted and the validation layouts
+gathered in one chunked pass (which also verifies the file's checksum), then every epoch
+reads the training layouts chunk by chunk (:class:`wirelessrl.loaders.ChunkedDataset`:
+chunks in a random order, layouts shuffled inside each chunk). Memory holds one chunk, the
+validation layouts and the split's indices (16 bytes per layout). With one chunk holding
+all training layouts the weights equal those of the in-memory run; with smaller chunks the
+minibatches differ (a chunk-wise shuffle instead of a permutation of all layouts), so the
+weights differ like those of another seed.
+
 Strategies: without a source model, ``regular`` (a fresh network on the objective) or
 ``reconstruction`` (the same with the reconstruction loss: a source for a later
 reconstruction transfer). With ``source`` (a model folder), ``conventional`` (frozen
@@ -73,6 +83,7 @@ from wirelessrl.d2d_inputs import (
     FlatInputs,
     GraphInputs,
     fit_d2d_inputs,
+    fit_d2d_inputs_chunks,
     inputs_from_dict,
 )
 from wirelessrl.datasets import D2DFile, chunk_rows, load_d2d
@@ -354,6 +365,45 @@ def _split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
+STREAM_BYTES = 1 << 30
+"""``train_d2d`` reads the training layouts from disk when the file's gains exceed this
+many bytes (1 GiB: 1.3 million layouts of 10 links in float64), unless told."""
+
+
+def _streamed_splits(data, train_idx: np.ndarray, chunk: int, src: D2DModel | None,
+                     family: str, input_transform: str):
+    """One chunked pass over the file (gains and checksum verified): the input map fitted
+    on the training layouts (unless the source's), the validation layouts as tensors; and
+    the training layouts as a :class:`~wirelessrl.loaders.ChunkedDataset`."""
+    from wirelessrl.datasets import D2D_KIND
+    from wirelessrl.loaders import ChunkedDataset
+
+    valid_parts: list[np.ndarray] = []
+    with D2DFile(data) as f:
+        system = f.config
+        is_train = np.zeros(f.n, dtype=bool)
+        is_train[train_idx] = True
+
+        def train_gains() -> Iterator[np.ndarray]:
+            for start, part in f.chunks(chunk):
+                sel = is_train[start:start + len(part["g"])]
+                valid_parts.append(part["g"][~sel])
+                if sel.any():
+                    yield part["g"][sel]
+
+        if src is None:
+            inputs = fit_d2d_inputs_chunks(family, train_gains(), system.p_max_w,
+                                           system.noise_w, input_transform)
+        else:
+            inputs = src.inputs
+            for _ in train_gains():
+                pass
+    valid = inputs.tensors(np.concatenate(valid_parts))
+    train = ChunkedDataset(data, ("g",), lambda a: inputs.tensors(a["g"]), rows=train_idx,
+                           chunk_size=chunk, kind=D2D_KIND, verify=False)
+    return inputs, train, valid
+
+
 def _strategy_for(source: D2DModel | None, strategy: str | None) -> str:
     if source is None:
         strategy = strategy or "regular"
@@ -401,6 +451,8 @@ def train_d2d(
     device: str = "auto",
     overwrite: bool = False,
     progress: bool = False,
+    stream: bool | None = None,
+    chunk_size: int | None = None,
 ) -> D2DModel:
     """Train a power-control network on a D2D data file and save it as a model folder.
 
@@ -424,6 +476,11 @@ def train_d2d(
         the best epoch
     epochs, batch_size, lr, patience, seed, device : the :class:`TrainConfig`
     threads : int >= 1 or None, torch CPU threads during training
+    stream : read the training layouts from disk in chunks (True), hold them in memory
+        (False) or choose by size (None: streamed when the gains exceed
+        :data:`STREAM_BYTES`); see the module doc
+    chunk_size : int >= 1 or None, layouts per chunk when streamed (None:
+        :data:`wirelessrl.datasets.CHUNK_BYTES` of gains)
 
     Output
     ------
@@ -447,15 +504,24 @@ def train_d2d(
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                             seed=seed, device=device, num_threads=threads, progress=progress,
                             checkpoint_every_s=None)
-    layouts = load_d2d(data)
-    system, n_links = layouts.config, layouts.config.n_links
+    with D2DFile(data) as f:  # metadata and shapes only
+        system, n_layouts = f.config, f.n
+        gain_bytes = n_layouts * f.reader.dtype("g").itemsize * system.n_links ** 2
+    n_links = system.n_links
     if src is not None:
         src.check_links(n_links, data)
-    train_idx, valid_idx = _split(len(layouts), valid_fraction, seed)
-    g_train, g_valid = layouts.g[train_idx], layouts.g[valid_idx]
-    inputs = src.inputs if src is not None else fit_d2d_inputs(
-        family, g_train, system.p_max_w, system.noise_w, input_transform)
-    train, valid = inputs.tensors(g_train), inputs.tensors(g_valid)
+    train_idx, valid_idx = _split(n_layouts, valid_fraction, seed)
+    streamed = gain_bytes > STREAM_BYTES if stream is None else bool(stream)
+    chunk = chunk_rows(chunk_size, {"g": RowArray((n_links, n_links))})
+    if streamed:
+        inputs, train, valid = _streamed_splits(data, train_idx, chunk, src, family,
+                                                input_transform)
+    else:
+        layouts = load_d2d(data)
+        g_train, g_valid = layouts.g[train_idx], layouts.g[valid_idx]
+        inputs = src.inputs if src is not None else fit_d2d_inputs(
+            family, g_train, system.p_max_w, system.noise_w, input_transform)
+        train, valid = inputs.tensors(g_train), inputs.tensors(g_valid)
     head, metric, _task = OBJECTIVES[objective]
     loss = D2DRateLoss(objective, p_max_w=system.p_max_w, noise_w=system.noise_w,
                        snr_gap_db=system.snr_gap_db)
@@ -505,6 +571,8 @@ def train_d2d(
                 "objective": src.objective, "strategy": src.info["training"]["strategy"]},
             "n_train": len(train_idx),
             "n_valid": len(valid_idx),
+            "streamed": streamed,
+            "chunk_size": chunk if streamed else None,
             "valid_fraction": valid_fraction,
             "train_config": train_cfg.to_dict(),
             "result": result.to_dict(),

@@ -14,12 +14,60 @@ on tensors, for inputs recomputed during training (e.g. after the link permutati
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-__all__ = ["Standardizer"]
+__all__ = ["Moments", "Standardizer"]
+
+
+@dataclass
+class Moments:
+    """Count, mean and population variance of samples, merged chunk by chunk.
+
+    One chunk gives exactly NumPy's ``mean`` and ``var`` (so ``sqrt(var)`` is its ``std``);
+    further chunks are merged with Chan et al.'s pairwise update, which agrees with the
+    whole-array figures to about 1e-15 relative.
+
+    Example
+    -------
+    >>> x = np.arange(10.0)
+    >>> m = Moments.of(x[:3]).merge(Moments.of(x[3:]))
+    >>> m.n, float(m.mean), bool(np.isclose(m.var, x.var()))
+    (10, 4.5, True)
+    """
+
+    n: int
+    mean: np.ndarray
+    var: np.ndarray
+
+    @classmethod
+    def of(cls, t: np.ndarray, axis: int | None = 0) -> Moments:
+        """Moments of ``t`` along ``axis`` (None: all entries)."""
+        n = t.shape[axis] if axis is not None else t.size
+        return cls(int(n), t.mean(axis=axis), t.var(axis=axis))
+
+    def merge(self, other: Moments) -> Moments:
+        """The moments of both sets of samples."""
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n)
+        var = (self.n * self.var + other.n * other.var
+               + delta * delta * (self.n * other.n / n)) / n
+        return Moments(n, mean, var)
+
+    @classmethod
+    def over(cls, chunks: Iterable[np.ndarray], axis: int | None = 0) -> Moments:
+        """Moments over the concatenation of ``chunks`` (at least one, non-empty)."""
+        out = None
+        for t in chunks:
+            m = cls.of(t, axis)
+            out = m if out is None else out.merge(m)
+        if out is None:
+            raise ValueError("no chunks")
+        return out
 
 
 @dataclass
@@ -49,9 +97,15 @@ class Standardizer:
     @classmethod
     def fit(cls, z: np.ndarray, log_db: bool = False) -> Standardizer:
         """Statistics of ``z`` : [n, ...] (any trailing shape, flattened per sample)."""
-        t = cls._transform(np.asarray(z), log_db)
-        std = t.std(axis=0)
-        return cls(t.mean(axis=0), np.where(std > 0, std, 1.0), bool(log_db))
+        return cls.fit_chunks([z], log_db)
+
+    @classmethod
+    def fit_chunks(cls, chunks: Iterable[np.ndarray], log_db: bool = False) -> Standardizer:
+        """Statistics of samples given in chunks ``[m, ...]`` (e.g. read from disk), merged
+        with :class:`Moments`; one chunk gives exactly :meth:`fit`."""
+        m = Moments.over(cls._transform(np.asarray(z), log_db) for z in chunks)
+        std = np.sqrt(m.var)
+        return cls(m.mean, np.where(std > 0, std, 1.0), bool(log_db))
 
     @staticmethod
     def _transform(z: np.ndarray, log_db: bool) -> np.ndarray:

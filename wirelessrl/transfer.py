@@ -436,7 +436,8 @@ def train_target(
 
     With a frozen feature module and ``cache_features`` the features of every sample are
     computed once and only the head runs in the training loop: identical training,
-    several times faster (25,000 epochs of a 5,000-sample validation). An ``augment``
+    several times faster (25,000 epochs of a 5,000-sample validation); a streamed ``train``
+    (:class:`~wirelessrl.loaders.ChunkedDataset`) is never cached. An ``augment``
     changes the input of every training minibatch, so the features cannot be cached: with
     an augmentation the cache is off whatever ``cache_features`` says (the frozen module
     then runs in the loop, and only the head trains).
@@ -482,7 +483,7 @@ def train_target(
     model: nn.Module = net
     if not strategy.train_feature_on_target:
         net.freeze_features()
-        if cache_features and augment is None:
+        if cache_features and augment is None and isinstance(train, Mapping):
             device = resolve_device(config.device)
             net.to(device)
             train = _features(net, train, task.input_key, device, config.valid_batch_size)

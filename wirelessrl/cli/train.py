@@ -51,15 +51,25 @@ def train() -> None:
 @click.option("--threads", type=int, default=None, help="torch CPU threads (1 is usually "
                                                          "fastest for these networks).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1.")
+@click.option("--stream/--in-memory", "stream", default=None,
+              help="Read the training layouts from disk in chunks, or hold them in memory "
+                   "[default: streamed when the file's gains exceed 1 GiB].")
+@click.option("--chunk-size", type=int, default=None, metavar="N",
+              help="--stream: layouts per chunk (default: 16 MiB of gains); the minibatches "
+                   "shuffle chunks, then layouts inside a chunk.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing model folder.")
 def train_d2d(data, objective, output, family, input_transform, source, strategy, alpha,
               feature_lr_scale, valid_fraction, epochs, lr, batch_size, patience, seed, threads,
-              device, overwrite) -> None:
+              device, stream, chunk_size, overwrite) -> None:
     """Train a D2D power-control network on DATA (power, noise and SNR gap from its config).
 
     Example: wirelessrl train d2d --data data.h5 --objective sum --strategy reconstruction
     --epochs 20 --threads 1 -o sum-model; then wirelessrl train d2d --data small.h5
     --objective min --from sum-model -o min-model
+
+    A data set larger than memory trains from disk (--stream, automatic above 1 GiB of
+    gains). Under torchrun every rank trains its share of each minibatch and rank 0
+    writes the model folder (docs/cluster.md).
     """
     from wirelessrl.modeldir import model_summary
     from wirelessrl.modeldir import train_d2d as run
@@ -69,7 +79,8 @@ def train_d2d(data, objective, output, family, input_transform, source, strategy
                 strategy=strategy, alpha=alpha, feature_lr_scale=feature_lr_scale,
                 valid_fraction=valid_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
                 patience=patience, seed=seed, threads=threads, device=device,
-                overwrite=overwrite, progress=sys.stderr.isatty())
+                overwrite=overwrite, progress=sys.stderr.isatty(), stream=stream,
+                chunk_size=chunk_size)
     s = model_summary(model)
     links = "any number of" if s["n_links"] is None else s["n_links"]
     click.echo(f"trained a {s['family']} {objective}-rate network ({s['strategy']}, "
