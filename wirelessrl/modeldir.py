@@ -485,6 +485,11 @@ def train_d2d(
     Output
     ------
     :class:`D2DModel` (also saved under ``output``)
+
+    Under ``torchrun`` every rank loads the data and trains its share of each minibatch
+    (:mod:`wirelessrl.ddp`; the same weights as one process up to the order of
+    floating-point sums); rank 0 alone writes ``output``, the other ranks return (with an
+    unsaved model) once it is in place.
     """
     objective = check_choice("objective", objective, tuple(OBJECTIVES))
     if family is not None:
@@ -581,7 +586,11 @@ def train_d2d(
         "provenance": prov,
     }
     model = D2DModel(net, objective, inputs, system, info)
-    model.save(output, overwrite, history=result.history)
+    from wirelessrl import ddp
+
+    if ddp.world()[0] == 0:
+        model.save(output, overwrite, history=result.history)
+    ddp.barrier()  # under torchrun the other ranks return once the folder is in place
     return model
 
 

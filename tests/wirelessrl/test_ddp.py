@@ -86,3 +86,54 @@ def test_two_cpu_processes_match_one_and_resume(tmp_path):
     resumed = _two_processes(tmp_path, "rest", str(tmp_path / "resumed"), 6)
     assert resumed[0]["resumed_from"] == 3 and resumed[0]["last"] == 6
     assert resumed[0]["best"] == full[0]["best"] and resumed[0]["weights"] == full[0]["weights"]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_torchrun_train_d2d_writes_one_model_folder_matching_one_process(tmp_path):
+    """``torchrun --nproc_per_node 2 -m wirelessrl train d2d``: exit 0, one report line,
+    one model folder (rank 0's), the one-process validation figure within TOLERANCE and
+    weights within 1e-4 (the same steps, only the order of floating-point sums differs)."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from simulators.d2d import D2DConfig
+    from wirelessrl.datasets import simulate_d2d_file
+    from wirelessrl.modeldir import WEIGHTS_FILE, train_d2d
+
+    data = simulate_d2d_file(D2DConfig.from_preset("paper", n_links=3), 300, 1,
+                             tmp_path / "d.h5")
+    args = ["train", "d2d", "--data", str(data), "--objective", "sum", "--epochs", "3",
+            "--threads", "1", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", "-m", "wirelessrl", *args, "-o",
+                          str(tmp_path / "model")], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("trained a mlp") == 1, run.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "model"]  # no clashes
+    one = train_d2d(data, tmp_path / "one", objective="sum", epochs=3, threads=1,
+                    device="cpu")
+    two = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["result"]
+    best = one.info["training"]["result"]["best_metric"]
+    assert abs(two["best_metric"] - best) <= TOLERANCE * abs(best)
+    assert two["best_epoch"] == one.info["training"]["result"]["best_epoch"]
+    weights = load_file(tmp_path / "model" / WEIGHTS_FILE)
+    for name, value in one.net.state_dict().items():
+        torch.testing.assert_close(weights[name], value, rtol=0, atol=1e-4)
+
+
+def test_reproduce_under_torchrun_is_a_one_line_error(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from wirelessrl.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    r = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o",
+                                  str(tmp_path / "x")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "not under torchrun" in r.output and "-m wirelessrl train d2d" in r.output
+    assert not (tmp_path / "x").exists()

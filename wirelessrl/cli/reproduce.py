@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from experiments import TASKS
@@ -27,7 +30,14 @@ def reproduce(experiment, scale, seeds, run_dir, config_path, threads, overrides
     source.epochs=50 target.lr=1e-3.
     """
     from experiments import load_experiment_config, parse_seeds, run_experiment
+    from simulators.validation import ConfigError
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun
+        if os.environ.get("RANK", "0") != "0":
+            sys.exit(2)  # rank 0 says why
+        raise ConfigError("reproduce runs in one process, not under torchrun; train "
+                          "data-parallel with 'torchrun --standalone --nproc_per_node N -m "
+                          "wirelessrl train d2d --data FILE --objective sum -o MODEL_DIR'")
     if threads is not None:
         import torch
 

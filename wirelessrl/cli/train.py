@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -79,13 +80,20 @@ def train_d2d(data, objective, output, family, input_transform, source, strategy
                 strategy=strategy, alpha=alpha, feature_lr_scale=feature_lr_scale,
                 valid_fraction=valid_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
                 patience=patience, seed=seed, threads=threads, device=device,
-                overwrite=overwrite, progress=sys.stderr.isatty(), stream=stream,
-                chunk_size=chunk_size)
+                overwrite=overwrite, progress=sys.stderr.isatty() and _rank() == 0,
+                stream=stream, chunk_size=chunk_size)
+    if _rank() != 0:
+        return  # under torchrun: rank 0 wrote the folder and reports it
     s = model_summary(model)
     links = "any number of" if s["n_links"] is None else s["n_links"]
     click.echo(f"trained a {s['family']} {objective}-rate network ({s['strategy']}, "
                f"{s['parameters']:,} parameters, {links} links): best epoch {s['best_epoch']}, "
                f"validation {s['valid_metric']} {s['valid_value']:.4f}; wrote {model.path}")
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 otherwise)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 @main.command()
