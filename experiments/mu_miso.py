@@ -24,7 +24,6 @@ Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -34,17 +33,24 @@ import torch
 from baselines.mu_miso import solve_beamforming
 from experiments.runner import TaskRun, feature_width
 from simulators.mu_miso import MuMisoConfig, MuMisoSamples
-from simulators.validation import ConfigError, check_choice, check_int
+from simulators.validation import check_choice, check_int
 from wirelessrl.datasets import load_mu_miso, simulate_mu_miso_file
 from wirelessrl.fileio import provenance, write_arrays
-from wirelessrl.models import HeadConfig, NetConfig
+from wirelessrl.models import NetConfig
+from wirelessrl.mu_miso_inputs import (
+    INPUTS,
+    NET_BUILDERS,
+    RECONSTRUCTION_KEYS,
+    fit_inputs,
+    mu_miso_net_config,
+    network_input,
+    tensors,
+)
 from wirelessrl.objectives import MuMisoRateLoss
 from wirelessrl.results import Echo
-from wirelessrl.standardize import Standardizer
 from wirelessrl.transfer import TransferTask
 
 SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
-INPUTS = ("channel", "pilots")
 SOURCE_HEAD, TARGET_HEAD = "sum_rate", "min_rate"
 
 
@@ -55,51 +61,6 @@ def system_config(config: dict) -> MuMisoConfig:
                                     **(system.get("overrides") or {}))
 
 
-def _mlp_net(model: dict, system: MuMisoConfig) -> NetConfig:
-    """Feature ``2KM -> model.feature``; heads ``sum_rate`` / ``min_rate`` to ``2KM`` reals
-    on the power sphere (``power_norm``); decoder back to the ``2KM`` standardized channel."""
-    width = 2 * system.n_users * system.n_antennas
-    head = HeadConfig((feature_width(model), *model["head"], width), output="power_norm",
-                      output_params={"power": system.p_max_w})
-    return NetConfig(feature_widths=(width, *model["feature"]),
-                     heads={SOURCE_HEAD: head, TARGET_HEAD: head},
-                     decoder_widths=(model["feature"][-1], *model["decoder"], width))
-
-
-STRUCTURED_KEYS = ("width", "layers", "head", "decoder", "aggregation", "message_widths")
-
-
-def _structured_net(model: dict, system: MuMisoConfig) -> NetConfig:
-    """The user-equivariant beamformer of ``model.structured``
-    (:mod:`wirelessrl.beam_structure`): per-user embedding ``2M -> width``, ``layers``
-    message-passing layers over the users, per-user heads ``width -> head -> 2`` (the scores
-    of ``lambda_k, p_k``; beams of the optimal structure, exactly on the power sphere),
-    per-user decoder ``width -> decoder -> 2M`` (the standardized channel of the user)."""
-    opts = model.get("structured") or {}
-    if not isinstance(opts, dict):
-        raise ConfigError(f"model.structured={opts!r} is invalid; expected a mapping of "
-                          f"{', '.join(STRUCTURED_KEYS)}")
-    for key in opts:
-        check_choice("model.structured", key, STRUCTURED_KEYS)
-    width = check_int("model.structured.width", opts.get("width", 128), 1)
-    layers = check_int("model.structured.layers", opts.get("layers", 3), 0)
-    m2 = 2 * system.n_antennas
-    head = HeadConfig((width, *opts.get("head", [64]), 2), output="optimal_beams",
-                      output_params={"power": system.p_max_w})
-    graph = {k: opts[k] for k in ("aggregation", "message_widths") if k in opts}
-    return NetConfig(feature_widths=(m2, *([width] * (layers + 1))),
-                     heads={SOURCE_HEAD: head, TARGET_HEAD: head},
-                     decoder_widths=(width, *opts.get("decoder", [64]), m2),
-                     family="structured", graph=graph)
-
-
-NET_BUILDERS = {"mlp": _mlp_net, "structured": _structured_net}
-"""``model.family`` -> ``(model section, system) -> NetConfig``."""
-
-RECONSTRUCTION_KEYS = {"mlp": "x", "structured": "x_rec"}
-"""Batch key of the decoder's target per model family."""
-
-
 def model_family(config: dict) -> str:
     """``model.family`` (``mlp`` when absent), validated."""
     return check_choice("model.family", config["model"].get("family", "mlp"),
@@ -107,9 +68,13 @@ def model_family(config: dict) -> str:
 
 
 def net_config(config: dict, system: MuMisoConfig) -> NetConfig:
-    """The network of ``model.family``: ``mlp`` (flat ``2KM`` reals in and out, the
-    baseline) or ``structured`` (any K, :mod:`wirelessrl.beam_structure`)."""
-    return NET_BUILDERS[model_family(config)](config["model"], system)
+    """The network of ``model.family`` with the heads ``sum_rate`` and ``min_rate``:
+    ``mlp`` (flat ``2KM`` reals in and out, the baseline) or ``structured`` (any K,
+    :mod:`wirelessrl.beam_structure`); :func:`wirelessrl.mu_miso_inputs.mu_miso_net_config`."""
+    family = model_family(config)
+    if family == "mlp":
+        feature_width(config["model"])  # validated with the experiment's message
+    return mu_miso_net_config(family, system, (SOURCE_HEAD, TARGET_HEAD), config["model"])
 
 
 def make_task(config: dict, system: MuMisoConfig | None = None) -> TransferTask:
@@ -128,37 +93,6 @@ def make_task(config: dict, system: MuMisoConfig | None = None) -> TransferTask:
         alpha=float(config["source"]["alpha"]),
         source_monitor=("sum_rate_bps_per_hz", "max"),
         target_monitor=("min_rate_bps_per_hz", "max"))
-
-
-def network_input(samples: MuMisoSamples, kind: str) -> np.ndarray:
-    """``[n, K, M, 2]`` real pairs the network sees: ``h / sigma`` (perfect CSI) or its
-    least-squares estimate from the pilots, ``y / (sqrt(L P_ue) sigma)``."""
-    h = samples.h if kind == "channel" else samples.channel_estimate()
-    return np.ascontiguousarray(np.stack([h.real, h.imag], axis=-1)
-                                / math.sqrt(samples.config.noise_w))
-
-
-def fit_inputs(family: str, x: np.ndarray) -> Standardizer:
-    """The input standardizer of ``model.family`` fitted on the source-training inputs
-    ``x : [n, K, M, 2]``: per entry (``mlp``), or one scalar mean and std over every entry
-    (``structured``: the same map for every user and any K)."""
-    return Standardizer.fit(x if family == "mlp" else x.reshape(-1, 1))
-
-
-def tensors(samples: MuMisoSamples, inputs: Standardizer, kind: str,
-            family: str = "mlp") -> dict[str, torch.Tensor]:
-    """Batch dict of a split (float32): ``h : [n, K, M, 2]`` the true noise-normalized
-    channel and, ``mlp``: ``x : [n, 2KM]`` the standardized input (also the reconstruction
-    target); ``structured``: ``x : [n, K, M, 2]`` the noise-normalized input (the beams are
-    built from it) and ``x_rec : [n, K, 2M]`` its scalar-standardized form (the decoder's
-    target)."""
-    h = np.stack([samples.h.real, samples.h.imag], axis=-1) / math.sqrt(samples.config.noise_w)
-    x = network_input(samples, kind)
-    out = {"h": torch.from_numpy(h.astype(np.float32))}
-    if family == "mlp":
-        return {"x": torch.from_numpy(inputs(x)), **out}
-    rec = inputs(x.reshape(-1, 1)).reshape(x.shape[0], x.shape[1], -1)
-    return {"x": torch.from_numpy(x.astype(np.float32)), "x_rec": torch.from_numpy(rec), **out}
 
 
 def baseline_methods(config: dict) -> dict[str, tuple[str, dict]]:

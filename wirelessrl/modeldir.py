@@ -1,45 +1,43 @@
-r"""Train once, apply anywhere: a trained D2D power-control network as a folder.
+r"""Train once, apply anywhere: a trained network as a folder, for every task.
 
-Behind ``wirelessrl train d2d`` and ``wirelessrl predict``. A model folder holds
+Behind ``wirelessrl train d2d|mu-miso`` and ``wirelessrl predict``. A model folder holds
 
 ``weights.safetensors``  the :class:`~wirelessrl.models.TransferNet` state (safetensors:
                          loading reads tensors, it never executes code); no decoder
-``model.json``           format, task, objective and head, model family, ``n_links``
-                         (``null`` for ``gnn``: any size), the network config, the input
-                         map with its fitted statistics (:mod:`wirelessrl.d2d_inputs`),
-                         the training data's system config, the training (strategy,
-                         reconstruction weight, source model, :class:`TrainConfig`, best
-                         epoch and validation metrics, split sizes), provenance (version,
-                         seed, data file path and arrays checksum, creation time) and the
-                         SHA-256 of the weights file (verified on load)
+``model.json``           format, task, objective and head, model family, the sizes the
+                         network is built for, the network config, the input map with
+                         its fitted statistics, the training data's system config, the
+                         training (strategy, reconstruction weight, source model,
+                         :class:`TrainConfig`, best epoch and validation metrics, split
+                         sizes), provenance (version, seed, data file path and arrays
+                         checksum, creation time) and the SHA-256 of the weights file
+                         (verified on load)
 ``metrics.csv``          the training history, one row per epoch
+
+What differs between the tasks (data files, model families and the sizes they fix, the
+network builder, the input map, the loss, the solution file) is a
+:class:`~wirelessrl.model_tasks.ModelTask` of :data:`~wirelessrl.model_tasks.MODEL_TASKS`:
+``d2d`` (power control: ``mlp`` for one number of links, ``gnn`` for any) and ``mu-miso``
+(downlink beamforming: ``mlp`` for one ``K`` and ``M``, ``structured`` for any ``K`` at the
+trained ``M``). Everything else here is shared.
 
 Training goes through the project's one engine: :func:`wirelessrl.transfer.train_target`
 (``regular``, and every transfer ``--from`` a source model) or
 :func:`wirelessrl.transfer.train_source` (``reconstruction`` without a source: the
 task loss plus ``alpha`` times the reconstruction loss; the decoder is dropped before
-saving), with :class:`~wirelessrl.objectives.D2DRateLoss` built from the data file's
-config (power, noise, SNR gap in dB). :func:`predict_file` writes an ordinary D2D solution
-file (``p_w``, ``status`` = ``unverified``, ``iterations`` = 0, ``objective`` in bit/s/Hz),
-so ``wirelessrl evaluate data.h5 powers.h5`` scores it beside any solver.
-
-Large data sets are trained from disk (``stream``; by default when the gains of the file
-exceed :data:`STREAM_BYTES`): the input statistics are fitted and the validation layouts
-gathered in one chunked pass (which also verifies the file's checksum), then every epoch
-reads the training layouts chunk by chunk (:class:`wirelessrl.loaders.ChunkedDataset`:
-chunks in a random order, layouts shuffled inside each chunk). Memory holds one chunk, the
-validation layouts and the split's indices (16 bytes per layout). With one chunk holding
-all training layouts the weights equal those of the in-memory run; with smaller chunks the
-minibatches differ (a chunk-wise shuffle instead of a permutation of all layouts), so the
-weights differ like those of another seed.
+saving), with the task's loss built from the data file's config. :func:`predict_file`
+writes an ordinary solution file of the task (``status`` = ``unverified``,
+``iterations`` = 0, ``objective`` in bit/s/Hz), so ``wirelessrl evaluate DATA FILE`` scores
+it beside any solver.
 
 Strategies: without a source model, ``regular`` (a fresh network on the objective) or
 ``reconstruction`` (the same with the reconstruction loss: a source for a later
-reconstruction transfer). With ``source`` (a model folder), ``conventional`` (frozen
-features of a source trained without reconstruction, new head), ``reconstruction`` (frozen
-features of a source trained with it, new head) or ``finetune`` (new head, features
-trained at ``feature_lr_scale`` times the lr); the default is the frozen-feature transfer
-that matches how the source was trained. The input map is the source's.
+reconstruction transfer). With ``source`` (a model folder of the same task),
+``conventional`` (frozen features of a source trained without reconstruction, new head),
+``reconstruction`` (frozen features of a source trained with it, new head) or ``finetune``
+(new head, features trained at ``feature_lr_scale`` times the lr); the default is the
+frozen-feature transfer that matches how the source was trained. The input map is the
+source's.
 
 Example
 -------
@@ -48,8 +46,8 @@ Example
 >>> data = simulate_d2d_file(D2DConfig.from_preset("paper", n_links=3), 60, 1, "d.h5")
 >>> model = train_d2d(data, "model", objective="sum", epochs=2, batch_size=20,
 ...                   threads=1, device="cpu")
->>> load_model("model").n_links, model.head
-(3, 'sum_rate')
+>>> load_model("model").fixed_sizes, model.head
+({'links': 3}, 'sum_rate')
 >>> res = predict_file("model", data, "powers.h5")
 >>> res.n, res.label
 (60, 'model')
@@ -72,68 +70,56 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines import SOLVERS
-from simulators.d2d import D2DConfig
-from simulators.rates import link_rates_bps
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 from wirelessrl.checkpoint import load_state_dict
-from wirelessrl.d2d_inputs import (
-    FAMILIES,
-    INPUT_TRANSFORMS,
-    FlatInputs,
-    GraphInputs,
-    fit_d2d_inputs,
-    fit_d2d_inputs_chunks,
-    inputs_from_dict,
-)
-from wirelessrl.datasets import D2DFile, chunk_rows, load_d2d
 from wirelessrl.engine import TrainConfig
-from wirelessrl.fileio import RowArray, check_output, infer_format, provenance, stream_arrays
-from wirelessrl.models import NetConfig, TransferNet, d2d_gnn_config, d2d_net_config
-from wirelessrl.objectives import D2DRateLoss
-from wirelessrl.solutions import SOLUTION_KIND, data_checksum
+from wirelessrl.fileio import check_output, infer_format, provenance
+from wirelessrl.model_tasks import (
+    KINDS,
+    OBJECTIVES,
+    ModelTask,
+    check_data_kind,
+    get_model_task,
+)
+from wirelessrl.models import NetConfig, TransferNet
+from wirelessrl.solution_files import data_checksum
 from wirelessrl.transfer import TransferTask, get_strategy, train_source, train_target
 
-__all__ = ["MODEL_FORMAT", "OBJECTIVES", "D2DModel", "Prediction", "load_model", "predict_file",
-           "train_d2d"]
+__all__ = ["MODEL_FORMAT", "OBJECTIVES", "Prediction", "TrainedModel", "load_model",
+           "model_summary", "predict_file", "train_d2d", "train_model", "train_mu_miso"]
 
 MODEL_FORMAT = "wirelessrl-model/1"
-MODEL_KIND = "d2d-power-control-model"
 MODEL_JSON = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.csv"
-
-OBJECTIVES = {"sum": ("sum_rate", "sum_rate_bps_per_hz", "sum-rate"),
-              "min": ("min_rate", "min_rate_bps_per_hz", "min-rate")}
-"""Objective -> (head name, validation metric in bit/s/Hz, solution task)."""
 
 FRESH_STRATEGIES = ("regular", "reconstruction")
 """Strategies without a source model."""
 TRANSFER_STRATEGIES = ("conventional", "reconstruction", "finetune")
 """Strategies with a source model (``--from``)."""
 
-_SYSTEM_FIELDS = ("p_max_dbm", "noise_dbm_per_hz", "bandwidth_hz", "snr_gap_db")
-
 
 @dataclass
-class D2DModel:
-    """A trained D2D power-control network with everything needed to apply it.
+class TrainedModel:
+    """A trained network of a task with everything needed to apply it.
 
     Attributes
     ----------
     net : TransferNet, one head (``head``), no decoder, in eval mode, on the CPU
+    task : :class:`~wirelessrl.model_tasks.ModelTask`
     objective : ``sum`` or ``min``
-    inputs : :class:`~wirelessrl.d2d_inputs.FlatInputs` (``mlp``) or
-        :class:`~wirelessrl.d2d_inputs.GraphInputs` (``gnn``), the fitted input map
-    system : D2DConfig of the training data
+    inputs : the fitted input map (:mod:`wirelessrl.d2d_inputs`,
+        :mod:`wirelessrl.mu_miso_inputs`)
+    system : the training data's system config (D2DConfig, MuMisoConfig)
     info : dict, the contents of ``model.json``
     path : Path or None, the folder it was saved to or loaded from
     """
 
     net: TransferNet
+    task: ModelTask
     objective: str
-    inputs: FlatInputs | GraphInputs
-    system: D2DConfig
+    inputs: Any
+    system: Any
     info: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -146,10 +132,11 @@ class D2DModel:
         return self.net.family
 
     @property
-    def n_links(self) -> int | None:
-        """Links the network takes (None: any, the ``gnn`` family)."""
-        return None if self.family == "gnn" else int(self.info.get("n_links") or
-                                                      self.inputs.n_links)
+    def fixed_sizes(self) -> dict[str, int]:
+        """The sizes the network is built for, by unit (``{}``: any size, e.g. ``gnn``;
+        ``{"antennas": 4}`` for a ``structured`` beamformer: any number of users)."""
+        sizes = self.task.sizes(self.system)
+        return {unit: sizes[unit] for unit in self.task.fixed_units(self.family)}
 
     @property
     def alpha(self) -> float:
@@ -160,31 +147,61 @@ class D2DModel:
     def name(self) -> str:
         return self.path.name if self.path is not None else "model"
 
-    def check_links(self, n_links: int, data: str | os.PathLike) -> None:
-        """:class:`ConfigError` unless the network takes layouts of ``n_links`` links."""
-        if self.n_links is not None and n_links != self.n_links:
+    def check_sizes(self, have: dict[str, int], data: str | os.PathLike) -> None:
+        """:class:`ConfigError` unless the network takes data of the sizes ``have`` (by
+        unit, :meth:`ModelTask.sizes`); the message names both sizes."""
+        fixed = self.fixed_sizes
+        wrong = tuple(u for u in fixed if have[u] != fixed[u])
+        if wrong:
+            def text(sizes):
+                return " and ".join(f"{sizes[u]} {u}" for u in fixed)
             raise ConfigError(
-                f"model {str(self.path or self.name)!r} was trained for {self.n_links} links; "
-                f"data {str(data)!r} has {n_links} links (an mlp model takes one size; "
-                "train a --family gnn model for any number of links)")
+                f"model {str(self.path or self.name)!r} was trained for {text(fixed)}; data "
+                f"{str(data)!r} has {text(have)} ({self.task.size_hint(self.family, wrong)})")
 
     @torch.no_grad()
+    def outputs(self, chunk: Any) -> np.ndarray:
+        """The head's outputs ``[batch, ...]`` (float64) on a chunk of data (gains
+        ``g : [batch, N, N]`` for ``d2d``, :class:`~simulators.mu_miso.MuMisoSamples`
+        for ``mu-miso``); no size check."""
+        self.net.eval()
+        x = self.task.net_input(self.inputs, chunk)
+        return self.net(x, head=self.head)["out"].double().numpy()
+
     def power_fractions(self, g: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """``g : [batch, N, N]`` linear gains -> ``[batch, N]`` float64 fractions of P_max.
+        """``d2d``: ``g : [batch, N, N]`` linear gains -> ``[batch, N]`` float64 fractions
+        of P_max.
 
         Example
         -------
         >>> model = load_model("model")                             # doctest: +SKIP
         >>> p_w = model.power_fractions(g) * cfg.p_max_w            # doctest: +SKIP
         """
+        self._check_task("d2d", "power_fractions")
         g = np.asarray(g)
         if g.ndim != 3 or g.shape[1] != g.shape[2]:
             raise ConfigError(f"g has shape {g.shape}; expected (batch, N, N)")
-        self.check_links(g.shape[1], "g")
-        self.net.eval()
-        out = [self.net(self.inputs.tensors(g[s:s + chunk])["x"], head=self.head)["out"]
-               for s in range(0, len(g), chunk)]
-        return torch.cat(out).double().numpy()
+        self.check_sizes({"links": g.shape[1]}, "g")
+        return np.concatenate([self.outputs(g[s:s + chunk]) for s in range(0, len(g), chunk)])
+
+    def beamformers(self, samples: Any, chunk: int = 4096) -> np.ndarray:
+        """``mu-miso``: :class:`~simulators.mu_miso.MuMisoSamples` -> beams ``w [batch, K,
+        M]`` (complex128, sqrt(W)) with ``sum_k ||w_k||^2`` the samples' power ``P``.
+
+        Example
+        -------
+        >>> w = load_model("beam-model").beamformers(load_mu_miso("mu.h5"))  # doctest: +SKIP
+        """
+        self._check_task("mu-miso", "beamformers")
+        self.check_sizes(self.task.sizes(samples.config), "samples")
+        parts = [self.task.beams(self.outputs, samples.subset(slice(s, s + chunk)))
+                 for s in range(0, len(samples), chunk)]
+        return np.concatenate(parts)
+
+    def _check_task(self, name: str, method: str) -> None:
+        if self.task.name != name:
+            raise ConfigError(f"{method} is for a {name} model; {str(self.path or self.name)!r}"
+                              f" is a {self.task.name} model")
 
     def save(self, path: str | os.PathLike, overwrite: bool = False,
              history: list[dict] | None = None) -> Path:
@@ -268,8 +285,8 @@ def _atomic_dir(path: str | os.PathLike, overwrite: bool) -> Iterator[Path]:
 # ------------------------------------------------------------------------- loading
 
 
-def load_model(path: str | os.PathLike) -> D2DModel:
-    """Load a model folder written by :func:`train_d2d` (safetensors: no code is run).
+def load_model(path: str | os.PathLike) -> TrainedModel:
+    """Load a model folder written by :func:`train_model` (safetensors: no code is run).
 
     Raises :class:`ConfigError` naming the folder and what is wrong: missing or invalid
     ``model.json``, a weights file that is missing, corrupt or fails its checksum, weights
@@ -294,7 +311,7 @@ def load_model(path: str | os.PathLike) -> D2DModel:
     if info.get("format") != MODEL_FORMAT:
         raise ConfigError(f"{where}: {MODEL_JSON} has format={info.get('format')!r}; expected "
                           f"{MODEL_FORMAT!r}")
-    for key in ("objective", "family", "net", "inputs", "system", "weights_sha256"):
+    for key in ("task", "objective", "family", "net", "inputs", "system", "weights_sha256"):
         if key not in info:
             raise ConfigError(f"{where}: {MODEL_JSON} lacks {key!r}")
     weights = p / WEIGHTS_FILE
@@ -304,13 +321,15 @@ def load_model(path: str | os.PathLike) -> D2DModel:
         raise ConfigError(f"{where}: {WEIGHTS_FILE} failed its checksum (its bytes differ "
                           f"from the weights_sha256 in {MODEL_JSON}: corrupted or replaced)")
     try:
+        task = KINDS[check_choice("task", info["task"], tuple(KINDS))]
         objective = check_choice("objective", info["objective"], tuple(OBJECTIVES))
-        family = check_choice("family", info["family"], FAMILIES)
+        family = check_choice("family", info["family"], task.families)
         cfg = NetConfig.from_dict(info["net"])
         if cfg.family != family:
             raise ConfigError(f"net.family={cfg.family!r} differs from family={family!r}")
-        system = D2DConfig.from_dict(info["system"])
-        inputs = inputs_from_dict(family, info["inputs"])
+        system = task.system_from_dict(info["system"])
+        inputs = task.inputs_from_dict(family, info["inputs"])
+        task.check_loaded(family, cfg, inputs, system)
         net = TransferNet.from_config(cfg)
     except ConfigError as err:
         raise ConfigError(f"{where}: {MODEL_JSON}: {err}") from None
@@ -333,78 +352,28 @@ def load_model(path: str | os.PathLike) -> D2DModel:
     for name, value in state.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise ConfigError(f"{where}: weight {name!r} holds NaN or inf; expected finite")
-    if family == "mlp" and cfg.feature_widths[0] != inputs.n_links ** 2:
-        raise ConfigError(f"{where}: the network takes {cfg.feature_widths[0]} inputs but the "
-                          f"input map is for {inputs.n_links} links")
     net.eval()
-    return D2DModel(net, objective, inputs, system, info, p)
+    return TrainedModel(net, task, objective, inputs, system, info, p)
 
 
 # ------------------------------------------------------------------------ training
 
 
-def _fresh_net(family: str, n_links: int, head: str, decoder: bool) -> NetConfig:
-    """The paper's MLP (:func:`~wirelessrl.models.d2d_net_config`) or the graph network
-    (:func:`~wirelessrl.models.d2d_gnn_config`) with the one head ``head``."""
-    cfg = d2d_gnn_config(decoder=decoder) if family == "gnn" else \
-        d2d_net_config(n_links, decoder=decoder)
-    return cfg.replace(heads={head: cfg.heads[head]})
-
-
 def _split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted train / validation layout indices, a seeded random split."""
+    """Sorted train / validation sample indices, a seeded random split."""
     f = check_positive("valid_fraction", valid_fraction)
     if f >= 1:
         raise ConfigError(f"valid_fraction={valid_fraction!r} is invalid; expected a number in "
                           "(0, 1)")
     n_valid = max(1, int(round(n * f)))
     if n - n_valid < 1:
-        raise ConfigError(f"the data has {n} layout(s); expected at least 2 (training and "
+        raise ConfigError(f"the data has {n} sample(s); expected at least 2 (training and "
                           "validation)")
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
-STREAM_BYTES = 1 << 30
-"""``train_d2d`` reads the training layouts from disk when the file's gains exceed this
-many bytes (1 GiB: 1.3 million layouts of 10 links in float64), unless told."""
-
-
-def _streamed_splits(data, train_idx: np.ndarray, chunk: int, src: D2DModel | None,
-                     family: str, input_transform: str):
-    """One chunked pass over the file (gains and checksum verified): the input map fitted
-    on the training layouts (unless the source's), the validation layouts as tensors; and
-    the training layouts as a :class:`~wirelessrl.loaders.ChunkedDataset`."""
-    from wirelessrl.datasets import D2D_KIND
-    from wirelessrl.loaders import ChunkedDataset
-
-    valid_parts: list[np.ndarray] = []
-    with D2DFile(data) as f:
-        system = f.config
-        is_train = np.zeros(f.n, dtype=bool)
-        is_train[train_idx] = True
-
-        def train_gains() -> Iterator[np.ndarray]:
-            for start, part in f.chunks(chunk):
-                sel = is_train[start:start + len(part["g"])]
-                valid_parts.append(part["g"][~sel])
-                if sel.any():
-                    yield part["g"][sel]
-
-        if src is None:
-            inputs = fit_d2d_inputs_chunks(family, train_gains(), system.p_max_w,
-                                           system.noise_w, input_transform)
-        else:
-            inputs = src.inputs
-            for _ in train_gains():
-                pass
-    valid = inputs.tensors(np.concatenate(valid_parts))
-    train = ChunkedDataset(data, ("g",), lambda a: inputs.tensors(a["g"]), rows=train_idx,
-                           chunk_size=chunk, kind=D2D_KIND, verify=False)
-    return inputs, train, valid
-
-
-def _strategy_for(source: D2DModel | None, strategy: str | None) -> str:
+def _strategy_for(source: TrainedModel | None, strategy: str | None) -> str:
     if source is None:
         strategy = strategy or "regular"
         if strategy not in FRESH_STRATEGIES:
@@ -430,13 +399,14 @@ def _strategy_for(source: D2DModel | None, strategy: str | None) -> str:
     return strategy
 
 
-def train_d2d(
+def train_model(
+    task: str,
     data: str | os.PathLike,
     output: str | os.PathLike,
     *,
     objective: str,
     family: str | None = None,
-    input_transform: str = "standardized",
+    input_option: str | None = None,
     source: str | os.PathLike | None = None,
     strategy: str | None = None,
     alpha: float = 3.0,
@@ -451,119 +421,102 @@ def train_d2d(
     device: str = "auto",
     overwrite: bool = False,
     progress: bool = False,
-    stream: bool | None = None,
-    chunk_size: int | None = None,
-) -> D2DModel:
-    """Train a power-control network on a D2D data file and save it as a model folder.
+) -> TrainedModel:
+    """Train a network of ``task`` on a data file and save it as a model folder.
 
     Input
     -----
-    data : a D2D data file (``simulate d2d`` or ``import d2d``); its config gives the
-        power, noise and SNR gap of the loss
+    task : ``d2d`` or ``mu-miso`` (:data:`~wirelessrl.model_tasks.MODEL_TASKS`)
+    data : a data file of the task (``simulate`` or ``import``); its config gives the
+        power, noise (and SNR gap) of the loss
     output : the model folder to write (its parent must exist)
     objective : ``sum`` (sum-rate) or ``min`` (min-rate)
-    family : ``mlp`` (the paper's network, one N; default) or ``gnn`` (any N); with
-        ``source`` the source's (a different value is an error)
-    input_transform : ``standardized`` (the paper's: per-entry standardized gains) or
-        ``log-db`` (standardized dB gains), the ``mlp`` input without ``source``
-    source : a model folder to transfer from (None: a fresh network)
+    family : a family of the task (None: its first, ``mlp``); with ``source`` the
+        source's (a different value is an error)
+    input_option : the task's input map (``d2d``: ``input_transform`` ``standardized`` or
+        ``log-db``; ``mu-miso``: ``input`` ``channel`` or ``pilots``); None: the first,
+        or the source's
+    source : a model folder of the same task to transfer from (None: a fresh network)
     strategy : see the module doc (None: ``regular``, or with ``source`` the frozen-feature
         transfer matching the source)
     alpha : float >= 0, reconstruction weight of ``strategy="reconstruction"`` without a
         source
     feature_lr_scale : float > 0, feature-module lr / lr of ``finetune``
-    valid_fraction : float in (0, 1), layouts held out (a seeded random split) to select
+    valid_fraction : float in (0, 1), samples held out (a seeded random split) to select
         the best epoch
     epochs, batch_size, lr, patience, seed, device : the :class:`TrainConfig`
     threads : int >= 1 or None, torch CPU threads during training
-    stream : read the training layouts from disk in chunks (True), hold them in memory
-        (False) or choose by size (None: streamed when the gains exceed
-        :data:`STREAM_BYTES`); see the module doc
-    chunk_size : int >= 1 or None, layouts per chunk when streamed (None:
-        :data:`wirelessrl.datasets.CHUNK_BYTES` of gains)
 
     Output
     ------
-    :class:`D2DModel` (also saved under ``output``)
-
-    Under ``torchrun`` every rank loads the data and trains its share of each minibatch
-    (:mod:`wirelessrl.ddp`; the same weights as one process up to the order of
-    floating-point sums); rank 0 alone writes ``output``, the other ranks return (with an
-    unsaved model) once it is in place.
+    :class:`TrainedModel` (also saved under ``output``)
     """
+    spec = get_model_task(task)
     objective = check_choice("objective", objective, tuple(OBJECTIVES))
     if family is not None:
-        check_choice("family", family, FAMILIES)
+        check_choice("family", family, spec.families)
     _check_output_dir(Path(output), overwrite)
     src = load_model(source) if source is not None else None
+    if src is not None and src.task is not spec:
+        raise ConfigError(f"source model {str(source)!r} is a {src.task.name} model; expected "
+                          f"a {spec.name} model for 'train {spec.name}'")
     strategy = _strategy_for(src, strategy)
     if src is not None and family is not None and family != src.family:
         raise ConfigError(f"family={family!r} differs from the source model's "
                           f"{src.family!r}; expected no --family or --family {src.family}")
-    family = src.family if src is not None else (family or "mlp")
-    check_choice("input_transform", input_transform, INPUT_TRANSFORMS)
-    if input_transform != "standardized" and (family == "gnn" or src is not None):
-        raise ConfigError(f"input_transform={input_transform!r} is for a new mlp network; "
-                          "a gnn takes SNRs in dB and a transfer the source's input map "
-                          "(expected no --input-transform)")
+    family = src.family if src is not None else (family or spec.families[0])
+    input_option = spec.check_input_option(family, input_option, src is not None)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                             seed=seed, device=device, num_threads=threads, progress=progress,
                             checkpoint_every_s=None)
-    with D2DFile(data) as f:  # metadata and shapes only
-        system, n_layouts = f.config, f.n
-        gain_bytes = n_layouts * f.reader.dtype("g").itemsize * system.n_links ** 2
-    n_links = system.n_links
+    check_data_kind(spec, data)
+    samples = spec.load(data)
+    system = samples.config
     if src is not None:
-        src.check_links(n_links, data)
-    train_idx, valid_idx = _split(n_layouts, valid_fraction, seed)
-    streamed = gain_bytes > STREAM_BYTES if stream is None else bool(stream)
-    chunk = chunk_rows(chunk_size, {"g": RowArray((n_links, n_links))})
-    if streamed:
-        inputs, train, valid = _streamed_splits(data, train_idx, chunk, src, family,
-                                                input_transform)
-    else:
-        layouts = load_d2d(data)
-        g_train, g_valid = layouts.g[train_idx], layouts.g[valid_idx]
-        inputs = src.inputs if src is not None else fit_d2d_inputs(
-            family, g_train, system.p_max_w, system.noise_w, input_transform)
-        train, valid = inputs.tensors(g_train), inputs.tensors(g_valid)
-    head, metric, _task = OBJECTIVES[objective]
-    loss = D2DRateLoss(objective, p_max_w=system.p_max_w, noise_w=system.noise_w,
-                       snr_gap_db=system.snr_gap_db)
+        src.check_sizes(spec.sizes(system), data)
+    train_idx, valid_idx = _split(len(samples), valid_fraction, seed)
+    train_part, valid_part = samples.subset(train_idx), samples.subset(valid_idx)
+    inputs = src.inputs if src is not None else spec.fit_inputs(
+        family, train_part, system, input_option)
+    train, valid = spec.tensors(inputs, train_part), spec.tensors(inputs, valid_part)
+    head, metric, _solution_task = OBJECTIVES[objective]
+    loss = spec.loss(objective, system)
     monitor = (metric, "max")
     start = time.perf_counter()
     if src is None:
-        net_cfg = _fresh_net(family, n_links, head, decoder=strategy == "reconstruction")
-        task = TransferTask(net_cfg, head, head, loss, loss, inputs.reconstruction_key, alpha,
-                            source_monitor=monitor, target_monitor=monitor)
+        net_cfg = spec.net_config(family, system, head, decoder=strategy == "reconstruction")
+        tt = TransferTask(net_cfg, head, head, loss, loss, inputs.reconstruction_key, alpha,
+                          source_monitor=monitor, target_monitor=monitor)
         if strategy == "regular":
-            net, result = train_target(task, "regular", None, train, valid, train_cfg)
+            net, result = train_target(tt, "regular", None, train, valid, train_cfg)
             trained_alpha = 0.0
         else:
-            net, result = train_source(task, get_strategy("reconstruction", alpha), train,
+            net, result = train_source(tt, get_strategy("reconstruction", alpha), train,
                                        valid, train_cfg)
             net.drop_decoder()
             trained_alpha = float(alpha)
     else:
         template = src.net.config.heads[src.head]
         net_cfg = src.net.config.replace(heads={src.head: template, head: template})
-        task = TransferTask(net_cfg, src.head, head, loss, loss, inputs.reconstruction_key,
-                            src.alpha, source_monitor=monitor, target_monitor=monitor)
+        tt = TransferTask(net_cfg, src.head, head, loss, loss, inputs.reconstruction_key,
+                          src.alpha, source_monitor=monitor, target_monitor=monitor)
         chosen = get_strategy(strategy, alpha=src.alpha, feature_lr_scale=feature_lr_scale)
-        net, result = train_target(task, chosen, src.net, train, valid, train_cfg)
+        net, result = train_target(tt, chosen, src.net, train, valid, train_cfg)
         trained_alpha = src.alpha
     net.freeze_features(False).cpu().eval()
-    prov = provenance(MODEL_KIND, system.to_dict(), int(seed),
+    prov = provenance(f"{spec.kind}-model", system.to_dict(), int(seed),
                       data_file=str(Path(data).resolve()), data_sha256=data_checksum(data))
     prov.pop("config")  # the system config is its own entry below
+    sizes = spec.sizes(system)
+    fixed = spec.fixed_units(family)
     info = {
         "format": MODEL_FORMAT,
-        "task": "d2d-power-control",
+        "task": spec.kind,
         "objective": objective,
         "head": head,
         "family": family,
-        "n_links": None if family == "gnn" else n_links,
-        "trained_n_links": n_links,
+        "sizes": {u: sizes[u] if u in fixed else None for u in spec.units},
+        "trained_sizes": sizes,
         "net": net.config.to_dict(),
         "inputs": inputs.to_dict(),
         "system": system.to_dict(),
@@ -574,24 +527,52 @@ def train_d2d(
             "from": None if src is None else {
                 "path": str(src.path.resolve()), "weights_sha256": src.info["weights_sha256"],
                 "objective": src.objective, "strategy": src.info["training"]["strategy"]},
+            "loss": repr(loss),
             "n_train": len(train_idx),
             "n_valid": len(valid_idx),
-            "streamed": streamed,
-            "chunk_size": chunk if streamed else None,
             "valid_fraction": valid_fraction,
             "train_config": train_cfg.to_dict(),
-            "result": result.to_dict(),
+            "result": {**result.to_dict(), "run_dir": None},
             "seconds": time.perf_counter() - start,
         },
         "provenance": prov,
     }
-    model = D2DModel(net, objective, inputs, system, info)
-    from wirelessrl import ddp
-
-    if ddp.world()[0] == 0:
-        model.save(output, overwrite, history=result.history)
-    ddp.barrier()  # under torchrun the other ranks return once the folder is in place
+    model = TrainedModel(net, spec, objective, inputs, system, info)
+    model.save(output, overwrite, history=result.history)
     return model
+
+
+def train_d2d(data: str | os.PathLike, output: str | os.PathLike, *,
+              input_transform: str | None = None, **options: Any) -> TrainedModel:
+    """:func:`train_model` of a D2D power-control network (``wirelessrl train d2d``).
+
+    ``input_transform``: ``standardized`` (the paper's: per-entry standardized gains,
+    the default) or ``log-db`` (standardized dB gains), the ``mlp`` input without a
+    source; ``family``: ``mlp`` (the paper's network, one N; default) or ``gnn`` (any N).
+    """
+    return train_model("d2d", data, output, input_option=input_transform, **options)
+
+
+def train_mu_miso(data: str | os.PathLike, output: str | os.PathLike, *,
+                  input_kind: str | None = None, **options: Any) -> TrainedModel:
+    """:func:`train_model` of a multi-user MISO beamformer (``wirelessrl train mu-miso``).
+
+    ``input_kind``: ``channel`` (perfect CSI, the default) or ``pilots`` (the
+    least-squares estimate from the uplink pilots; the file needs ``y``); ``family``:
+    ``mlp`` (one K and M; default) or ``structured`` (any K at the trained M).
+
+    Example
+    -------
+    >>> from simulators.mu_miso import MuMisoConfig
+    >>> from wirelessrl.datasets import simulate_mu_miso_file
+    >>> cfg = MuMisoConfig.from_preset("rayleigh-10db", n_users=3)
+    >>> data = simulate_mu_miso_file(cfg, 40, 1, "mu.h5")
+    >>> model = train_mu_miso(data, "beams", objective="min", family="structured",
+    ...                       epochs=1, batch_size=20, threads=1, device="cpu")
+    >>> model.fixed_sizes
+    {'antennas': 4}
+    """
+    return train_model("mu-miso", data, output, input_option=input_kind, **options)
 
 
 # ---------------------------------------------------------------------- prediction
@@ -599,24 +580,21 @@ def train_d2d(
 
 @dataclass
 class Prediction:
-    """What :func:`predict_file` wrote: the file, its method label, the layouts, the time,
-    and the system fields (power, noise, bandwidth, SNR gap) in which the data differs
-    from the training data (the network still runs: a note for the user)."""
+    """What :func:`predict_file` wrote: the file, its method label, the number of samples,
+    the time, the system fields (power, noise, ...) in which the data differs from the
+    training data (the network still runs: a note for the user) and what the samples are
+    (``layouts``, ``samples``)."""
 
     path: Path
     label: str
     n: int
     seconds: float
     differences: list[str]
-
-
-def _system_differences(trained: D2DConfig, data: D2DConfig) -> list[str]:
-    return [f"{name} {getattr(trained, name)!r} (training) vs {getattr(data, name)!r} (data)"
-            for name in _SYSTEM_FIELDS if getattr(trained, name) != getattr(data, name)]
+    items: str = "samples"
 
 
 def predict_file(
-    model: str | os.PathLike | D2DModel,
+    model: str | os.PathLike | TrainedModel,
     data: str | os.PathLike,
     output: str | os.PathLike,
     *,
@@ -626,19 +604,21 @@ def predict_file(
     overwrite: bool = False,
     fmt: str | None = None,
 ) -> Prediction:
-    """Apply a model to every layout of a D2D data file; write a D2D solution file.
+    """Apply a model to every sample of a data file of its task; write a solution file.
 
     Input
     -----
-    model : a model folder (or a loaded :class:`D2DModel`)
-    data : a D2D data file; an ``mlp`` model needs its number of links
+    model : a model folder (or a loaded :class:`TrainedModel`)
+    data : a data file of the model's task with the sizes it takes (an ``mlp`` model:
+        its number of links, or users and antennas; a ``structured`` one: its antennas)
     output : the solution file (``.h5`` or ``.mat``), the same kind and arrays as
-        ``wirelessrl solve`` writes: ``p_w [batch, N]`` (W, the fractions times the data's
-        ``P_max``), ``status`` (``unverified``), ``iterations`` (0), ``objective`` (the
-        model's objective in bit/s/Hz with the data's noise and SNR gap)
+        ``wirelessrl solve`` writes on that data: ``d2d``: ``p_w [batch, N]`` (W, the
+        fractions times the data's ``P_max``); ``mu-miso``: ``w [batch, K, M]`` (complex
+        sqrt(W), rescaled to the data's total power ``P``); ``status`` (``unverified``),
+        ``iterations`` (0), ``objective`` (the model's objective in bit/s/Hz)
     label : the method name ``evaluate`` shows (default: the model folder's name; a solver
-        name such as ``fp`` is refused)
-    chunk_size : layouts per chunk (default: 16 MiB of gains); memory holds one chunk
+        name such as ``fp`` or ``wmmse`` is refused)
+    chunk_size : samples per chunk (default: 16 MiB of data)
     threads : torch CPU threads (restored afterwards)
 
     Output
@@ -647,56 +627,47 @@ def predict_file(
     """
     fmt = infer_format(output, fmt)
     check_output(output, overwrite)
-    m = model if isinstance(model, D2DModel) else load_model(model)
+    m = model if isinstance(model, TrainedModel) else load_model(model)
     label = m.name if label is None else label
     if not isinstance(label, str) or not label.strip():
         raise ConfigError(f"label={label!r} is invalid; expected a non-empty name")
-    if label in SOLVERS:
+    if label in m.task.solvers:
         raise ConfigError(f"label={label!r} is the name of a solver (evaluate would take it as "
                           "that reference); expected another --label")
     if threads is not None:
         threads = check_int("threads", threads, 1)
-    _head, _metric, task = OBJECTIVES[m.objective]
+    check_data_kind(m.task, data, str(m.path or m.name))
+    rule = (f"{m.family} network ({m.objective}-rate, "
+            f"{m.info.get('training', {}).get('strategy', '?')}), one forward pass")
+    options = {"stopping_rule": rule, "model": str(m.path.resolve()) if m.path else None,
+               "weights_sha256": m.info.get("weights_sha256"), "objective": m.objective}
     before = torch.get_num_threads()
     start = time.perf_counter()
     try:
         if threads is not None:
             torch.set_num_threads(threads)
-        with D2DFile(data) as f:
-            cfg, n = f.config, f.n
-            m.check_links(cfg.n_links, data)
-            rows = {"p_w": RowArray((cfg.n_links,), np.float64), "status": RowArray((), "S16"),
-                    "iterations": RowArray((), np.int64), "objective": RowArray((), np.float64)}
-            chunk = chunk_rows(chunk_size, {"g": RowArray((cfg.n_links, cfg.n_links))})
-            rule = (f"{m.family} network ({m.objective}-rate, "
-                    f"{m.info.get('training', {}).get('strategy', '?')}), one forward pass")
-            options = {"stopping_rule": rule, "model": str(m.path.resolve()) if m.path else None,
-                       "weights_sha256": m.info.get("weights_sha256"), "objective": m.objective}
-            meta = provenance(SOLUTION_KIND, cfg.to_dict(), f.seed, method=label,
-                              data_file=str(data), data_n=n,
-                              data_sha256=f.reader.meta.get("checksum_sha256"), task=task,
-                              options=options)
-            with stream_arrays(output, n, rows, meta, fmt=fmt, overwrite=overwrite) as writer:
-                for _start, part in f.chunks(chunk):
-                    g = part["g"]
-                    p_w = m.power_fractions(g) * cfg.p_max_w
-                    rates = link_rates_bps(g, p_w, cfg.noise_w, 1.0, cfg.snr_gap_db)
-                    writer.append({
-                        "p_w": p_w, "status": np.full(len(g), b"unverified", dtype="S16"),
-                        "iterations": np.zeros(len(g), dtype=np.int64),
-                        "objective": rates.sum(-1) if m.objective == "sum" else rates.min(-1)})
-                writer.meta["seconds"] = time.perf_counter() - start
+        n, cfg = m.task.write_solution(
+            m.outputs, lambda cfg: m.check_sizes(m.task.sizes(cfg), data), data, output,
+            label=label, objective=m.objective, options=options, chunk_size=chunk_size,
+            fmt=fmt, overwrite=overwrite)
     finally:
         torch.set_num_threads(before)
     return Prediction(Path(output), label, n, time.perf_counter() - start,
-                      _system_differences(m.system, cfg))
+                      m.task.differences(m.inputs, m.system, cfg), m.task.items)
 
 
-def model_summary(model: D2DModel) -> dict[str, Any]:
-    """A few lines about a model for the command line (objective, family, sizes, metric)."""
+def model_summary(model: TrainedModel) -> dict[str, Any]:
+    """A few facts about a model for the command line (objective, family, sizes, metric).
+
+    ``sizes`` is text such as ``4 links``, ``any number of links`` or ``4 antennas, any
+    number of users``.
+    """
     t = model.info.get("training", {})
     res = t.get("result", {})
-    return {"objective": model.objective, "family": model.family, "n_links": model.n_links,
-            "strategy": t.get("strategy"), "best_epoch": res.get("best_epoch"),
+    fixed, sizes = model.fixed_sizes, model.task.sizes(model.system)
+    text = ", ".join(f"{sizes[u]} {u}" if u in fixed else f"any number of {u}"
+                     for u in model.task.units)
+    return {"task": model.task.name, "objective": model.objective, "family": model.family,
+            "sizes": text, "strategy": t.get("strategy"), "best_epoch": res.get("best_epoch"),
             "valid_metric": res.get("monitor"), "valid_value": res.get("best_metric"),
-            "parameters": model.net.num_parameters()}
+            "resumed_from": res.get("resumed_from"), "parameters": model.net.num_parameters()}

@@ -68,7 +68,7 @@ def test_train_predict_evaluate_round_trip(runner, files, tmp_path):
     assert sorted(p.name for p in model_dir.iterdir()) == ["metrics.csv", MODEL_JSON,
                                                            WEIGHTS_FILE]
     info = json.loads((model_dir / MODEL_JSON).read_text())
-    assert info["objective"] == "min" and info["n_links"] == N and info["family"] == "mlp"
+    assert info["objective"] == "min" and info["sizes"] == {"links": N} and info["family"] == "mlp"
     assert info["system"] == load_d2d(files["train"]).config.to_dict()
     assert info["training"]["n_train"] == 180 and info["training"]["n_valid"] == 20
     assert info["training"]["train_config"]["epochs"] == 2
@@ -134,11 +134,11 @@ def test_log_db_input_transform(files, sum_model, tmp_path):
 
 def test_gnn_model_takes_any_number_of_links(files, tmp_path):
     model = train_d2d(files["train"], tmp_path / "g", objective="sum", family="gnn", **TINY)
-    assert model.n_links is None
+    assert model.fixed_sizes == {}
     res = predict_file(tmp_path / "g", files["six"], tmp_path / "p6.h5")
     arrays, _ = load_solution(res.path)
     assert arrays["p_w"].shape == (30, 6)
-    assert json.loads((tmp_path / "g" / MODEL_JSON).read_text())["n_links"] is None
+    assert json.loads((tmp_path / "g" / MODEL_JSON).read_text())["sizes"] == {"links": None}
 
 
 def test_model_on_imported_gains(runner, files, tmp_path):
