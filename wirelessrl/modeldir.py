@@ -399,6 +399,21 @@ def _strategy_for(source: TrainedModel | None, strategy: str | None) -> str:
     return strategy
 
 
+def _load_valid(spec: ModelTask, valid: str | os.PathLike, data: str | os.PathLike,
+                system: Any) -> Any:
+    """The validation file's samples; :class:`ConfigError` unless its system is the
+    training data's (the message lists the fields that differ)."""
+    check_data_kind(spec, valid)
+    samples = spec.load(valid)
+    ours, theirs = system.to_dict(), samples.config.to_dict()
+    differ = [f"{k} {theirs.get(k)!r} vs {ours.get(k)!r}" for k in ours
+              if theirs.get(k) != ours.get(k)]
+    if differ:
+        raise ConfigError(f"valid file {str(valid)!r} has another system than data "
+                          f"{str(data)!r} ({'; '.join(differ)}); expected the same config")
+    return samples
+
+
 def train_model(
     task: str,
     data: str | os.PathLike,
@@ -411,7 +426,8 @@ def train_model(
     strategy: str | None = None,
     alpha: float = 3.0,
     feature_lr_scale: float = 0.1,
-    valid_fraction: float = 0.1,
+    valid: str | os.PathLike | None = None,
+    valid_fraction: float | None = None,
     epochs: int = 50,
     batch_size: int = 100,
     lr: float = 1e-3,
@@ -442,8 +458,10 @@ def train_model(
     alpha : float >= 0, reconstruction weight of ``strategy="reconstruction"`` without a
         source
     feature_lr_scale : float > 0, feature-module lr / lr of ``finetune``
-    valid_fraction : float in (0, 1), samples held out (a seeded random split) to select
-        the best epoch
+    valid : a data file of the same system (config) to select the best epoch on, instead
+        of a split of ``data`` (then all of ``data`` trains)
+    valid_fraction : float in (0, 1), samples of ``data`` held out (a seeded random split)
+        to select the best epoch; None: 0.1 (without ``valid``; with it, an error)
     epochs, batch_size, lr, patience, seed, device : the :class:`TrainConfig`
     threads : int >= 1 or None, torch CPU threads during training
 
@@ -474,11 +492,19 @@ def train_model(
     system = samples.config
     if src is not None:
         src.check_sizes(spec.sizes(system), data)
-    train_idx, valid_idx = _split(len(samples), valid_fraction, seed)
-    train_part, valid_part = samples.subset(train_idx), samples.subset(valid_idx)
+    if valid is None:
+        valid_fraction = 0.1 if valid_fraction is None else valid_fraction
+        train_idx, valid_idx = _split(len(samples), valid_fraction, seed)
+        train_part, valid_part = samples.subset(train_idx), samples.subset(valid_idx)
+    else:
+        if valid_fraction is not None:
+            raise ConfigError(f"valid_fraction={valid_fraction!r} splits the data for "
+                              f"validation, and valid={str(valid)!r} is a validation file; "
+                              "expected one of --valid and --valid-fraction")
+        train_part, valid_part = samples, _load_valid(spec, valid, data, system)
     inputs = src.inputs if src is not None else spec.fit_inputs(
         family, train_part, system, input_option)
-    train, valid = spec.tensors(inputs, train_part), spec.tensors(inputs, valid_part)
+    train_t, valid_t = spec.tensors(inputs, train_part), spec.tensors(inputs, valid_part)
     head, metric, _solution_task = OBJECTIVES[objective]
     loss = spec.loss(objective, system)
     monitor = (metric, "max")
@@ -488,11 +514,11 @@ def train_model(
         tt = TransferTask(net_cfg, head, head, loss, loss, inputs.reconstruction_key, alpha,
                           source_monitor=monitor, target_monitor=monitor)
         if strategy == "regular":
-            net, result = train_target(tt, "regular", None, train, valid, train_cfg)
+            net, result = train_target(tt, "regular", None, train_t, valid_t, train_cfg)
             trained_alpha = 0.0
         else:
-            net, result = train_source(tt, get_strategy("reconstruction", alpha), train,
-                                       valid, train_cfg)
+            net, result = train_source(tt, get_strategy("reconstruction", alpha), train_t,
+                                       valid_t, train_cfg)
             net.drop_decoder()
             trained_alpha = float(alpha)
     else:
@@ -501,7 +527,7 @@ def train_model(
         tt = TransferTask(net_cfg, src.head, head, loss, loss, inputs.reconstruction_key,
                           src.alpha, source_monitor=monitor, target_monitor=monitor)
         chosen = get_strategy(strategy, alpha=src.alpha, feature_lr_scale=feature_lr_scale)
-        net, result = train_target(tt, chosen, src.net, train, valid, train_cfg)
+        net, result = train_target(tt, chosen, src.net, train_t, valid_t, train_cfg)
         trained_alpha = src.alpha
     net.freeze_features(False).cpu().eval()
     prov = provenance(f"{spec.kind}-model", system.to_dict(), int(seed),
@@ -528,9 +554,11 @@ def train_model(
                 "path": str(src.path.resolve()), "weights_sha256": src.info["weights_sha256"],
                 "objective": src.objective, "strategy": src.info["training"]["strategy"]},
             "loss": repr(loss),
-            "n_train": len(train_idx),
-            "n_valid": len(valid_idx),
+            "n_train": len(train_part),
+            "n_valid": len(valid_part),
             "valid_fraction": valid_fraction,
+            "valid_file": None if valid is None else str(Path(valid).resolve()),
+            "valid_sha256": None if valid is None else data_checksum(valid),
             "train_config": train_cfg.to_dict(),
             "result": {**result.to_dict(), "run_dir": None},
             "seconds": time.perf_counter() - start,

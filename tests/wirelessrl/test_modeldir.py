@@ -17,6 +17,7 @@ from wirelessrl.cli import main
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.importer import import_d2d
 from wirelessrl.modeldir import MODEL_JSON, WEIGHTS_FILE, load_model, predict_file, train_d2d
+from wirelessrl.solution_files import data_checksum
 from wirelessrl.solutions import evaluate_files, load_solution
 
 N = 4
@@ -399,3 +400,37 @@ def test_streamed_training_in_small_chunks_is_reproducible_and_close(files, tmp_
     assert not all(torch.equal(a[k], b[k]) for k in a)
     mem, disk = (m.info["training"]["result"]["best_metric"] for m in (ref, runs[0]))
     assert disk == pytest.approx(mem, rel=0.01), (disk, mem)
+
+
+# ------------------------------------------------------------------ --valid FILE
+
+
+def test_valid_file_selects_the_best_epoch_on_that_file(runner, files, tmp_path):
+    result = _cli(runner, "train", "d2d", "--data", files["train"], "--valid", files["test"],
+                  "--objective", "sum", "--epochs", "3", "--batch-size", "50", "--threads", "1",
+                  "--device", "cpu", "-o", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "m" / MODEL_JSON).read_text())
+    t = info["training"]
+    assert (t["n_train"], t["n_valid"]) == (200, 60)  # all of --data trains
+    assert t["valid_file"] == str(files["test"].resolve()) and t["valid_fraction"] is None
+    assert t["valid_sha256"] == data_checksum(files["test"])
+    # the kept validation figure is the model's sum-rate on the validation file
+    arrays, _ = load_solution(predict_file(tmp_path / "m", files["test"], tmp_path / "p.h5").path)
+    assert np.isclose(t["result"]["best_metric"], arrays["objective"].mean(), rtol=1e-4)
+
+
+def test_valid_file_of_another_system_is_a_one_line_error(runner, files, tmp_path):
+    base = ["train", "d2d", "--data", files["train"], "--objective", "sum", "--epochs", "1",
+            "--threads", "1", "--device", "cpu", "-o", tmp_path / "m"]
+    _one_line_error(_cli(runner, *base, "--valid", files["six"]),
+                    r"valid file '.*six.h5' has another system than data '.*train.h5' "
+                    r"\(n_links 6 vs 4\); expected the same config")
+    cfg = load_d2d(files["train"]).config
+    other = simulate_d2d_file(cfg.replace(snr_gap_db=0.0), 20, 9, tmp_path / "gap0.h5")
+    _one_line_error(_cli(runner, *base, "--valid", other),
+                    r"\(snr_gap_db 0.0 vs 3.0\); expected the same config")
+    _one_line_error(_cli(runner, *base, "--valid", files["test"], "--valid-fraction", "0.2"),
+                    r"expected one of --valid and --valid-fraction")
+    _one_line_error(_cli(runner, *base, "--valid", tmp_path / "none.h5"), r"none.h5")
+    assert not (tmp_path / "m").exists()

@@ -260,3 +260,18 @@ def test_model_on_imported_channels_and_pilot_inputs(files, tmp_path):
                     r"these samples hold channels only")
     _one_line_error(_cli("predict", tmp_path / "m", imported, "-o", tmp_path / "s.h5",
                          "--label", "wmmse"), r"label='wmmse' is the name of a solver")
+
+
+def test_valid_file_for_beamformers(files, tmp_path):
+    result = _cli("train", "mu-miso", "--data", files["train"], "--valid", files["test"],
+                  "--objective", "min", "--family", "structured", "--epochs", "2",
+                  "--batch-size", "40", "--threads", "1", "--device", "cpu", "-o",
+                  tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    t = json.loads((tmp_path / "m" / MODEL_JSON).read_text())["training"]
+    assert (t["n_train"], t["n_valid"]) == (120, 30)
+    _one_line_error(_cli("train", "mu-miso", "--data", files["train"], "--valid",
+                         files["five"], "--objective", "min", "-o", tmp_path / "x"),
+                    r"valid file '.*five.h5' has another system than data '.*train.h5' "
+                    r"\(n_users 5 vs 3; n_pilots 5 vs 3\); expected the same config")
+    assert not (tmp_path / "x").exists()

@@ -35,8 +35,13 @@ def training_options(f):
                      help="Reconstruction weight (--strategy reconstruction without --from)."),
         click.option("--feature-lr-scale", type=float, default=0.1, show_default=True,
                      help="finetune: learning rate of the feature module / --lr."),
-        click.option("--valid-fraction", type=float, default=0.1, show_default=True,
-                     help="Samples held out (seeded random split) to keep the best epoch."),
+        click.option("--valid", default=None, type=click.Path(dir_okay=False),
+                     metavar="FILE",
+                     help="Validate on this data file (the same system config) instead of "
+                          "a split of --data, which then trains whole."),
+        click.option("--valid-fraction", type=float, default=None,
+                     help="Samples of --data held out (seeded random split) to keep the "
+                          "best epoch  [default: 0.1; not with --valid]."),
         click.option("--epochs", type=int, default=50, show_default=True),
         click.option("--lr", type=float, default=1e-3, show_default=True,
                      help="Learning rate (Adam)."),
