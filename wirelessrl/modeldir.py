@@ -30,6 +30,16 @@ writes an ordinary solution file of the task (``status`` = ``unverified``,
 ``iterations`` = 0, ``objective`` in bit/s/Hz), so ``wirelessrl evaluate DATA FILE`` scores
 it beside any solver.
 
+An interrupted ``train`` resumes: while it runs, the engine's checkpoint (``last.pt``,
+every ``checkpoint_every_s`` seconds), its ``metrics.csv`` and the settings of the run
+(``request.json``) live in a hidden folder beside the output, ``.<name>.training``; a
+rerun with the same settings and ``-o`` continues from the last checkpoint and ends with
+the same weights as a run that was never interrupted (the engine's guarantee,
+:func:`wirelessrl.engine.fit`); only the epoch budget, threads and progress may change.
+Other settings are an error (``restart`` discards the interrupted run). The folder is
+removed once the model folder is written. A finished model folder is never replaced
+without ``overwrite``.
+
 Strategies: without a source model, ``regular`` (a fresh network on the objective) or
 ``reconstruction`` (the same with the reconstruction loss: a source for a later
 reconstruction transfer). With ``source`` (a model folder of the same task),
@@ -71,9 +81,9 @@ import numpy as np
 import torch
 
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
-from wirelessrl.checkpoint import load_state_dict
-from wirelessrl.engine import TrainConfig
-from wirelessrl.fileio import check_output, infer_format, provenance
+from wirelessrl.checkpoint import load_checkpoint, load_state_dict
+from wirelessrl.engine import CHECKPOINT_NAME, TrainConfig
+from wirelessrl.fileio import atomic_path, check_output, infer_format, provenance
 from wirelessrl.model_tasks import (
     KINDS,
     OBJECTIVES,
@@ -92,6 +102,8 @@ MODEL_FORMAT = "wirelessrl-model/1"
 MODEL_JSON = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.csv"
+REQUEST_JSON = "request.json"
+"""The settings of a run, in its training-state folder (:func:`training_state_dir`)."""
 
 FRESH_STRATEGIES = ("regular", "reconstruction")
 """Strategies without a source model."""
@@ -359,6 +371,58 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
 # ------------------------------------------------------------------------ training
 
 
+def training_state_dir(output: str | os.PathLike) -> Path:
+    """The hidden folder beside ``output`` that holds a running (or interrupted) training:
+    ``.<name>.training`` with the engine's ``last.pt`` and ``metrics.csv`` and
+    ``request.json``.
+
+    Example
+    -------
+    >>> training_state_dir("runs/sum-model").as_posix()
+    'runs/.sum-model.training'
+    """
+    out = Path(output)
+    return out.parent / f".{out.name}.training"
+
+
+def interrupted_epoch(output: str | os.PathLike) -> int | None:
+    """The epoch an interrupted training of ``output`` resumes from (None: no checkpoint
+    was written yet, a rerun starts over)."""
+    ckpt = training_state_dir(output) / CHECKPOINT_NAME
+    if not ckpt.is_file():
+        return None
+    try:
+        return int(load_checkpoint(ckpt)["epoch"])
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _resume_or_start(output: Path, request: dict, restart: bool) -> Path:
+    """The training-state folder of ``output``: kept when it holds a run of ``request``
+    (a resume), else new; an interrupted run of other settings is an error unless
+    ``restart``."""
+    state = training_state_dir(output)
+    req = state / REQUEST_JSON
+    if state.exists() and not restart:
+        try:
+            old = json.loads(req.read_text())
+        except (OSError, ValueError):
+            old = None  # killed before its settings were written: nothing to resume
+        if isinstance(old, dict) and old != request:
+            keys = sorted(k for k in set(old) | set(request) if old.get(k) != request.get(k))
+            raise ConfigError(
+                f"output {str(output)!r} has an interrupted training with other settings "
+                f"(they differ in {', '.join(keys)}) in {str(state)!r}; expected the same "
+                "command to resume it, or --restart to discard it and start over")
+        if old == request:
+            return state
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir()
+    with atomic_path(req) as tmp:
+        tmp.write_text(json.dumps(request, indent=1, sort_keys=True) + "\n")
+    return state
+
+
 def _split(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted train / validation sample indices, a seeded random split."""
     f = check_positive("valid_fraction", valid_fraction)
@@ -435,7 +499,9 @@ def train_model(
     seed: int = 0,
     threads: int | None = None,
     device: str = "auto",
+    checkpoint_every_s: float = 30.0,
     overwrite: bool = False,
+    restart: bool = False,
     progress: bool = False,
 ) -> TrainedModel:
     """Train a network of ``task`` on a data file and save it as a model folder.
@@ -464,6 +530,11 @@ def train_model(
         to select the best epoch; None: 0.1 (without ``valid``; with it, an error)
     epochs, batch_size, lr, patience, seed, device : the :class:`TrainConfig`
     threads : int >= 1 or None, torch CPU threads during training
+    checkpoint_every_s : float >= 0, seconds between checkpoints of the training state
+        (``.<name>.training/last.pt``; also written at the end)
+    overwrite : replace a finished model folder ``output``
+    restart : discard an interrupted training of ``output`` instead of resuming it (an
+        interrupted training of other settings is an error without it)
 
     Output
     ------
@@ -486,7 +557,7 @@ def train_model(
     input_option = spec.check_input_option(family, input_option, src is not None)
     train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
                             seed=seed, device=device, num_threads=threads, progress=progress,
-                            checkpoint_every_s=None)
+                            checkpoint_every_s=checkpoint_every_s)
     check_data_kind(spec, data)
     samples = spec.load(data)
     system = samples.config
@@ -508,17 +579,29 @@ def train_model(
     head, metric, _solution_task = OBJECTIVES[objective]
     loss = spec.loss(objective, system)
     monitor = (metric, "max")
+    request = {
+        "task": spec.name, "data": str(Path(data).resolve()), "data_sha256": data_checksum(data),
+        "valid": None if valid is None else str(Path(valid).resolve()),
+        "valid_sha256": None if valid is None else data_checksum(valid),
+        "valid_fraction": valid_fraction, "objective": objective, "family": family,
+        "inputs": input_option, "strategy": strategy, "alpha": float(alpha),
+        "feature_lr_scale": float(feature_lr_scale),
+        "source": None if src is None else src.info["weights_sha256"],
+        **{f"train_config.{k}": v for k, v in train_cfg.to_dict().items()
+           if k not in TrainConfig.RESUME_FREE}}
+    run_dir = _resume_or_start(Path(output), request, restart)
     start = time.perf_counter()
     if src is None:
         net_cfg = spec.net_config(family, system, head, decoder=strategy == "reconstruction")
         tt = TransferTask(net_cfg, head, head, loss, loss, inputs.reconstruction_key, alpha,
                           source_monitor=monitor, target_monitor=monitor)
         if strategy == "regular":
-            net, result = train_target(tt, "regular", None, train_t, valid_t, train_cfg)
+            net, result = train_target(tt, "regular", None, train_t, valid_t, train_cfg,
+                                       run_dir)
             trained_alpha = 0.0
         else:
             net, result = train_source(tt, get_strategy("reconstruction", alpha), train_t,
-                                       valid_t, train_cfg)
+                                       valid_t, train_cfg, run_dir)
             net.drop_decoder()
             trained_alpha = float(alpha)
     else:
@@ -527,7 +610,8 @@ def train_model(
         tt = TransferTask(net_cfg, src.head, head, loss, loss, inputs.reconstruction_key,
                           src.alpha, source_monitor=monitor, target_monitor=monitor)
         chosen = get_strategy(strategy, alpha=src.alpha, feature_lr_scale=feature_lr_scale)
-        net, result = train_target(tt, chosen, src.net, train_t, valid_t, train_cfg)
+        net, result = train_target(tt, chosen, src.net, train_t, valid_t, train_cfg,
+                                   run_dir)
         trained_alpha = src.alpha
     net.freeze_features(False).cpu().eval()
     prov = provenance(f"{spec.kind}-model", system.to_dict(), int(seed),
@@ -567,6 +651,7 @@ def train_model(
     }
     model = TrainedModel(net, spec, objective, inputs, system, info)
     model.save(output, overwrite, history=result.history)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return model
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from model_helpers import interrupt_after, metrics_without_times
 from safetensors.torch import save_file
 
 from simulators.d2d import D2DConfig
@@ -434,3 +435,56 @@ def test_valid_file_of_another_system_is_a_one_line_error(runner, files, tmp_pat
                     r"expected one of --valid and --valid-fraction")
     _one_line_error(_cli(runner, *base, "--valid", tmp_path / "none.h5"), r"none.h5")
     assert not (tmp_path / "m").exists()
+
+
+# ------------------------------------------------------------------ resume
+
+
+def test_interrupted_train_resumes_to_the_uninterrupted_result(runner, files, tmp_path,
+                                                              monkeypatch):
+    from wirelessrl.modeldir import training_state_dir
+
+    args = ["train", "d2d", "--data", files["train"], "--objective", "sum", "--strategy",
+            "reconstruction", "--epochs", "6", "--batch-size", "50", "--threads", "1",
+            "--device", "cpu", "--checkpoint-every", "0", "-o"]
+    assert _cli(runner, *args, tmp_path / "ref").exit_code == 0
+    interrupt_after(monkeypatch, 3)
+    result = _cli(runner, *args, tmp_path / "m")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: stopped by Ctrl-C; no model folder was written; rerun the same " \
+           "command to resume from epoch 3" in result.output
+    state = training_state_dir(tmp_path / "m")
+    assert not (tmp_path / "m").exists() and (state / "last.pt").is_file()
+    monkeypatch.undo()
+    # other settings: an error that names them, and the interrupted state stays
+    _one_line_error(_cli(runner, *args, tmp_path / "m", "--lr", "2e-3"),
+                    r"has an interrupted training with other settings \(they differ in "
+                    r"train_config.lr\).*expected the same command to resume it, or --restart")
+    result = _cli(runner, *args, tmp_path / "m")  # the same command (the epoch budget may grow)
+    assert result.exit_code == 0, result.output
+    assert "resumed from epoch 3, best epoch" in result.output
+    ref, res = (json.loads((tmp_path / n / MODEL_JSON).read_text()) for n in ("ref", "m"))
+    assert res["weights_sha256"] == ref["weights_sha256"]  # bitwise the same weights
+    assert res["training"]["result"]["resumed_from"] == 3
+    assert res["training"]["result"]["best_metric"] == ref["training"]["result"]["best_metric"]
+    assert metrics_without_times(tmp_path / "m") == metrics_without_times(tmp_path / "ref")
+    assert len(metrics_without_times(tmp_path / "m")) == 6
+    assert not state.exists()
+    # a finished model folder stays an error without --overwrite
+    _one_line_error(_cli(runner, *args, tmp_path / "m"), r"exists; pass --overwrite")
+
+
+def test_restart_discards_an_interrupted_training(runner, files, tmp_path, monkeypatch):
+    from wirelessrl.modeldir import training_state_dir
+
+    args = ["train", "d2d", "--data", files["test"], "--objective", "min", "--epochs", "3",
+            "--batch-size", "50", "--threads", "1", "--device", "cpu", "--checkpoint-every",
+            "0", "-o", tmp_path / "m"]
+    interrupt_after(monkeypatch, 1)
+    assert _cli(runner, *args).exit_code == 130
+    monkeypatch.undo()
+    result = _cli(runner, *args, "--lr", "2e-3", "--restart")
+    assert result.exit_code == 0 and "resumed" not in result.output, result.output
+    assert json.loads((tmp_path / "m" / MODEL_JSON).read_text())["training"][
+        "train_config"]["lr"] == 2e-3
+    assert not training_state_dir(tmp_path / "m").exists()

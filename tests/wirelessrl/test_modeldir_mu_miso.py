@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from model_helpers import interrupt_after, metrics_without_times
 
 from simulators.mu_miso import MuMisoConfig
 from simulators.validation import ConfigError
@@ -275,3 +276,19 @@ def test_valid_file_for_beamformers(files, tmp_path):
                     r"valid file '.*five.h5' has another system than data '.*train.h5' "
                     r"\(n_users 5 vs 3; n_pilots 5 vs 3\); expected the same config")
     assert not (tmp_path / "x").exists()
+
+
+def test_interrupted_transfer_resumes_to_the_uninterrupted_result(files, structured, tmp_path,
+                                                                 monkeypatch):
+    """The frozen-feature transfer (cached features, the head alone in the loop) resumes."""
+    opts = {**TINY, "epochs": 5, "checkpoint_every_s": 0.0, "source": structured.path,
+            "objective": "min"}
+    ref = train_mu_miso(files["test"], tmp_path / "ref", **opts)
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train_mu_miso(files["test"], tmp_path / "m", **opts)
+    monkeypatch.undo()
+    model = train_mu_miso(files["test"], tmp_path / "m", **opts)
+    assert model.info["training"]["result"]["resumed_from"] == 2
+    assert model.info["weights_sha256"] == ref.info["weights_sha256"]
+    assert metrics_without_times(tmp_path / "m") == metrics_without_times(tmp_path / "ref")

@@ -54,6 +54,13 @@ def training_options(f):
                      help="torch CPU threads (1 is usually fastest for these networks)."),
         click.option("--device", default="auto", show_default=True,
                      help="auto, cpu, cuda, cuda:1."),
+        click.option("--checkpoint-every", "checkpoint_every_s", type=float, default=30.0,
+                     show_default=True, metavar="SECONDS",
+                     help="Save the training state this often (beside -o, in "
+                          ".NAME.training); a rerun of the same command after an "
+                          "interruption resumes from it."),
+        click.option("--restart", is_flag=True,
+                     help="Discard an interrupted training of -o instead of resuming it."),
         click.option("--overwrite", is_flag=True, help="Replace an existing model folder."),
     ]):
         f = option(f)
@@ -61,15 +68,32 @@ def training_options(f):
 
 
 def _train(task: str, data: str, input_option: str | None, options: dict) -> None:
-    """Call :func:`wirelessrl.modeldir.train_model`; print one line about the model."""
-    from wirelessrl.modeldir import model_summary, train_model
+    """Call :func:`wirelessrl.modeldir.train_model`; print one line about the model (or,
+    on Ctrl-C, where a rerun resumes)."""
+    from wirelessrl.modeldir import (
+        interrupted_epoch,
+        model_summary,
+        train_model,
+        training_state_dir,
+    )
 
-    model = train_model(task, data, input_option=input_option,
-                        progress=sys.stderr.isatty(), **options)
+    try:
+        model = train_model(task, data, input_option=input_option,
+                            progress=sys.stderr.isatty(), **options)
+    except KeyboardInterrupt:
+        epoch = interrupted_epoch(options["output"])
+        where = training_state_dir(options["output"])
+        resume = "no checkpoint yet: a rerun starts over" if epoch is None else \
+            f"rerun the same command to resume from epoch {epoch} (state in {where})"
+        click.echo(f"interrupted: stopped by Ctrl-C; no model folder was written; {resume}",
+                   err=True)
+        sys.exit(130)
     s = model_summary(model)
+    resumed = "" if s["resumed_from"] is None else f"resumed from epoch {s['resumed_from']}, "
     click.echo(f"trained a {s['family']} {s['objective']}-rate network ({s['strategy']}, "
-               f"{s['parameters']:,} parameters, {s['sizes']}): best epoch {s['best_epoch']}, "
-               f"validation {s['valid_metric']} {s['valid_value']:.4f}; wrote {model.path}")
+               f"{s['parameters']:,} parameters, {s['sizes']}): {resumed}best epoch "
+               f"{s['best_epoch']}, validation {s['valid_metric']} {s['valid_value']:.4f}; "
+               f"wrote {model.path}")
 
 
 @train.command("d2d")
