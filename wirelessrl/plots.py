@@ -787,7 +787,7 @@ def sweep_series(summary_csv: str | Path, errors: str = "ci95") -> tuple[dict, l
     """Curves of a sweep's ``summary.csv`` (columns ``strategy, value, mean, std, n_seeds``,
     std over seeds with ddof 1): {strategy: (values, means, half-widths)}, and the seed
     counts. Half-widths: 95 % Student t interval over seeds, or the std."""
-    from scipy.stats import t
+    from wirelessrl.evaluate import t_quantile
 
     check_choice("errors", errors, ERRORS)
     rows = read_records(summary_csv)
@@ -803,7 +803,7 @@ def sweep_series(summary_csv: str | Path, errors: str = "ci95") -> tuple[dict, l
         n = int(r["n_seeds"])
         counts.add(n)
         half = {"none": 0.0, "std": r["std"]}.get(
-            errors, float(t.ppf(0.975, n - 1) * r["std"] / math.sqrt(n)) if n > 1 else 0.0)
+            errors, t_quantile(0.975, n - 1) * r["std"] / math.sqrt(n) if n > 1 else 0.0)
         s = series.setdefault(str(r["strategy"]), [[], [], []])
         for k, v in enumerate((r["value"], r["mean"], half)):
             s[k].append(float(v))
