@@ -17,12 +17,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulators.d2d import D2DConfig
-from simulators.rates import link_rates_bps
 from simulators.validation import ConfigError
+
+if TYPE_CHECKING:
+    from simulators.d2d import D2DConfig
 
 
 @dataclass
@@ -148,6 +150,8 @@ def summarize(
 
 def d2d_link_rates_mbps(g: np.ndarray, p_w: np.ndarray, config: D2DConfig) -> np.ndarray:
     """Per-link rates in Mbps, shape [batch, n]."""
+    from simulators.rates import link_rates_bps  # numba: imported when rates are computed
+
     return 1e-6 * link_rates_bps(g, p_w, config.noise_w, config.bandwidth_hz, config.snr_gap_db)
 
 
