@@ -99,6 +99,8 @@ class ModelTask:
     input_option: ClassVar[str]
     """The name of the task's input-map option (``input_transform``; ``input``)."""
     input_choices: ClassVar[tuple[str, ...]]
+    streams: ClassVar[bool] = False
+    """Whether training can read the data from disk in chunks (:meth:`streamed_splits`)."""
 
     # ---- data
     def load(self, path: str | os.PathLike) -> Any:
@@ -107,6 +109,23 @@ class ModelTask:
 
     def system_from_dict(self, values: Mapping) -> Any:
         """The system config saved in ``model.json``."""
+        raise NotImplementedError
+
+    def peek(self, path: str | os.PathLike) -> tuple[Any, int, int]:
+        """``(config, samples, bytes of the network's input arrays)`` read from the
+        metadata and shapes only (tasks that stream)."""
+        raise NotImplementedError
+
+    def chunk(self, chunk_size: int | None, system: Any) -> int:
+        """Samples per chunk of a streamed training (None: about 16 MiB)."""
+        raise NotImplementedError
+
+    def streamed_splits(self, data: str | os.PathLike, train_idx: np.ndarray, chunk: int,
+                        inputs: Any, family: str, option: str) -> tuple[Any, Any, Any]:
+        """One chunked pass over ``data``: the input map (fitted on the training rows
+        unless ``inputs`` is given), the training rows as a
+        :class:`~wirelessrl.loaders.ChunkedDataset` and the other rows as validation
+        tensors (None when every row trains)."""
         raise NotImplementedError
 
     def sizes(self, system: Any) -> dict[str, int]:
@@ -193,9 +212,47 @@ class D2DModelTask(ModelTask):
     note_fields = ("p_max_dbm", "noise_dbm_per_hz", "bandwidth_hz", "snr_gap_db")
     input_option = "input_transform"
     input_choices = d2d_inputs.INPUT_TRANSFORMS
+    streams = True
 
     def load(self, path):
         return load_d2d(path)
+
+    def peek(self, path):
+        with D2DFile(path) as f:
+            cfg, n = f.config, f.n
+            return cfg, n, n * f.reader.dtype("g").itemsize * cfg.n_links ** 2
+
+    def chunk(self, chunk_size, system):
+        return chunk_rows(chunk_size, {"g": RowArray((system.n_links, system.n_links))})
+
+    def streamed_splits(self, data, train_idx, chunk, inputs, family, option):
+        """The gains and checksum are verified in the pass (:meth:`D2DFile.chunks`)."""
+        from wirelessrl.loaders import ChunkedDataset
+
+        valid_parts: list[np.ndarray] = []
+        with D2DFile(data) as f:
+            system = f.config
+            is_train = np.zeros(f.n, dtype=bool)
+            is_train[train_idx] = True
+
+            def train_gains():
+                for start, part in f.chunks(chunk):
+                    sel = is_train[start:start + len(part["g"])]
+                    if not sel.all():
+                        valid_parts.append(part["g"][~sel])
+                    if sel.any():
+                        yield part["g"][sel]
+
+            if inputs is None:
+                inputs = d2d_inputs.fit_d2d_inputs_chunks(family, train_gains(), system.p_max_w,
+                                                          system.noise_w, option)
+            else:
+                for _ in train_gains():
+                    pass
+        valid = inputs.tensors(np.concatenate(valid_parts)) if valid_parts else None
+        train = ChunkedDataset(data, ("g",), lambda a: inputs.tensors(a["g"]), rows=train_idx,
+                               chunk_size=chunk, kind=D2D_KIND, verify=False)
+        return inputs, train, valid
 
     def system_from_dict(self, values):
         return D2DConfig.from_dict(values)

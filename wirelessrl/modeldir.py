@@ -30,6 +30,16 @@ writes an ordinary solution file of the task (``status`` = ``unverified``,
 ``iterations`` = 0, ``objective`` in bit/s/Hz), so ``wirelessrl evaluate DATA FILE`` scores
 it beside any solver.
 
+Large D2D data sets are trained from disk (``stream``; by default when the gains of the
+file exceed :data:`STREAM_BYTES`): the input statistics are fitted and the validation
+layouts gathered in one chunked pass (which also verifies the file's checksum), then every
+epoch reads the training layouts chunk by chunk (:class:`wirelessrl.loaders.ChunkedDataset`:
+chunks in a random order, layouts shuffled inside each chunk). Memory holds one chunk, the
+validation layouts and the split's indices (16 bytes per layout). With one chunk holding
+all training layouts the weights equal those of the in-memory run; with smaller chunks the
+minibatches differ (a chunk-wise shuffle instead of a permutation of all layouts), so the
+weights differ like those of another seed.
+
 An interrupted ``train`` resumes: while it runs, the engine's checkpoint (``last.pt``,
 every ``checkpoint_every_s`` seconds), its ``metrics.csv`` and the settings of the run
 (``request.json``) live in a hidden folder beside the output, ``.<name>.training``; a
@@ -371,6 +381,11 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
 # ------------------------------------------------------------------------ training
 
 
+STREAM_BYTES = 1 << 30
+"""``train d2d`` reads the training layouts from disk when the file's gains exceed this
+many bytes (1 GiB: 1.3 million layouts of 10 links in float64), unless told."""
+
+
 def training_state_dir(output: str | os.PathLike) -> Path:
     """The hidden folder beside ``output`` that holds a running (or interrupted) training:
     ``.<name>.training`` with the engine's ``last.pt`` and ``metrics.csv`` and
@@ -397,28 +412,49 @@ def interrupted_epoch(output: str | os.PathLike) -> int | None:
         return None
 
 
-def _resume_or_start(output: Path, request: dict, restart: bool) -> Path:
+def _resume_or_start(output: Path, request: dict, restart: bool, device: str) -> Path:
     """The training-state folder of ``output``: kept when it holds a run of ``request``
     (a resume), else new; an interrupted run of other settings is an error unless
-    ``restart``."""
+    ``restart``. Under torchrun (the process group joined here, as the engine would) rank 0
+    prepares it while the others wait."""
+    from wirelessrl import ddp
+    from wirelessrl.device import resolve_device
+
+    ddp.setup(resolve_device(device))
     state = training_state_dir(output)
-    req = state / REQUEST_JSON
-    if state.exists() and not restart:
-        try:
-            old = json.loads(req.read_text())
-        except (OSError, ValueError):
-            old = None  # killed before its settings were written: nothing to resume
-        if isinstance(old, dict) and old != request:
-            keys = sorted(k for k in set(old) | set(request) if old.get(k) != request.get(k))
-            raise ConfigError(
-                f"output {str(output)!r} has an interrupted training with other settings "
-                f"(they differ in {', '.join(keys)}) in {str(state)!r}; expected the same "
-                "command to resume it, or --restart to discard it and start over")
-        if old == request:
+    try:
+        if ddp.world()[0] != 0:
+            _check_request(state, request, restart, output)
             return state
+        return _prepare_state(state, request, restart, output)
+    finally:
+        ddp.barrier()  # every rank, also after an error: none is left waiting
+
+
+def _check_request(state: Path, request: dict, restart: bool, output: Path) -> bool:
+    """Whether ``state`` holds a run of ``request`` to resume; :class:`ConfigError` when it
+    holds one of other settings (unless ``restart``)."""
+    if not state.exists() or restart:
+        return False
+    try:
+        old = json.loads((state / REQUEST_JSON).read_text())
+    except (OSError, ValueError):
+        return False  # killed before its settings were written: nothing to resume
+    if isinstance(old, dict) and old != request:
+        keys = sorted(k for k in set(old) | set(request) if old.get(k) != request.get(k))
+        raise ConfigError(
+            f"output {str(output)!r} has an interrupted training with other settings "
+            f"(they differ in {', '.join(keys)}) in {str(state)!r}; expected the same "
+            "command to resume it, or --restart to discard it and start over")
+    return old == request
+
+
+def _prepare_state(state: Path, request: dict, restart: bool, output: Path) -> Path:
+    if _check_request(state, request, restart, output):
+        return state
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir()
-    with atomic_path(req) as tmp:
+    with atomic_path(state / REQUEST_JSON) as tmp:
         tmp.write_text(json.dumps(request, indent=1, sort_keys=True) + "\n")
     return state
 
@@ -503,6 +539,8 @@ def train_model(
     overwrite: bool = False,
     restart: bool = False,
     progress: bool = False,
+    stream: bool | None = None,
+    chunk_size: int | None = None,
 ) -> TrainedModel:
     """Train a network of ``task`` on a data file and save it as a model folder.
 
@@ -535,10 +573,20 @@ def train_model(
     overwrite : replace a finished model folder ``output``
     restart : discard an interrupted training of ``output`` instead of resuming it (an
         interrupted training of other settings is an error without it)
+    stream : ``d2d``: read the training layouts from disk in chunks (True), hold them in
+        memory (False) or choose by size (None: streamed when the gains exceed
+        :data:`STREAM_BYTES`); see the module doc. ``mu-miso`` holds its samples in memory
+    chunk_size : int >= 1 or None, samples per chunk when streamed (None:
+        :data:`wirelessrl.datasets.CHUNK_BYTES` of data)
 
     Output
     ------
     :class:`TrainedModel` (also saved under ``output``)
+
+    Under ``torchrun`` every rank loads the data and trains its share of each minibatch
+    (:mod:`wirelessrl.ddp`; the same weights as one process up to the order of
+    floating-point sums); rank 0 alone writes ``output`` (and keeps the training state),
+    the other ranks return (with an unsaved model) once it is in place.
     """
     spec = get_model_task(task)
     objective = check_choice("objective", objective, tuple(OBJECTIVES))
@@ -559,23 +607,45 @@ def train_model(
                             seed=seed, device=device, num_threads=threads, progress=progress,
                             checkpoint_every_s=checkpoint_every_s)
     check_data_kind(spec, data)
-    samples = spec.load(data)
-    system = samples.config
-    if src is not None:
-        src.check_sizes(spec.sizes(system), data)
+    if stream and not spec.streams:
+        raise ConfigError(f"stream=True is for d2d data; 'train {spec.name}' holds its samples "
+                          "in memory (expected no --stream)")
     if valid is None:
         valid_fraction = 0.1 if valid_fraction is None else valid_fraction
-        train_idx, valid_idx = _split(len(samples), valid_fraction, seed)
-        train_part, valid_part = samples.subset(train_idx), samples.subset(valid_idx)
+    elif valid_fraction is not None:
+        raise ConfigError(f"valid_fraction={valid_fraction!r} splits the data for "
+                          f"validation, and valid={str(valid)!r} is a validation file; "
+                          "expected one of --valid and --valid-fraction")
+    streamed, chunk = False, None
+    if spec.streams:
+        system, n_samples, nbytes = spec.peek(data)  # metadata and shapes only
+        streamed = nbytes > STREAM_BYTES if stream is None else bool(stream)
+    if streamed:
+        chunk = spec.chunk(chunk_size, system)
+        train_idx = np.arange(n_samples) if valid is not None else \
+            _split(n_samples, valid_fraction, seed)[0]
+        if src is not None:
+            src.check_sizes(spec.sizes(system), data)
+        inputs, train_t, valid_t = spec.streamed_splits(
+            data, train_idx, chunk, None if src is None else src.inputs, family, input_option)
+        n_train, n_valid = len(train_idx), n_samples - len(train_idx)
+        if valid is not None:
+            valid_part = _load_valid(spec, valid, data, system)
+            valid_t, n_valid = spec.tensors(inputs, valid_part), len(valid_part)
     else:
-        if valid_fraction is not None:
-            raise ConfigError(f"valid_fraction={valid_fraction!r} splits the data for "
-                              f"validation, and valid={str(valid)!r} is a validation file; "
-                              "expected one of --valid and --valid-fraction")
-        train_part, valid_part = samples, _load_valid(spec, valid, data, system)
-    inputs = src.inputs if src is not None else spec.fit_inputs(
-        family, train_part, system, input_option)
-    train_t, valid_t = spec.tensors(inputs, train_part), spec.tensors(inputs, valid_part)
+        samples = spec.load(data)
+        system = samples.config
+        if src is not None:
+            src.check_sizes(spec.sizes(system), data)
+        if valid is None:
+            train_idx, valid_idx = _split(len(samples), valid_fraction, seed)
+            train_part, valid_part = samples.subset(train_idx), samples.subset(valid_idx)
+        else:
+            train_part, valid_part = samples, _load_valid(spec, valid, data, system)
+        inputs = src.inputs if src is not None else spec.fit_inputs(
+            family, train_part, system, input_option)
+        train_t, valid_t = spec.tensors(inputs, train_part), spec.tensors(inputs, valid_part)
+        n_train, n_valid = len(train_part), len(valid_part)
     head, metric, _solution_task = OBJECTIVES[objective]
     loss = spec.loss(objective, system)
     monitor = (metric, "max")
@@ -587,9 +657,10 @@ def train_model(
         "inputs": input_option, "strategy": strategy, "alpha": float(alpha),
         "feature_lr_scale": float(feature_lr_scale),
         "source": None if src is None else src.info["weights_sha256"],
+        "streamed": streamed, "chunk_size": chunk,
         **{f"train_config.{k}": v for k, v in train_cfg.to_dict().items()
            if k not in TrainConfig.RESUME_FREE}}
-    run_dir = _resume_or_start(Path(output), request, restart)
+    run_dir = _resume_or_start(Path(output), request, restart, device)
     start = time.perf_counter()
     if src is None:
         net_cfg = spec.net_config(family, system, head, decoder=strategy == "reconstruction")
@@ -638,8 +709,10 @@ def train_model(
                 "path": str(src.path.resolve()), "weights_sha256": src.info["weights_sha256"],
                 "objective": src.objective, "strategy": src.info["training"]["strategy"]},
             "loss": repr(loss),
-            "n_train": len(train_part),
-            "n_valid": len(valid_part),
+            "n_train": n_train,
+            "n_valid": n_valid,
+            "streamed": streamed,
+            "chunk_size": chunk if streamed else None,
             "valid_fraction": valid_fraction,
             "valid_file": None if valid is None else str(Path(valid).resolve()),
             "valid_sha256": None if valid is None else data_checksum(valid),
@@ -650,8 +723,12 @@ def train_model(
         "provenance": prov,
     }
     model = TrainedModel(net, spec, objective, inputs, system, info)
-    model.save(output, overwrite, history=result.history)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    from wirelessrl import ddp
+
+    if ddp.world()[0] == 0:
+        model.save(output, overwrite, history=result.history)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    ddp.barrier()  # under torchrun the other ranks return once the folder is in place
     return model
 
 

@@ -3,6 +3,7 @@ folder."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -79,7 +80,7 @@ def _train(task: str, data: str, input_option: str | None, options: dict) -> Non
 
     try:
         model = train_model(task, data, input_option=input_option,
-                            progress=sys.stderr.isatty(), **options)
+                            progress=sys.stderr.isatty() and _rank() == 0, **options)
     except KeyboardInterrupt:
         epoch = interrupted_epoch(options["output"])
         where = training_state_dir(options["output"])
@@ -88,12 +89,19 @@ def _train(task: str, data: str, input_option: str | None, options: dict) -> Non
         click.echo(f"interrupted: stopped by Ctrl-C; no model folder was written; {resume}",
                    err=True)
         sys.exit(130)
+    if _rank() != 0:
+        return  # under torchrun: rank 0 wrote the folder and reports it
     s = model_summary(model)
     resumed = "" if s["resumed_from"] is None else f"resumed from epoch {s['resumed_from']}, "
     click.echo(f"trained a {s['family']} {s['objective']}-rate network ({s['strategy']}, "
                f"{s['parameters']:,} parameters, {s['sizes']}): {resumed}best epoch "
                f"{s['best_epoch']}, validation {s['valid_metric']} {s['valid_value']:.4f}; "
                f"wrote {model.path}")
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 otherwise)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 @train.command("d2d")
@@ -106,6 +114,12 @@ def _train(task: str, data: str, input_option: str | None, options: dict) -> Non
               default=None,
               help="mlp input: per-entry standardized gains (the paper's) [default] or "
                    "standardized dB gains.")
+@click.option("--stream/--in-memory", "stream", default=None,
+              help="Read the training layouts from disk in chunks, or hold them in memory "
+                   "[default: streamed when the file's gains exceed 1 GiB].")
+@click.option("--chunk-size", type=int, default=None, metavar="N",
+              help="--stream: layouts per chunk (default: 16 MiB of gains); the minibatches "
+                   "shuffle chunks, then layouts inside a chunk.")
 @training_options
 def train_d2d(data, input_transform, **options) -> None:
     """Train a D2D power-control network on DATA (power, noise and SNR gap from its config).
@@ -113,6 +127,10 @@ def train_d2d(data, input_transform, **options) -> None:
     Example: wirelessrl train d2d --data data.h5 --objective sum --strategy reconstruction
     --epochs 20 --threads 1 -o sum-model; then wirelessrl train d2d --data small.h5
     --objective min --from sum-model -o min-model
+
+    A data set larger than memory trains from disk (--stream, automatic above 1 GiB of
+    gains). Under torchrun every rank trains its share of each minibatch and rank 0
+    writes the model folder (docs/cluster.md).
     """
     _train("d2d", data, input_transform, options)
 
