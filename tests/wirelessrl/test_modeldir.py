@@ -488,3 +488,19 @@ def test_restart_discards_an_interrupted_training(runner, files, tmp_path, monke
     assert json.loads((tmp_path / "m" / MODEL_JSON).read_text())["training"][
         "train_config"]["lr"] == 2e-3
     assert not training_state_dir(tmp_path / "m").exists()
+
+
+def test_interrupted_streamed_train_resumes_to_the_uninterrupted_result(files, tmp_path,
+                                                                       monkeypatch):
+    kw = {**TINY, "epochs": 4, "objective": "sum", "stream": True, "chunk_size": 32,
+          "checkpoint_every_s": 0.0}
+    ref = train_d2d(files["train"], tmp_path / "ref", **kw)
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train_d2d(files["train"], tmp_path / "m", **kw)
+    monkeypatch.undo()
+    model = train_d2d(files["train"], tmp_path / "m", **kw)
+    assert model.info["training"]["streamed"]
+    assert model.info["training"]["result"]["resumed_from"] == 2
+    assert model.info["weights_sha256"] == ref.info["weights_sha256"]
+    assert metrics_without_times(tmp_path / "m") == metrics_without_times(tmp_path / "ref")

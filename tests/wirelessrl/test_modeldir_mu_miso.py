@@ -292,3 +292,10 @@ def test_interrupted_transfer_resumes_to_the_uninterrupted_result(files, structu
     assert model.info["training"]["result"]["resumed_from"] == 2
     assert model.info["weights_sha256"] == ref.info["weights_sha256"]
     assert metrics_without_times(tmp_path / "m") == metrics_without_times(tmp_path / "ref")
+
+
+def test_streaming_is_for_d2d_data(files, tmp_path):
+    with pytest.raises(ConfigError, match=r"stream=True is for d2d data; 'train mu-miso' holds "
+                                          r"its samples in memory"):
+        train_mu_miso(files["train"], tmp_path / "x", objective="sum", stream=True, **TINY)
+    assert not (tmp_path / "x").exists()
