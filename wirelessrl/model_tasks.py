@@ -37,8 +37,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from baselines import SOLVERS
-from baselines.mu_miso import BEAMFORMING_SOLVERS
 from simulators.beamforming import user_rates_bps
 from simulators.d2d import D2DConfig
 from simulators.mu_miso import MuMisoConfig
@@ -268,6 +266,8 @@ class D2DModelTask(ModelTask):
 
     @property
     def solvers(self):
+        from baselines import SOLVERS  # the solvers' modules: only to check a label
+
         return tuple(SOLVERS)
 
     def check_input_option(self, family, value, transfer):
@@ -369,6 +369,8 @@ class MuMisoModelTask(ModelTask):
 
     @property
     def solvers(self):
+        from baselines.mu_miso import BEAMFORMING_SOLVERS
+
         return tuple(BEAMFORMING_SOLVERS)
 
     def check_input_option(self, family, value, transfer):
