@@ -249,6 +249,10 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     per_seed = [_seed_results(e, system, strategies, target_lr, tuned_lrs, variants)
                 for e in experiments]
     records = [r for s in per_seed for r in s["records"]]
+    gen_rows = None
+    if generalization_enabled(config):  # table "generalization": read by sweeps (n_links)
+        gen_rows = [r for e in experiments for r in d2d_sizes_report.seed_rows(e, config)]
+        records += d2d_sizes_report.records(gen_rows)
     write_csv(run_dir / "results.csv", records)
 
     fp_rule = per_seed[0]["baseline_info"]["FP"]["stopping_rule"]
@@ -360,8 +364,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         f"| FP ({fp_rule}) | {fp_speed:,.0f} |",
         "",
     ]
-    if generalization_enabled(config):
-        lines += d2d_sizes_report.write_tables(config, run_dir, experiments, echo)
+    if gen_rows is not None:
+        lines += d2d_sizes_report.write_tables(config, run_dir, experiments, echo, gen_rows)
     return write_markdown_report(run_dir, lines, plots, echo)
 
 

@@ -17,9 +17,9 @@ one resumable step ``generalization/n<N>``:
    ``strategies`` (best validation lr), timing the forward pass from the linear gains
    (input transform included);
 4. writes ``generalization/n<N>/results.h5`` (powers, per-layout rates) and
-   ``metrics.json``; then a step ``generalization/n<N>/memory`` measures, in a fresh
-   process per network, the peak increase of the resident memory over the forward pass of
-   one chunk (``memory.json``).
+   ``metrics.json``; then (unless ``memory: false``) a step ``generalization/n<N>/memory``
+   measures, in a fresh process per network, the peak increase of the resident memory over
+   the forward pass of one chunk (``memory.json``).
 
 The report (:func:`experiments.d2d_sizes_report.write_tables`) turns every seed's files
 into ``generalization.csv`` / ``.json`` (mean and spread over seeds) and the plots (``% of
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from simulators.d2d import D2DConfig
 
 KEYS = ("sizes", "layouts", "constant_density", "fp_restarts", "maxmin_max_links",
-        "strategies", "chunk_entries")
+        "strategies", "chunk_entries", "memory")
 SOURCES = ("conventional", "reconstruction")
 SEED_OFFSET = 7  # test layouts of size N use seed 10 * seed + 7 (the splits use 0..4)
 
@@ -92,6 +92,9 @@ def check(config: dict, strategies: list[str]) -> None:
     check_int("generalization.fp_restarts", gen.get("fp_restarts", 8), 1)
     check_int("generalization.maxmin_max_links", gen.get("maxmin_max_links", 1000), 2)
     check_int("generalization.chunk_entries", gen.get("chunk_entries", 4_000_000), 1)
+    if not isinstance(gen.get("memory", True), bool):
+        raise ConfigError(f"generalization.memory={gen['memory']!r} is invalid; expected "
+                          "true or false")
     for s in _as_list("strategies", gen.get("strategies", ["reconstruction"])):
         if s not in strategies:
             raise ConfigError(f"generalization.strategies: {s!r} is not trained; expected one "
@@ -299,6 +302,8 @@ def run_sizes(exp: D2DRun) -> None:
             write_json(out / "metrics.json", metrics)
 
         exp.steps.run(folder, cfg, build, [f"{folder}/results.h5"], folder=folder)
+        if not gen.get("memory", True):
+            continue
         memory = f"{folder}/memory"
 
         def measure(system=system, folder=folder, memory=memory, nets=nets):

@@ -27,8 +27,10 @@ def seed_rows(exp: UnitFiles, config: dict) -> list[dict]:
         folder = exp.path(f"generalization/n{n_links}")
         arrays, meta = read_arrays(folder / "results.h5", "d2d-generalization")
         metrics = meta["metrics"]
-        memory = read_json(exp.path(f"generalization/n{n_links}", "memory", "memory.json"))
-        memory = memory["peak_memory_mib"]
+        memory = {}
+        if section(config).get("memory", True):
+            memory = read_json(exp.path(f"generalization/n{n_links}", "memory",
+                                        "memory.json"))["peak_memory_mib"]
         ref_sum = arrays[_key("FP best-of-K", "sum_rate_bps")]
         ref_min = arrays.get(_key("max-min optimum", "min_rate_bps"))
         for label, info in metrics["methods"].items():
@@ -48,6 +50,38 @@ def seed_rows(exp: UnitFiles, config: dict) -> list[dict]:
                 "stopping_rule": info.get("stopping_rule", ""),
             })
     return rows
+
+
+RECORD_REFERENCES = {"min-rate": ("min_rate_mbps", "pct_maxmin", "max-min optimum"),
+                     "sum-rate": ("sum_rate_mbps", "pct_best_of_k_fp", "FP best-of-K")}
+
+
+def records(rows: list[dict]) -> list[dict]:
+    """The rows of :func:`seed_rows` as records of the run's ``results.json`` (table
+    ``generalization``, one record per seed, size, method and metric), so that a sweep can
+    collect them (``collect: {table: generalization, by: n_links}``).
+
+    Input: rows of :func:`seed_rows`. Output: records with the fields ``seed, table,
+    method, metric, unit, mean`` (Mbps, mean over the layouts of size ``n_links``),
+    ``n_links, layouts, reference`` and ``pct_of_reference_mean_ratio`` (mean of per-layout
+    ratios, %; min-rate against the exact max-min optimum, sum-rate against best-of-K FP).
+
+    Example
+    -------
+    >>> row = {"seed": 1, "n_links": 50, "layouts": 4, "method": "target, regular",
+    ...        "kind": "network", "sum_rate_mbps": 500.0, "pct_best_of_k_fp": 60.0,
+    ...        "min_rate_mbps": 0.9, "pct_maxmin": 90.0}
+    >>> [(r["metric"], r["pct_of_reference_mean_ratio"]) for r in records([row])]
+    [('min-rate', 90.0), ('sum-rate', 60.0)]
+    """
+    out = []
+    for r in rows:
+        for metric, (mbps, pct, reference) in RECORD_REFERENCES.items():
+            out.append({"seed": r["seed"], "table": "generalization", "method": r["method"],
+                        "metric": metric, "unit": "Mbps", "mean": r[mbps],
+                        "n_links": r["n_links"], "layouts": r["layouts"], "kind": r["kind"],
+                        "reference": reference, "pct_of_reference_mean_ratio": r[pct]})
+    return out
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -80,9 +114,11 @@ def _speedups(summary: list[dict]) -> dict[int, dict]:
 
 
 def write_tables(config: dict, run_dir: Path, experiments: list[UnitFiles],
-                 echo: Echo = print) -> list[str]:
-    """CSV, JSON and plots over seeds; returns the markdown lines of the report section."""
-    rows = [r for exp in experiments for r in seed_rows(exp, config)]
+                 echo: Echo = print, rows: list[dict] | None = None) -> list[str]:
+    """CSV, JSON and plots over seeds; returns the markdown lines of the report section.
+    ``rows``: the seeds' :func:`seed_rows` if already read (None: read them)."""
+    if rows is None:
+        rows = [r for exp in experiments for r in seed_rows(exp, config)]
     summary = summarize(rows)
     out = Path(run_dir)
     write_csv(out / "generalization_per_seed.csv", rows)

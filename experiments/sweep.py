@@ -14,6 +14,9 @@ swept key with its values, and the number to collect from each point's ``results
       metric: min-rate              # optional: D2D records carry a metric, MISO ones do not
       field: pct_of_reference_mean_ratio
       label: min-rate (% of the max-min optimum)    # y-axis label, ending in its unit
+      methods: [regular, reconstruction]  # optional: only these records' methods
+      by: n_links                   # optional: one series per method and value of this
+                                    # record field ("regular, n_links=200")
     max_target_steps: 100000        # budget cap per target training run (below)
     plot: {log_x: true, xlabel: target training set (layouts)}   # a unit here too
     scales:                         # --scale <name>: these keys replace the ones above
@@ -82,7 +85,7 @@ if TYPE_CHECKING:
 
 SPEC_KEYS = ("name", "experiment", "scale", "seeds", "overrides", "sweep", "collect",
              "max_target_steps", "plot", "scales")
-COLLECT_KEYS = ("table", "metric", "field", "label", "methods")
+COLLECT_KEYS = ("table", "metric", "field", "label", "methods", "by")
 PLOT_KEYS = ("log_x", "xlabel", "title")
 POINT_COLUMNS = ("seed", "strategy", "value", "metric")
 STEP_CACHE = "step-cache"  # source networks shared by points and sweeps (same config hash)
@@ -105,6 +108,7 @@ class SweepSpec:
     field: str
     label: str
     methods: list[str] | None
+    by: str | None
     max_target_steps: int | None
     log_x: bool
     xlabel: str
@@ -204,6 +208,9 @@ def parse_spec(spec: dict) -> SweepSpec:
     methods = collect.get("methods")
     if methods is not None and (not isinstance(methods, list) or not methods):
         raise ConfigError(f"collect.methods={methods!r} is invalid; expected a non-empty list")
+    by = collect.get("by")
+    if by is not None and (not isinstance(by, str) or not by):
+        raise ConfigError(f"collect.by={by!r} is invalid; expected the name of a record field")
     metric = collect.get("metric")
     label = collect.get("label") or " ".join(
         str(p) for p in (collect["table"], metric, collect["field"]) if p) + " (as reported)"
@@ -220,7 +227,7 @@ def parse_spec(spec: dict) -> SweepSpec:
     return SweepSpec(
         name=name, experiment=experiment, scale=scale, seeds=seeds, overrides=dict(overrides),
         key=str(key), values=list(values), table=collect["table"], metric=metric,
-        field=collect["field"], label=label, methods=methods, max_target_steps=cap,
+        field=collect["field"], label=label, methods=methods, by=by, max_target_steps=cap,
         log_x=bool(plot.get("log_x", True)), xlabel=xlabel,
         title=str(plot.get("title", f"{experiment}: {label} ({scale} scale)")),
     )
@@ -432,14 +439,15 @@ def write_point_provenance(sp: SweepSpec, value: int | float, results_json: Path
     provenance = json.loads(Path(results_json).read_text())["provenance"]
     return write_json(path, {"sweep": sp.name, "key": sp.key, "value": value,
                              "collect": {"table": sp.table, "metric": sp.metric,
-                                         "field": sp.field},
+                                         "field": sp.field, "by": sp.by},
                              "plot": {"xlabel": sp.xlabel, "label": sp.label,
                                       "log_x": sp.log_x},
                              "provenance": provenance})
 
 
 def collect_point(sp: SweepSpec, value: int | float, results_json: Path) -> list[dict]:
-    """Rows ``seed, strategy, value, metric`` of one point from its ``results.json``."""
+    """Rows ``seed, strategy, value, metric`` of one point from its ``results.json``
+    (``strategy``: the record's method, and ``, <by>=<value>`` with ``collect.by``)."""
     records = json.loads(Path(results_json).read_text())["records"]
     rows = []
     for r in records:
@@ -451,7 +459,13 @@ def collect_point(sp: SweepSpec, value: int | float, results_json: Path) -> list
             raise ConfigError(f"collect.field={sp.field!r} is not in the records of table "
                               f"{sp.table!r}; fields: {', '.join(r)}")
         x = r[sp.field]
-        rows.append({"seed": r["seed"], "strategy": r["method"], "value": value,
+        strategy = r["method"]
+        if sp.by is not None:
+            if sp.by not in r:
+                raise ConfigError(f"collect.by={sp.by!r} is not in the records of table "
+                                  f"{sp.table!r}; fields: {', '.join(r)}")
+            strategy = f"{strategy}, {sp.by}={r[sp.by]}"
+        rows.append({"seed": r["seed"], "strategy": strategy, "value": value,
                      "metric": float("nan") if x is None else float(x)})
     if not rows:
         tables = sorted({(r.get("table"), r.get("metric")) for r in records}, key=str)
