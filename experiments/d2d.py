@@ -58,7 +58,8 @@ def _mlp_net(model: dict, n_links: int) -> NetConfig:
     )
 
 
-GNN_KEYS = ("width", "layers", "head", "decoder", "top_k", "channels", "update_widths")
+GNN_KEYS = ("width", "layers", "head", "decoder", "top_k", "channels", "update_widths",
+            "head_layers")
 
 
 def _gnn_net(model: dict, n_links: int) -> NetConfig:
@@ -72,7 +73,8 @@ def _gnn_net(model: dict, n_links: int) -> NetConfig:
     width = check_int("model.gnn.width", gnn.get("width", 32), 1)
     layers = check_int("model.gnn.layers", gnn.get("layers", 3), 1)
     head = HeadConfig((width, *gnn.get("head", [32]), 1), output="sigmoid")
-    graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths") if k in gnn}
+    graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths", "head_layers")
+             if k in gnn}
     return NetConfig(
         feature_widths=(1, *([width] * layers)),
         heads={"sum_rate": head, "min_rate": head},

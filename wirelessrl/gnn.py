@@ -35,7 +35,14 @@ training set, :meth:`GraphInputTransform.standardize`) from the node features,
 ``x_ij ~ u(f_i) . v(f_j) / sqrt(r)`` (``i != j``) and ``x_ii ~ d(f_i)``.
 
 Heads are per-node MLPs ending in one sigmoid output, the power fraction ``p_i / P_max``
-(:class:`wirelessrl.models.TransferNet` with ``family="gnn"``).
+(:class:`wirelessrl.models.TransferNet` with ``family="gnn"``). With ``head_layers = L_h >
+0`` every head is a :class:`GraphHead`: ``L_h`` message-passing layers of its own on the
+node features, then the per-node MLP; the feature module then also passes its input on,
+``[f_i, s_i1, ..., s_in]`` per node, so that a head trained on frozen (cached) features
+can still pass messages over the graph. A per-node MLP on frozen sum-rate features cannot
+coordinate the links for another objective: with ``L_h = 2`` the min-rate head of a
+reconstruction-transfer network reached 92.3 % of the max-min optimum on validation at
+N = 10, against 85.0 % for the per-node MLP on the same frozen features (README).
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ __all__ = [
     "Graph",
     "GraphConfig",
     "GraphFeatures",
+    "GraphHead",
     "EdgeDecoder",
     "GraphInputTransform",
     "check_gains_tensor",
@@ -76,6 +84,8 @@ class GraphConfig:
     channels : int >= 1, virtual-power channels ``c`` aggregated per direction and layer
     update_widths : tuple of int, hidden widths of the node-update MLP (may be empty)
     db_scale : float > 0, dB per unit of the node input (``s_ii / db_scale``)
+    head_layers : int >= 0, message-passing layers in each head (:class:`GraphHead`);
+        0: per-node MLP heads on the node features alone
 
     Example
     -------
@@ -87,6 +97,7 @@ class GraphConfig:
     channels: int = 16
     update_widths: tuple[int, ...] = (64,)
     db_scale: float = 20.0
+    head_layers: int = 0
 
     def __post_init__(self) -> None:
         if self.top_k is not None:
@@ -99,6 +110,8 @@ class GraphConfig:
         widths = tuple(check_int(f"graph.update_widths[{i}]", w, 1) for i, w in enumerate(widths))
         object.__setattr__(self, "update_widths", widths)
         object.__setattr__(self, "db_scale", check_positive("graph.db_scale", self.db_scale))
+        object.__setattr__(self, "head_layers",
+                           check_int("graph.head_layers", self.head_layers, 0))
 
     def k(self, n_links: int) -> int:
         """Neighbours kept per link in a network of ``n_links``."""
@@ -106,8 +119,11 @@ class GraphConfig:
 
     def to_dict(self) -> dict:
         """The fields by name (``update_widths`` as a list), for network config JSON."""
-        return {"top_k": self.top_k, "channels": self.channels,
-                "update_widths": list(self.update_widths), "db_scale": self.db_scale}
+        out = {"top_k": self.top_k, "channels": self.channels,
+               "update_widths": list(self.update_widths), "db_scale": self.db_scale}
+        if self.head_layers:  # absent when 0: the config JSON of earlier networks unchanged
+            out["head_layers"] = self.head_layers
+        return out
 
     @classmethod
     def coerce(cls, value: Any) -> GraphConfig:
@@ -269,6 +285,8 @@ class GraphFeatures(nn.Module):
     Call: ``s : [batch, n, n]`` float, received SNRs at full power in dB,
     ``s_ij = 10 log10(g_ij P_max / sigma^2)`` (:class:`GraphInputTransform`) ->
     ``f : [batch, n, d_L]``; permuting the links of ``s`` permutes the rows of ``f``.
+    With ``graph.head_layers > 0``: ``f : [batch, n, d_L + n]``, each node's features
+    followed by its row of ``s`` (the graph :class:`GraphHead` passes messages over).
 
     Example
     -------
@@ -299,7 +317,63 @@ class GraphFeatures(nn.Module):
         h = torch.diagonal(s, dim1=-2, dim2=-1).unsqueeze(-1) / self.graph.db_scale
         for layer in self.layers:
             h = layer(h, graph)
+        if self.graph.head_layers:
+            return torch.cat([h, s], dim=-1)                           # [batch, n, d_L + n]
         return h
+
+
+class GraphHead(nn.Module):
+    r"""A head with message passing of its own (``graph.head_layers > 0``).
+
+    ``head_layers`` :class:`GraphLayer`\ s of width ``d_L`` on the node features, over the
+    graph of the gains that :class:`GraphFeatures` passes on, then the per-node MLP and
+    output transform of ``config`` (:class:`wirelessrl.models.Head`). The graph keeps the
+    ``graph.top_k`` strongest neighbours, as in the feature module.
+
+    Input
+    -----
+    config : :class:`wirelessrl.models.HeadConfig`, widths ``(d_L, ..., 1)``
+    graph : :class:`GraphConfig` or dict, with ``head_layers >= 1``
+    mlp : the per-node head of ``config`` (:class:`wirelessrl.models.Head`, ``per_node``)
+
+    Call: ``f : [batch, n, d_L + n]`` (node features, then the row of dB gains) ->
+    ``[batch, n]`` (power fractions with a sigmoid output).
+
+    Example
+    -------
+    >>> from wirelessrl.models import Head, HeadConfig
+    >>> graph, config = GraphConfig(head_layers=2), HeadConfig((8, 4, 1), output="sigmoid")
+    >>> f = GraphFeatures((1, 8), graph)(20 * torch.randn(3, 6, 6))
+    >>> f.shape, GraphHead(config, graph, Head(config, per_node=True))(f).shape
+    (torch.Size([3, 6, 14]), torch.Size([3, 6]))
+    """
+
+    def __init__(self, config: Any, graph: GraphConfig | Mapping | None,
+                 mlp: nn.Module) -> None:
+        super().__init__()
+        self.config = config
+        self.graph = GraphConfig.coerce(graph)
+        if self.graph.head_layers < 1:
+            raise ConfigError(f"graph.head_layers={self.graph.head_layers} is invalid for a "
+                              "GraphHead; expected >= 1 (0: the per-node Head)")
+        d = config.widths[0]
+        self.layers = nn.ModuleList(GraphLayer(d, d, self.graph)
+                                    for _ in range(self.graph.head_layers))
+        self.mlp = mlp
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """``f : [batch, n, d_L + n]`` -> ``[batch, n]`` (class docstring)."""
+        d = self.config.widths[0]
+        n = f.shape[1]
+        if f.shape[-1] != d + n:
+            raise ConfigError(f"features: shape {tuple(f.shape)} is invalid for a GraphHead; "
+                              f"expected (batch, n, {d} + n): node features and the gains "
+                              "(graph.head_layers > 0 in the feature module)")
+        h, s = f[..., :d], f[..., d:]            # [batch, n, d], [batch, n, n] dB
+        graph = Graph.build(s, self.graph.k(n))
+        for layer in self.layers:
+            h = layer(h, graph)
+        return self.mlp(h)
 
 
 class EdgeDecoder(nn.Module):
@@ -313,7 +387,8 @@ class EdgeDecoder(nn.Module):
     widths : sequence of int, ``(d_L, ..., r)``: the per-node MLPs ``u`` and ``v``
         (``d`` has the same hidden widths and one output)
 
-    Call: ``f : [batch, n, d_L]`` -> ``rec : [batch, n, n]``
+    Call: ``f : [batch, n, d_L]`` (or ``[batch, n, d_L + n]``, node features first) ->
+    ``rec : [batch, n, n]``
 
     Example
     -------
@@ -332,6 +407,7 @@ class EdgeDecoder(nn.Module):
         """Node features ``f : [batch, n, d_L]`` -> ``rec : [batch, n, n]``, the standardized
         dB gains: ``u(f_i) . v(f_j) / sqrt(r)`` off the diagonal, ``d(f_i)`` on it."""
         r = self.widths[-1]
+        f = f[..., :self.widths[0]]                                    # the node features
         rec = self.u(f) @ self.v(f).transpose(-1, -2) / math.sqrt(r)   # [batch, n, n]
         diag = self.d(f).squeeze(-1)                                   # [batch, n]
         eye = torch.eye(f.shape[1], dtype=torch.bool, device=f.device)

@@ -512,7 +512,8 @@ class TransferNet(nn.Module):
         fam = FAMILIES[cfg.family]
         self._per_node = fam.per_node
         self.features = fam.features(cfg)
-        self.heads = nn.ModuleDict({name: fam.build_head(h) for name, h in cfg.heads.items()})
+        self.heads = nn.ModuleDict({name: fam.build_head(h, cfg.graph)
+                                    for name, h in cfg.heads.items()})
         self.decoder = fam.decoder(cfg) if cfg.decoder_widths else None
 
     @classmethod
@@ -605,7 +606,7 @@ class TransferNet(nn.Module):
             config = HeadConfig(widths=head, **head_fields)
         _check_joint(f"heads.{name}.widths", config.widths, self.features.widths)
         FAMILIES[self.family].check_head(name, config)
-        new = FAMILIES[self.family].build_head(config)
+        new = FAMILIES[self.family].build_head(config, self.graph)
         ref = next(self.features.parameters())
         self.heads[name] = new.to(device=ref.device, dtype=ref.dtype)
         return self
@@ -641,7 +642,7 @@ class Family:
     per_node : bool, heads run on every node (``[batch, n, d] -> [batch, n]``)
     check_graph : ``(value) -> dict or None``, validates ``NetConfig.graph``
     check_head : ``(name, HeadConfig) -> None``, family-specific head rules
-    head : ``(HeadConfig) -> nn.Module`` or None (the default :class:`Head`)
+    head : ``(HeadConfig, graph options) -> nn.Module`` or None (the default :class:`Head`)
     """
 
     features: Callable[[NetConfig], nn.Module]
@@ -649,11 +650,11 @@ class Family:
     per_node: bool
     check_graph: Callable[[Any], dict | None]
     check_head: Callable[[str, HeadConfig], None]
-    head: Callable[[HeadConfig], nn.Module] | None = None
+    head: Callable[[HeadConfig, dict | None], nn.Module] | None = None
 
-    def build_head(self, config: HeadConfig) -> nn.Module:
-        """A head module of this family for ``config``."""
-        return Head(config, self.per_node) if self.head is None else self.head(config)
+    def build_head(self, config: HeadConfig, graph: dict | None = None) -> nn.Module:
+        """A head module of this family for ``config`` (``graph``: ``NetConfig.graph``)."""
+        return Head(config, self.per_node) if self.head is None else self.head(config, graph)
 
 
 def _mlp_graph(value: Any) -> None:
@@ -688,6 +689,14 @@ def _gnn_features(cfg: NetConfig) -> nn.Module:
     return GraphFeatures(cfg.feature_widths, cfg.graph)
 
 
+def _gnn_head_module(config: HeadConfig, graph: dict | None) -> nn.Module:
+    from wirelessrl.gnn import GraphConfig, GraphHead
+
+    if GraphConfig.coerce(graph).head_layers == 0:
+        return Head(config, per_node=True)
+    return GraphHead(config, graph, Head(config, per_node=True))
+
+
 def _gnn_decoder(cfg: NetConfig) -> nn.Module:
     from wirelessrl.gnn import EdgeDecoder
 
@@ -720,7 +729,7 @@ def _structured_decoder(cfg: NetConfig) -> nn.Module:
     return UserDecoder(cfg.decoder_widths)
 
 
-def _structured_head_module(config: HeadConfig) -> nn.Module:
+def _structured_head_module(config: HeadConfig, graph: dict | None) -> nn.Module:
     from wirelessrl.beam_structure import StructuredHead
 
     return StructuredHead(config)
@@ -733,7 +742,7 @@ FAMILIES: dict[str, Family] = {
         per_node=False, check_graph=_mlp_graph, check_head=_plain_head,
     ),
     "gnn": Family(features=_gnn_features, decoder=_gnn_decoder, per_node=True,
-                  check_graph=_gnn_graph, check_head=_gnn_head),
+                  check_graph=_gnn_graph, check_head=_gnn_head, head=_gnn_head_module),
     "structured": Family(features=_structured_features, decoder=_structured_decoder,
                          per_node=True, check_graph=_structured_graph,
                          check_head=_structured_head, head=_structured_head_module),
