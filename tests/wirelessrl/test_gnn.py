@@ -16,6 +16,7 @@ from wirelessrl.gnn import (
     Graph,
     GraphConfig,
     GraphFeatures,
+    GraphHead,
     GraphInputTransform,
     neighbours,
 )
@@ -247,3 +248,80 @@ def test_input_transform_scales_by_noise_and_power():
     assert x.dtype == np.float32
     np.testing.assert_allclose(np.diagonal(x[0]).mean(), 0.0, atol=1e-6)
     assert t.snr_db(np.zeros((1, 2, 2))).min() == pytest.approx(-100.0)  # the dB floor
+
+
+# ----------------------------------------------------- heads with message passing (head_layers)
+def _graph_head_net(top_k=49, seed=0) -> TransferNet:
+    torch.manual_seed(seed)
+    return TransferNet.from_config(d2d_gnn_config(width=16, layers=2, top_k=top_k, channels=4,
+                                                  update_widths=[16], head_layers=2))
+
+
+@pytest.mark.parametrize(("n_links", "top_k"), [(10, 49), (30, 5)])
+def test_graph_heads_keep_the_powers_permutation_equivariant(n_links, top_k):
+    _, g, t = _layouts(n_links, 4, seed=7)
+    s = torch.from_numpy(t.snr_db(g))
+    net = _graph_head_net(top_k=top_k).eval()
+    perm = torch.from_numpy(np.random.default_rng(8).permutation(n_links))
+    with torch.no_grad():
+        a, b = net(s, head="min_rate"), net(s[:, perm][:, :, perm], head="min_rate")
+    torch.testing.assert_close(b["out"], a["out"][:, perm], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(b["reconstruction"], a["reconstruction"][:, perm][:, :, perm],
+                               rtol=1e-5, atol=1e-5)
+    # the feature layer carries the node features, then the node's row of dB gains
+    assert a["features"].shape == (4, n_links, 16 + n_links)
+    torch.testing.assert_close(a["features"][..., 16:], s, rtol=0, atol=0)
+
+
+def test_graph_head_passes_messages_over_the_gains():
+    # the same node features with other cross gains give other powers: the head sees the
+    # graph (a per-node MLP head would not change)
+    net = _graph_head_net().eval()
+    _, g, t = _layouts(6, 2, seed=9)
+    s = torch.from_numpy(t.snr_db(g))
+    with torch.no_grad():
+        f = net.features(s)
+        other = f.clone()
+        other[..., 16:] = s + 15.0 * (1 - torch.eye(6))            # 15 dB stronger interference
+        head = net.heads["min_rate"]
+        assert not torch.allclose(head(f), head(other))
+        torch.testing.assert_close(head(f), net(s, head="min_rate")["out"], rtol=0, atol=0)
+
+
+def test_graph_head_on_cached_features_trains_like_the_uncached_path(tmp_path):
+    cfg, g, t = _layouts(5, 96, seed=10)
+    task = _task(cfg)
+    task = TransferTask(**{**task.__dict__, "net": task.net.replace(
+        graph={**task.net.graph, "head_layers": 1})})
+    train, valid = _batch(g[:64], t), _batch(g[64:], t)
+    tc = TrainConfig(epochs=3, batch_size=32, device="cpu", seed=2)
+    src, _ = train_source(task, "reconstruction", train, valid, tc)
+    cached, _ = train_target(task, "reconstruction", src, train, valid, tc)
+    loop, _ = train_target(task, "reconstruction", src, train, valid, tc, cache_features=False)
+    with torch.no_grad():
+        torch.testing.assert_close(cached(valid["x"], head="min_rate")["out"],
+                                   loop(valid["x"], head="min_rate")["out"],
+                                   rtol=1e-5, atol=1e-6)
+    loaded, _ = load_net(save_net(tmp_path / "n.pt", cached))
+    assert loaded.config == cached.config and loaded.config.graph["head_layers"] == 1
+    assert isinstance(loaded.heads["min_rate"], GraphHead)
+
+
+def test_head_layers_zero_keeps_the_earlier_network_config():
+    assert "head_layers" not in d2d_gnn_config().graph
+    assert not isinstance(TransferNet.from_config(d2d_gnn_config()).heads["sum_rate"], GraphHead)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: GraphConfig(head_layers=-1), "graph.head_layers"),
+        (lambda: _graph_head_net().heads["sum_rate"](torch.zeros(2, 4, 16)),
+         r"features: shape \(2, 4, 16\) is invalid for a GraphHead; "
+         r"expected \(batch, n, 16 \+ n\)"),
+    ],
+)
+def test_bad_graph_head_input_names_the_field(make, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        make()
+    assert "\n" not in str(e.value)
