@@ -62,6 +62,7 @@ import csv
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,7 @@ from experiments import (
     sweep_spec_path,
 )
 from simulators.validation import ConfigError, check_choice, check_int
-from wirelessrl.config import apply_overrides, load_yaml
+from wirelessrl.config import apply_overrides, load_yaml, parse_override
 from wirelessrl.fileio import atomic_path
 from wirelessrl.plots import check_label
 from wirelessrl.results import Echo, mean_std, seeds_text, write_csv, write_json
@@ -121,8 +122,10 @@ class SweepSpec:
 
 # ------------------------------------------------------------------- the spec
 def load_sweep_spec(path: str | Path, scale: str | None = None,
-                    seeds: str | None = None) -> dict:
-    """Read a sweep spec and resolve ``--scale`` and ``--seeds``; return the plain dict.
+                    seeds: str | None = None, overrides: Iterable[str] = ()) -> dict:
+    """Read a sweep spec and resolve ``--scale``, ``--seeds`` and extra ``key=value``
+    overrides (added to the spec's ``overrides`` for every point, after the scale block);
+    return the plain dict.
 
     With ``scale`` different from the spec's own, the entries of ``scales[scale]`` (if any)
     replace the top-level ones wholesale (``overrides`` included, so a tiny block does not
@@ -155,6 +158,9 @@ def load_sweep_spec(path: str | Path, scale: str | None = None,
         spec["name"] = f"{spec['name']}-{scale}"
     if seeds is not None:
         spec["seeds"] = parse_seeds(seeds, [])
+    extra = dict(parse_override(text) for text in overrides)
+    if extra:
+        spec["overrides"] = {**(spec.get("overrides") or {}), **extra}
     return spec
 
 

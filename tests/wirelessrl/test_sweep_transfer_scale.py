@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from experiments.d2d_sizes import check
-from experiments.sweep import collect_point, load_sweep_spec, parse_spec
+from experiments.sweep import collect_point, load_sweep_spec, parse_spec, point_configs
 from simulators.validation import ConfigError
 from wirelessrl.cli import main
 from wirelessrl.datasets import load_d2d
@@ -107,3 +107,15 @@ def test_bad_generalization_memory_is_rejected():
     with pytest.raises(ConfigError, match="generalization.memory='no' is invalid; expected "
                                           "true or false"):
         check(config, ["reconstruction"])
+
+
+def test_extra_overrides_reach_every_point_and_bad_keys_are_named():
+    spec = load_sweep_spec(SPEC, "quick", None, ["model.gnn.head_layers=2"])
+    configs = point_configs(parse_spec(spec))
+    assert [c["model"]["gnn"]["head_layers"] for c, _ in configs.values()] == [2, 2, 2]
+    assert [c["data"]["target_train"] for c, _ in configs.values()] == [100, 1000, 10000]
+    bad = load_sweep_spec(SPEC, "quick", None, ["model.gnn.head_layer=2"])
+    with pytest.raises(ConfigError, match="model.gnn.head_layer.* does not exist"):
+        point_configs(parse_spec(bad))
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_sweep_spec(SPEC, "quick", None, ["head_layers"])

@@ -10,6 +10,7 @@ from wirelessrl.cli.options import cluster_options, open_cluster
 
 @main.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1)
 @click.option("-o", "--output", "out_dir", default="runs/sweeps", show_default=True,
               help="Root of the run folders: <output>/<sweep name>/<key>=<value>/.")
 @click.option("--results", "results_dir", default="results/sweeps", show_default=True,
@@ -23,10 +24,12 @@ from wirelessrl.cli.options import cluster_options, open_cluster
 @click.option("--plot-only", is_flag=True,
               help="Only rebuild summary.csv and the PNG from the point CSVs.")
 @cluster_options
-def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only, scheduler,
-          workers) -> None:
+def sweep(spec_path, overrides, out_dir, results_dir, scale, seeds, threads, plot_only,
+          scheduler, workers) -> None:
     """Run every point of the sweep SPEC (a YAML path, or the name of a packaged spec in
-    experiments/sweeps/ such as d2d_target_size), resumably.
+    experiments/sweeps/ such as d2d_target_size), resumably. OVERRIDES (dotted key=value,
+    e.g. model.gnn.head_layers=2) are added to the spec's overrides at every point; give
+    such a run its own --output and --results.
 
     Each point is one `reproduce` run with the swept value; finished points and steps are
     skipped on re-run. Writes one CSV per point, summary.csv and a plot. With --workers
@@ -34,7 +37,7 @@ def sweep(spec_path, out_dir, results_dir, scale, seeds, threads, plot_only, sch
     """
     from experiments.sweep import load_sweep_spec, plot_sweep_results, run_sweep
 
-    spec = load_sweep_spec(spec_path, scale, seeds)
+    spec = load_sweep_spec(spec_path, scale, seeds, overrides)
     if plot_only:
         png = plot_sweep_results(spec, results_dir, click.echo)
     else:
