@@ -555,7 +555,8 @@ def plot_sweep_results(spec: dict, results_dir: str | Path = "results/sweeps",
     seeds = sorted({int(r["seed"]) for rows in points.values() for r in rows})
     fig = curves_from_files([results / "summary.csv"], xlabel=sp.xlabel, ylabel=sp.label,
                             errors="std", log_x=sp.log_x,
-                            legend_title=f"mean ± std over {seeds_text(seeds)}")
+                            legend_title=(f"mean ± std over {seeds_text(seeds)}"
+                                          if len(seeds) > 1 else seeds_text(seeds)))
     png = save_figure(fig, results / f"{sp.name}.png",
                       source=f"sweep {sp.name}: {results / 'summary.csv'}")
     echo(f"summary: {results / 'summary.csv'}, {results / 'summary.md'}")

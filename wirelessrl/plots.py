@@ -277,8 +277,18 @@ def log_guard(axis: str, series: Mapping[str, np.ndarray], nonpositive: str = "e
     return out, notes
 
 
+LEGEND_INSIDE_MAX = 6
+"""Up to this many series the legend goes inside the axes (``loc="best"``); more would
+cover the data, so the legend is drawn outside, right of the axes, and the figure is
+widened for it."""
+
+
 def _legend(ax, title: str | None, n_series: int) -> None:
-    if n_series > 1 or title:
+    if n_series > LEGEND_INSIDE_MAX:
+        ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        fig = ax.figure
+        fig.set_figwidth(fig.get_figwidth() * 1.7)  # room for the legend, not a narrower axes
+    elif n_series > 1 or title:
         ax.legend(title=title, loc="best")
 
 

@@ -387,3 +387,20 @@ def test_metrics_written_in_nats_read_as_bits_per_hz(tmp_path):
     np.testing.assert_allclose(bits, [1.0, 2.0], rtol=1e-12)
     with pytest.raises(ConfigError, match="no column 'valid_sum_rate_bps_per_hz'"):
         read_metrics_csv(old, "valid_sum_rate_bps_per_hz")
+
+
+def test_many_series_put_the_legend_outside_the_axes():
+    from wirelessrl.plots import LEGEND_INSIDE_MAX
+
+    x = np.arange(1.0, 4.0)
+    few = curve_figure({f"s{i}": (x, x + i) for i in range(LEGEND_INSIDE_MAX)},
+                       "size (layouts)", "rate (Mbps)")
+    many = curve_figure({f"s{i}": (x, x + i) for i in range(LEGEND_INSIDE_MAX + 2)},
+                        "size (layouts)", "rate (Mbps)")
+    for fig in (few, many):
+        fig.canvas.draw()
+    inside = few.axes[0].get_legend().get_window_extent()
+    outside = many.axes[0].get_legend().get_window_extent()
+    axes_right = many.axes[0].get_window_extent().x1
+    assert inside.x1 <= few.axes[0].get_window_extent().x1 + 1
+    assert outside.x0 > axes_right
