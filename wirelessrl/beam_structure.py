@@ -18,6 +18,13 @@ predicts ``2 K`` numbers per sample, and :func:`structured_beams` builds the bea
 (one ``M x M`` complex solve per sample, differentiable). The normalization is exact:
 ``lambda = P softmax(a)``, ``p = P softmax(b)`` over the users (never a penalty).
 
+**Max-min powers** (``power_rule="maxmin"``, :func:`maxmin_powers`). For the min-rate the
+powers need not be learned: given the directions ``d_k`` (from ``lambda``), the powers that
+maximize the minimum SINR under ``sum p = P`` equalize every SINR, and ``1 / gamma*`` is the
+Perron root of a ``(K+1) x (K+1)`` nonnegative matrix (Schubert and Boche 2004). The network
+then predicts ``K`` numbers (the scores of ``lambda``), and with the dual uplink powers of
+the duality solver as ``lambda`` the layer returns the exact max-min optimum.
+
 **Features** (:class:`UserFeatures`): one embedding per user from its noise-normalized
 channel ``g_k = h_k / sigma`` (the ``2 M`` reals divided by the sample's RMS channel
 amplitude, plus ``log ||g_k||^2``), then ``L`` layers of message passing over the complete
@@ -54,6 +61,7 @@ from wirelessrl.gnn import relu_mlp
 
 __all__ = [
     "AGGREGATIONS",
+    "POWER_RULES",
     "OptimalBeams",
     "StructuredHead",
     "UserConfig",
@@ -61,13 +69,21 @@ __all__ = [
     "UserFeatures",
     "beam_directions",
     "check_channel_pairs",
+    "maxmin_powers",
     "structured_beams",
 ]
 
 AGGREGATIONS = ("mean", "attention")
 """How a user combines the messages of the other users."""
 
+POWER_RULES = ("learned", "maxmin")
+"""How :class:`OptimalBeams` sets the powers ``p_k``: ``learned`` (a second score per user,
+``p = P softmax``) or ``maxmin`` (the SINR-balancing powers of :func:`maxmin_powers`)."""
+
 _EPS = 1e-12
+_GAIN_FLOOR = 1e-12
+"""Floor of the useful gains ``|h_k^H d_k|^2 / sigma^2`` in :func:`maxmin_powers` (a user
+without a channel): keeps ``D^-1`` finite; real gains are many orders of magnitude above."""
 
 
 def structured_beams(h: torch.Tensor, lam: torch.Tensor, p: torch.Tensor,
@@ -124,51 +140,158 @@ def beam_directions(h: torch.Tensor, lam: torch.Tensor, noise_w: float = 1.0) ->
     return u / norm.unsqueeze(-1)
 
 
+def maxmin_powers(h: torch.Tensor, d: torch.Tensor, power_w: float,
+                  noise_w: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Downlink powers that maximize the minimum SINR for fixed beam directions,
+    differentiable in ``h`` and ``d``.
+
+    With ``G_kj = |h_k^H d_j|^2``, ``D = diag(G_kk)``, ``F = G - D`` and ``sum_k p_k = P``, the
+    optimum equalizes every SINR at ``gamma*`` and ``(p, 1)`` is the Perron vector of
+
+    .. math::
+
+        X = \begin{pmatrix} D^{-1} F & \sigma^2 D^{-1} 1 \\
+            1^T D^{-1} F / P & \sigma^2 1^T D^{-1} 1 / P \end{pmatrix},
+        \qquad \rho(X) = 1 / \gamma^*
+
+    (Schubert and Boche 2004; Wiesel, Eldar and Shamai 2006). ``X`` is not symmetric, and a
+    fixed number of power iterations is not exact: they converge at the rate
+    ``|mu_2 / mu_1|``, which tends to the spectral gap of ``D^{-1} F`` at high SNR and is not
+    bounded away from 1. So the root ``mu = rho(X)`` comes from a dense eigen-decomposition
+    in float64 without gradient (``K + 1`` is small), with its right and left Perron
+    vectors ``x, y``, and the gradient is attached by the first-order perturbation of a
+    simple eigenvalue, ``d mu = y^T dX x / y^T x``. It is exact: for ``mu > rho(D^{-1} F)``
+    the eigenvalues of ``X`` are the zeros of the strictly decreasing Schur complement
+    ``s - mu + 1^T B (mu I - B)^{-1} c / P``, so the Perron root is simple. The powers are
+    then ``p = sigma^2 (mu D - F)^{-1} 1`` (a nonsingular M-matrix; a differentiable
+    solve), rescaled to ``sum p = P`` exactly (a no-op to rounding).
+
+    Input
+    -----
+    h : [batch, K, M] complex, channels in sqrt(W/W)
+    d : [batch, K, M] complex, beam directions (any norm; usually unit rows)
+    power_w : float, the total power ``P`` in W
+    noise_w : float, noise power ``sigma^2`` in W
+
+    Output
+    ------
+    p : [batch, K] real (the dtype of ``h.real``), powers in W, ``> 0``, ``sum p = P``
+    gamma : [batch] real, the common SINR ``gamma*`` of every user (linear)
+
+    Example
+    -------
+    Two orthogonal users, gains 1 and 4, ``P = 1``, ``sigma^2 = 1``: ``p = (0.8, 0.2)``,
+    both SINRs ``0.8``:
+
+    >>> h = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]], dtype=torch.complex128)
+    >>> p, gamma = maxmin_powers(h, torch.eye(2, dtype=torch.complex128)[None], 1.0)
+    >>> [round(v, 12) for v in p[0].tolist()], round(float(gamma[0]), 12)
+    ([0.8, 0.2], 0.8)
+    """
+    real = h.real.dtype
+    a = h.to(torch.complex128).conj() @ d.to(torch.complex128).transpose(-1, -2)  # h_k^H d_j
+    g = a.real ** 2 + a.imag ** 2                                  # [batch, K, K] G_kj
+    gain = torch.diagonal(g, dim1=-2, dim2=-1)                     # [batch, K] G_kk
+    gain = gain.clamp_min(_GAIN_FLOOR * float(noise_w))
+    f = g - torch.diag_embed(torch.diagonal(g, dim1=-2, dim2=-1))  # F: off-diagonal part
+    b = f / gain.unsqueeze(-1)                                     # D^-1 F
+    c = float(noise_w) / gain                                      # sigma^2 D^-1 1
+    top = torch.cat([b, c.unsqueeze(-1)], dim=-1)                  # [batch, K, K+1]
+    bottom = torch.cat([b.sum(-2), c.sum(-1, keepdim=True)], dim=-1) / float(power_w)
+    x_mat = torch.cat([top, bottom.unsqueeze(-2)], dim=-2)         # [batch, K+1, K+1]
+    with torch.no_grad():
+        mu0, right = _perron(x_mat)
+        _, left = _perron(x_mat.transpose(-1, -2))
+    dx = x_mat - x_mat.detach()                                    # 0, carries the gradient
+    mu = mu0 + (left * (dx @ right.unsqueeze(-1)).squeeze(-1)).sum(-1) / (left * right).sum(-1)
+    m_mat = mu[..., None, None] * torch.diag_embed(gain) - f       # mu D - F
+    ones = torch.full_like(gain, float(noise_w)).unsqueeze(-1)
+    p = torch.linalg.solve(m_mat, ones).squeeze(-1)
+    p = p * (float(power_w) / p.sum(-1, keepdim=True))
+    return p.to(real), (1.0 / mu).to(real)
+
+
+def _perron(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Perron root ``[batch]`` and Perron vector ``[batch, n]`` (positive, summing to 1) of
+    nonnegative ``x : [batch, n, n]`` (float64, no gradient)."""
+    vals, vecs = torch.linalg.eig(x)
+    idx = vals.real.argmax(-1)                       # the Perron root is the largest real part
+    mu = vals.real.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+    v = vecs.gather(-1, idx[:, None, None].expand(-1, x.shape[-1], 1)).squeeze(-1)
+    v = v / v.sum(-1, keepdim=True)                  # one phase: real and positive
+    return mu, v.real.clamp_min(0.0)
+
+
 class OptimalBeams(nn.Module):
     r"""Output layer of the ``structured`` family: per-user scores to beams on the power sphere.
 
-    ``z[..., 0]`` and ``z[..., 1]`` are the scores of ``lambda`` and ``p``:
-    ``lambda = P softmax_k(z_0)``, ``p = P softmax_k(z_1)`` (exact, over the users), then
+    ``power_rule="learned"``: ``z[..., 0]`` and ``z[..., 1]`` are the scores of ``lambda`` and
+    ``p``: ``lambda = P softmax_k(z_0)``, ``p = P softmax_k(z_1)`` (exact, over the users).
+    ``power_rule="maxmin"``: ``z[..., 0]`` is the only score (``lambda``) and ``p`` are the
+    max-min powers of the directions (:func:`maxmin_powers`: every SINR equal). Then
     :func:`structured_beams`, then a rescale of the whole sample to ``sum ||w_k||^2 = P``
     (a no-op to rounding unless a user's channel is zero).
 
-    Input: ``z : [batch, K, 2]`` scores and ``g : [batch, K, M, 2]`` noise-normalized
-    channels (real pairs). Output: ``w : [batch, 2 K M]`` interleaved real pairs (the layout
-    of :class:`wirelessrl.objectives.MuMisoRateLoss`).
+    Input: ``z : [batch, K, n_scores]`` scores (2 or 1) and ``g : [batch, K, M, 2]``
+    noise-normalized channels (real pairs). Output: ``w : [batch, 2 K M]`` interleaved real
+    pairs (the layout of :class:`wirelessrl.objectives.MuMisoRateLoss`).
 
     Example
     -------
     >>> w = OptimalBeams(power=10.0)(torch.randn(3, 4, 2), torch.randn(3, 4, 8, 2))
     >>> torch.allclose((w ** 2).sum(-1), torch.full((3,), 10.0))
     True
+    >>> w = OptimalBeams(10.0, "maxmin")(torch.randn(3, 4, 1), torch.randn(3, 4, 8, 2))
+    >>> torch.allclose((w ** 2).sum(-1), torch.full((3,), 10.0))
+    True
     """
 
-    def __init__(self, power: float = 1.0) -> None:
+    def __init__(self, power: float = 1.0, power_rule: str = "learned") -> None:
         super().__init__()
         self.power = check_finite("output_params.power", power)
         if self.power <= 0:
             raise ConfigError(f"output_params.power={power!r} is invalid; expected a power > 0")
+        self.power_rule = check_choice("output_params.power_rule", power_rule, POWER_RULES)
 
-    def split(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores ``[batch, K, 2]`` -> ``(lambda, p)``, each ``[batch, K]`` summing to P."""
+    @property
+    def n_scores(self) -> int:
+        """Scores per user the layer takes: 2 (``learned``) or 1 (``maxmin``)."""
+        return 2 if self.power_rule == "learned" else 1
+
+    def split(self, z: torch.Tensor,
+              g: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores ``[batch, K, n_scores]`` -> ``(lambda, p)``, each ``[batch, K]`` summing to
+        P (``maxmin`` needs the channels ``g : [batch, K, M, 2]``)."""
         lam = self.power * torch.softmax(z[..., 0], dim=-1)
-        p = self.power * torch.softmax(z[..., 1], dim=-1)
-        return lam, p
+        if self.power_rule == "learned":
+            return lam, self.power * torch.softmax(z[..., 1], dim=-1)
+        if g is None:
+            raise ConfigError("g=None is invalid for power_rule='maxmin'; expected the "
+                              "channels [batch, K, M, 2]")
+        h = torch.view_as_complex(g.contiguous())
+        return lam, maxmin_powers(h, beam_directions(h, lam, 1.0), self.power, 1.0)[0]
 
     def forward(self, z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """See the class docstring."""
+        if z.shape[-1] != self.n_scores:
+            raise ConfigError(f"z: {z.shape[-1]} scores per user is invalid for power_rule="
+                              f"{self.power_rule!r}; expected {self.n_scores}")
         lam = self.power * torch.softmax(z[..., 0], dim=-1)
-        # sqrt(p_k) as exp(log_softmax / 2): finite gradients when a p_k underflows to 0
-        amp = math.sqrt(self.power) * torch.exp(0.5 * torch.log_softmax(z[..., 1], dim=-1))
-        d = beam_directions(torch.view_as_complex(g.contiguous()), lam, 1.0)
+        h = torch.view_as_complex(g.contiguous())
+        d = beam_directions(h, lam, 1.0)
+        if self.power_rule == "learned":
+            # sqrt(p_k) as exp(log_softmax / 2): finite gradients when a p_k underflows to 0
+            amp = math.sqrt(self.power) * torch.exp(0.5 * torch.log_softmax(z[..., 1], dim=-1))
+        else:
+            amp = torch.sqrt(maxmin_powers(h, d, self.power, 1.0)[0].clamp_min(_EPS))
         w = torch.view_as_real(d * amp.unsqueeze(-1))             # [batch, K, M, 2]
         total = (w ** 2).sum(dim=(-3, -2, -1), keepdim=True)
-        w = w * torch.sqrt(self.power / (total + _EPS))
+        w = w * torch.sqrt(self.power / total.clamp_min(1e-30))  # 0 only without channels
         return w.reshape(w.shape[0], -1)
 
     def extra_repr(self) -> str:
-        """``power=...`` shown in the module's repr."""
-        return f"power={self.power}"
+        """``power=..., power_rule=...`` shown in the module's repr."""
+        return f"power={self.power}, power_rule={self.power_rule!r}"
 
 
 @dataclass(frozen=True)
@@ -336,6 +459,8 @@ class StructuredHead(nn.Module):
     embedding part of the feature layer, then :class:`OptimalBeams` with the channel part.
 
     Call: ``f : [batch, K, d_L + 2 M]`` -> ``w : [batch, 2 K M]`` on the power sphere.
+    The MLP ends in ``OptimalBeams.n_scores`` outputs per user (2, or 1 for
+    ``output_params.power_rule='maxmin'``).
     """
 
     def __init__(self, config: Any) -> None:

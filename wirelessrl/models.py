@@ -204,9 +204,9 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
 - ``unit_norm_complex`` (``groups``): one unit-norm complex vector per group
 - ``power_norm`` (``power``): the whole output on the sphere of squared norm ``power``
   (multi-user beamformers under a total power constraint)
-- ``optimal_beams`` (``power``): per-user scores to beams of the optimal structure
-  (:class:`wirelessrl.beam_structure.OptimalBeams`); only for ``family='structured'``,
-  whose heads also see the channels
+- ``optimal_beams`` (``power``, ``power_rule``): per-user scores to beams of the optimal
+  structure (:class:`wirelessrl.beam_structure.OptimalBeams`; ``power_rule`` ``learned`` or
+  ``maxmin``); only for ``family='structured'``, whose heads also see the channels
 """
 
 
@@ -710,11 +710,14 @@ def _structured_graph(value: Any) -> dict:
 
 
 def _structured_head(name: str, head: HeadConfig) -> None:
-    if head.output != "optimal_beams" or head.widths[-1] != 2:
+    maxmin = head.output_params.get("power_rule") == "maxmin"
+    scores = 1 if maxmin else 2
+    if head.output != "optimal_beams" or head.widths[-1] != scores:
+        what = "lambda_k; p_k from the max-min layer" if maxmin else "lambda_k and p_k"
         raise ConfigError(f"heads.{name} (output={head.output!r}, widths[-1]="
                           f"{head.widths[-1]}) is invalid for family='structured'; expected "
-                          "output='optimal_beams' and widths[-1]=2 (the scores of lambda_k "
-                          "and p_k)")
+                          f"output='optimal_beams' and widths[-1]={scores} (the scores of "
+                          f"{what})")
 
 
 def _structured_features(cfg: NetConfig) -> nn.Module:

@@ -41,6 +41,7 @@ import torch
 
 from simulators.mu_miso import MuMisoConfig, MuMisoSamples
 from simulators.validation import ConfigError, check_choice, check_int
+from wirelessrl.beam_structure import POWER_RULES
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.standardize import Standardizer
 
@@ -57,7 +58,14 @@ INPUTS = ("channel", "pilots")
 RECONSTRUCTION_KEYS = {"mlp": "x", "structured": "x_rec"}
 """Batch key of the decoder's target per model family."""
 
-STRUCTURED_KEYS = ("width", "layers", "head", "decoder", "aggregation", "message_widths")
+STRUCTURED_KEYS = ("width", "layers", "head", "decoder", "aggregation", "message_widths",
+                   "minrate_power")
+MIN_RATE_HEAD = "min_rate"
+"""The head name that gets ``model.structured.minrate_power``."""
+MINRATE_POWER_DEFAULT = "maxmin"
+"""``model.structured.minrate_power`` when absent: the min-rate head's powers from the
+max-min layer (:func:`wirelessrl.beam_structure.maxmin_powers`), ``learned`` the other
+option (a second softmax score per user, as the sum-rate head)."""
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "feature": [256, 256, 256], "head": [256], "decoder": [256],
@@ -87,8 +95,9 @@ def _structured_net(model: Mapping, system: MuMisoConfig,
     """The user-equivariant beamformer of ``model.structured``: per-user embedding
     ``2M -> width``, ``layers`` message-passing layers over the users, per-user heads
     ``width -> head -> 2`` (the scores of ``lambda_k, p_k``; beams of the optimal structure,
-    exactly on the power sphere), per-user decoder ``width -> decoder -> 2M`` (the
-    standardized channel of the user)."""
+    exactly on the power sphere; the ``min_rate`` head ``width -> head -> 1`` with
+    ``minrate_power: maxmin``, its powers from the max-min layer), per-user decoder
+    ``width -> decoder -> 2M`` (the standardized channel of the user)."""
     opts = model.get("structured") or {}
     if not isinstance(opts, Mapping):
         raise ConfigError(f"model.structured={opts!r} is invalid; expected a mapping of "
@@ -97,12 +106,18 @@ def _structured_net(model: Mapping, system: MuMisoConfig,
         check_choice("model.structured", key, STRUCTURED_KEYS)
     width = check_int("model.structured.width", opts.get("width", 128), 1)
     layers = check_int("model.structured.layers", opts.get("layers", 3), 0)
+    rule = check_choice("model.structured.minrate_power",
+                        opts.get("minrate_power", MINRATE_POWER_DEFAULT), POWER_RULES)
     m2 = 2 * system.n_antennas
-    head = HeadConfig((width, *opts.get("head", [64]), 2), output="optimal_beams",
+    hidden = (width, *opts.get("head", [64]))
+    head = HeadConfig((*hidden, 2), output="optimal_beams",
                       output_params={"power": system.p_max_w})
+    min_head = head if rule == "learned" else HeadConfig(
+        (*hidden, 1), output="optimal_beams",
+        output_params={"power": system.p_max_w, "power_rule": rule})
     graph = {k: opts[k] for k in ("aggregation", "message_widths") if k in opts}
     return NetConfig(feature_widths=(m2, *([width] * (layers + 1))),
-                     heads=dict.fromkeys(heads, head),
+                     heads={h: min_head if h == MIN_RATE_HEAD else head for h in heads},
                      decoder_widths=(width, *opts.get("decoder", [64]), m2),
                      family="structured", graph=graph)
 

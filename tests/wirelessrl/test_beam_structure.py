@@ -1,7 +1,9 @@
 """The structured multi-user MISO beamformer (``model.family=structured``): the beam
-construction against NumPy and the exact max-min duality solution, the exact power
-constraint, user-permutation equivariance, any K, finite gradients at degenerate channels,
-bad input, and ``reproduce mu-miso --scale tiny model.family=structured`` end to end."""
+construction against NumPy and the exact max-min duality solution, the max-min power layer
+against a plain bisection and the duality optimum (with its gradient against finite
+differences), the exact power constraint, user-permutation equivariance, any K, finite
+gradients at degenerate channels, bad input, and ``reproduce mu-miso --scale tiny
+model.family=structured`` end to end."""
 
 import csv
 
@@ -21,6 +23,8 @@ from wirelessrl.beam_structure import (
     UserConfig,
     UserDecoder,
     UserFeatures,
+    beam_directions,
+    maxmin_powers,
     structured_beams,
 )
 from wirelessrl.checkpoint import load_net, save_net
@@ -84,6 +88,82 @@ def test_duality_lambdas_give_the_maxmin_optimum(preset):
     np.testing.assert_allclose(s.min(1), s.max(1), rtol=1e-6)  # balanced: every user at gamma*
 
 
+def _bisection_powers(h, d, power, noise):
+    """Plain per-sample reference: bisect gamma until sigma^2 (D / gamma - F)^-1 1 sums to P."""
+    p_all, g_all = [], []
+    for hb, db in zip(h, d, strict=True):
+        g = np.abs(hb.conj() @ db.T) ** 2            # G[k, j] = |h_k^H d_j|^2
+        diag, off = np.diag(np.diag(g)), g - np.diag(np.diag(g))
+        lo, hi = 0.0, float(power * np.diag(g).min() / noise)  # interference-free bound
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            p = np.linalg.solve(diag / mid - off, np.full(len(g), noise))
+            lo, hi = (mid, hi) if (p > 0).all() and p.sum() <= power else (lo, mid)
+        p_all.append(np.linalg.solve(diag / lo - off, np.full(len(g), noise)))
+        g_all.append(lo)
+    return np.array(p_all), np.array(g_all)
+
+
+def test_maxmin_powers_match_a_plain_bisection():
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((20, 4, 6)) + 1j * rng.standard_normal((20, 4, 6))
+    d = rng.standard_normal((20, 4, 6)) + 1j * rng.standard_normal((20, 4, 6))
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    p, gamma = maxmin_powers(torch.from_numpy(h), torch.from_numpy(d), 5.0, 0.3)
+    p_ref, g_ref = _bisection_powers(h, d, 5.0, 0.3)
+    np.testing.assert_allclose(gamma.numpy(), g_ref, rtol=1e-9)
+    np.testing.assert_allclose(p.numpy(), p_ref, rtol=1e-8)
+    np.testing.assert_allclose(p.sum(-1).numpy(), 5.0, rtol=1e-14)       # exactly P
+    s = sinr(h, d * np.sqrt(p.numpy())[..., None], 0.3)
+    np.testing.assert_allclose(s, np.repeat(gamma.numpy()[:, None], 4, 1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("preset", ["rayleigh-10db", "cell"])
+def test_maxmin_layer_with_duality_lambdas_is_the_optimum(preset):
+    cfg = MuMisoConfig.from_preset(preset)
+    h = generate_mu_miso(cfg, 40, seed=7).h
+    res = maxmin_beamforming(h, cfg.p_max_w, cfg.noise_w)
+    assert res.ok.all()
+    ht = torch.from_numpy(h)
+    d = beam_directions(ht, torch.from_numpy(res.uplink_powers_w), cfg.noise_w)
+    p, gamma = maxmin_powers(ht, d, cfg.p_max_w, cfg.noise_w)
+    np.testing.assert_allclose(p.sum(-1).numpy(), cfg.p_max_w, rtol=1e-14)
+    s = sinr(h, (d * p.sqrt().unsqueeze(-1)).numpy(), cfg.noise_w)
+    s_opt = sinr(h, res.w, cfg.noise_w).min(1)
+    np.testing.assert_allclose(s.min(1), s_opt, rtol=1e-6)
+    np.testing.assert_allclose(s.max(1), s.min(1), rtol=1e-9)            # SINRs equalized
+    np.testing.assert_allclose(gamma.numpy(), s_opt, rtol=1e-6)
+    # the output layer on the noise-normalized channels with these lambdas' scores
+    z = torch.log(torch.from_numpy(res.uplink_powers_w)).unsqueeze(-1)
+    w = OptimalBeams(cfg.p_max_w, "maxmin")(z, _pairs(h / np.sqrt(cfg.noise_w)))
+    w = w.reshape(40, cfg.n_users, cfg.n_antennas, 2).numpy()
+    np.testing.assert_allclose(sinr(h, w[..., 0] + 1j * w[..., 1], cfg.noise_w).min(1), s_opt,
+                               rtol=1e-6)
+
+
+def test_maxmin_powers_gradcheck():
+    torch.manual_seed(4)
+    h = torch.randn(3, 3, 4, dtype=torch.complex128)
+    lam = (torch.rand(3, 3, dtype=torch.float64) + 0.2).requires_grad_(True)
+
+    def fn(lam, h):
+        p, gamma = maxmin_powers(h, beam_directions(h, lam, 0.5), 2.0, 0.5)
+        return p, gamma
+
+    assert torch.autograd.gradcheck(fn, (lam, h.clone().requires_grad_(True)))
+
+
+def test_maxmin_layer_gradients_are_finite_and_nonzero():
+    z = torch.randn(8, 4, 1, requires_grad=True)
+    g = torch.randn(8, 4, 4, 2)
+    g[0, 2] = 0.0                                    # a user without a channel
+    w = OptimalBeams(10.0, "maxmin")(z, g)
+    loss, _ = MuMisoRateLoss("min", n_users=4, softmin_temperature=0.05)(w, {"h": g})
+    loss.backward()
+    assert torch.isfinite(z.grad).all() and z.grad[1:].abs().sum() > 0
+    np.testing.assert_allclose((w.detach() ** 2).sum(-1).numpy(), 10.0, rtol=1e-5)
+
+
 def test_output_layer_meets_the_power_budget_exactly():
     layer = OptimalBeams(power=10.0)
     z = 5 * torch.randn(7, 4, 2, dtype=torch.float64)
@@ -128,10 +208,13 @@ def test_network_power_equivariance_and_any_k(config):
                                    rtol=1e-10)
 
 
-@pytest.mark.parametrize("aggregation", ["mean", "attention"])
-def test_gradients_are_finite_at_degenerate_channels(config, aggregation):
+@pytest.mark.parametrize(("aggregation", "minrate_power"),
+                         [("mean", "maxmin"), ("attention", "maxmin"), ("mean", "learned")])
+def test_gradients_are_finite_at_degenerate_channels(config, aggregation, minrate_power):
     system = system_config(config)
-    cfg = make_task(config).net
+    structured = {**config["model"]["structured"], "minrate_power": minrate_power}
+    cfg = make_task({**config, "model": {**config["model"], "structured": structured}}).net
+    assert cfg.heads["min_rate"].widths[-1] == (1 if minrate_power == "maxmin" else 2)
     net = TransferNet.from_config(cfg.replace(graph={**cfg.graph, "aggregation": aggregation}))
     x = torch.randn(4, 4, system.n_antennas, 2)
     x[0, 1] = 0.0          # one user without a channel
@@ -195,10 +278,20 @@ def test_bad_input_gets_one_line_errors(config):
         NetConfig(feature_widths=(8, 16), heads={"a": head})
     with pytest.raises(ConfigError, match="is invalid for family='structured'"):
         NetConfig(feature_widths=(8, 16), heads={"a": HeadConfig((16, 2))}, family="structured")
+    maxmin = HeadConfig((16, 2), output="optimal_beams",
+                        output_params={"power": 1.0, "power_rule": "maxmin"})
+    with pytest.raises(ConfigError, match=r"widths\[-1\]=2\) is invalid .* widths\[-1\]=1"):
+        NetConfig(feature_widths=(8, 16), heads={"a": maxmin}, family="structured")
+    with pytest.raises(ConfigError, match="output_params.power_rule='fixed' is invalid"):
+        OptimalBeams(1.0, "fixed")
+    with pytest.raises(ConfigError, match="z: 2 scores per user is invalid"):
+        OptimalBeams(1.0, "maxmin")(torch.randn(2, 3, 2), torch.randn(2, 3, 4, 2))
     for key, value, message in (("family", "cnn", "model.family='cnn' is invalid"),
                                 ("structured", {"depth": 3}, "model.structured='depth'"),
                                 ("structured", {"width": "64"}, "model.structured.width='64'"),
-                                ("structured", [64], "model.structured=\\[64\\] is invalid")):
+                                ("structured", [64], "model.structured=\\[64\\] is invalid"),
+                                ("structured", {"minrate_power": "fixed"},
+                                 "model.structured.minrate_power='fixed' is invalid")):
         bad = {**config, "model": {**config["model"], key: value}}
         with pytest.raises(ConfigError, match=message):
             make_task(bad)
