@@ -1,7 +1,8 @@
 """Report of the multi-user MISO experiment from the run's files: sum-rate in % of
 best-of-K WMMSE and min-rate in % of the exact max-min optimum, per strategy and baseline,
-over seeds (CSV, JSON, markdown; test data, ``baselines.h5``, ``evaluation.h5``; torch is
-not imported)."""
+over seeds (CSV, JSON, markdown), and the CDFs of the per-sample sum-rate and min-rate on
+the first seed's test set (``cdf_sum_rate.png``, ``cdf_min_rate.png``); from the test data,
+``baselines.h5`` and ``evaluation.h5`` (torch is not imported)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from experiments.layout import Plan, UnitFiles
 from simulators.beamforming import user_rates_bps
 from wirelessrl.datasets import load_mu_miso
 from wirelessrl.fileio import read_arrays
+from wirelessrl.plots import REPORT_FIGSIZE_IN, cdf_figure, save_figure
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
@@ -42,21 +44,31 @@ def _row(seed, table, label, rates, ref_sum, ref_min, speed, extra=None) -> dict
             **(extra or {})}
 
 
-def seed_records(u: UnitFiles, plan: Plan) -> tuple[list[dict], dict]:
-    """Every row of one seed and the baselines' info (stopping rules, statuses, times)."""
+CDF_SKIP = ("WMMSE", "MRT", "ZF", "source, with reconstruction")
+"""Left out of the CDF plots (eight distinct line styles): WMMSE with 1 start (on top of
+best of K), MRT and ZF (below RZF), the second source (on top of the first)."""
+
+
+def seed_records(u: UnitFiles, plan: Plan) -> tuple[list[dict], dict, dict[str, np.ndarray]]:
+    """Every row of one seed, the baselines' info (stopping rules, statuses, times) and the
+    per-sample user rates ``[n, K]`` (bit/s/Hz) by label: baselines, sources and the target
+    networks at ``plan.target_lr``."""
     test = load_mu_miso(u.path("data", "test.h5"))
     h, noise = test.h, test.config.noise_w
     base, info = baseline_beams(u)
     wmmse_label = next(k for k in base if k.startswith("WMMSE best of"))
     ref_sum = user_rates_bps(h, base[wmmse_label], noise).sum(axis=1)
     ref_min = user_rates_bps(h, base["max-min optimum"], noise).min(axis=1)
-    records = [_row(u.seed, "baselines", label, user_rates_bps(h, w, noise), ref_sum, ref_min,
-                    len(h) / info[label]["seconds"]) for label, w in base.items()]
+    rates = {label: user_rates_bps(h, w, noise) for label, w in base.items()}
+    records = [_row(u.seed, "baselines", label, r, ref_sum, ref_min,
+                    len(h) / info[label]["seconds"]) for label, r in rates.items()]
     for net in u.networks("source"):
         if net.get("variant") is None:
             fields, speed = u.outputs(u.path("source", net["name"]), "sum_rate")
-            records.append(_row(u.seed, "sources", SOURCE_LABELS[net["name"]],
-                                fields["rates"], ref_sum, ref_min, speed))
+            label = SOURCE_LABELS[net["name"]]
+            rates[label] = fields["rates"]
+            records.append(_row(u.seed, "sources", label, fields["rates"], ref_sum, ref_min,
+                                speed))
     tables = {"paper_settings": {s: plan.target_lr for s in plan.strategies}}
     if plan.tuning:
         tables["equal_tuning"] = {s: u.best_lr(s, plan.tuned_lrs) for s in plan.strategies}
@@ -65,7 +77,26 @@ def seed_records(u: UnitFiles, plan: Plan) -> tuple[list[dict], dict]:
             fields, speed = u.outputs(u.target_run_dir(s, lr), "min_rate")
             records.append(_row(u.seed, table, s, fields["rates"], ref_sum, ref_min, speed,
                                 {"lr": lr}))
-    return records, info
+            if table == "paper_settings":
+                rates[s] = fields["rates"]
+    return records, info, rates
+
+
+def cdf_plots(run_dir: Path, rates: dict[str, np.ndarray], seed: int) -> list[str]:
+    """``cdf_sum_rate.png`` and ``cdf_min_rate.png`` of the per-sample rates ``[n, K]``
+    (bit/s/Hz) by label in ``run_dir``; returns the file names."""
+    series = {k: v for k, v in rates.items() if k not in CDF_SKIP}
+    n = len(next(iter(series.values())))
+    legend = f"{n:,} test samples, seed {seed}"
+    names = []
+    for name, reduce, xlabel in (("cdf_sum_rate.png", np.sum, "per-sample sum-rate (bit/s/Hz)"),
+                                 ("cdf_min_rate.png", np.min, "per-sample min-rate (bit/s/Hz)")):
+        fig = cdf_figure({k: reduce(v, axis=-1) for k, v in series.items()}, xlabel,
+                         ylabel="CDF (fraction of samples)", legend_title=legend,
+                         figsize=REPORT_FIGSIZE_IN)
+        save_figure(fig, Path(run_dir) / name)
+        names.append(name)
+    return names
 
 
 def _table(records: list[dict], table: str) -> list[str]:
@@ -84,12 +115,14 @@ def _table(records: list[dict], table: str) -> list[str]:
 
 def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan,
                  provenance: dict, echo: Echo) -> Path:
-    """Tables over seeds (mean ± std) to ``results.csv``, ``results.json``, ``report.md``."""
-    records, infos = [], {}
+    """Tables over seeds (mean ± std) to ``results.csv``, ``results.json``, ``report.md``,
+    and the first seed's CDF plots (:func:`cdf_plots`)."""
+    records, infos, first_rates = [], {}, None
     for u in units:
-        rec, info = seed_records(u, plan)
+        rec, info, rates = seed_records(u, plan)
         records += rec
         infos[u.seed] = info
+        first_rates = rates if first_rates is None else first_rates
     seeds = [u.seed for u in units]
     write_csv(Path(run_dir) / "results.csv", records)
     write_json(Path(run_dir) / "results.json",
@@ -115,4 +148,5 @@ def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan
     if plan.tuning:
         lines += [f"## Target networks, lr chosen on validation from {plan.tuned_lrs}", "",
                   *_table(records, "equal_tuning"), ""]
-    return write_markdown_report(run_dir, lines, [], echo)
+    plots = cdf_plots(Path(run_dir), first_rates, units[0].seed)
+    return write_markdown_report(run_dir, lines, plots, echo)

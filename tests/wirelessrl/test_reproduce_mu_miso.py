@@ -1,6 +1,6 @@
 """The multi-user MISO task: the power-normalization layer, the NaN-safe rate losses and
-``reproduce mu-miso --scale tiny`` end to end (report from files, outputs on the power
-sphere)."""
+``reproduce mu-miso --scale tiny`` end to end (report from files with its CDF plots,
+outputs on the power sphere)."""
 
 import csv
 import json
@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from experiments import load_experiment_config
+from experiments import load_experiment_config, mu_miso_report
 from experiments.mu_miso import make_task, system_config
 from simulators.beamforming import total_power_w, user_rates_bps
 from simulators.mu_miso import MuMisoConfig, generate_mu_miso
@@ -85,6 +85,30 @@ def test_tiny_mu_miso_writes_the_report_and_references(tiny_run):
     assert "best of 4 starts (1 zf + 3 random)" in report and "rtol 1e-10" in report
     results = json.loads((tiny_run / "results.json").read_text())
     assert results["provenance"]["config"]["scale"] == "tiny"
+
+
+def test_tiny_mu_miso_report_has_the_cdf_plots(tiny_run):
+    report = (tiny_run / "report.md").read_text()
+    for name in ("cdf_sum_rate.png", "cdf_min_rate.png"):
+        assert (tiny_run / name).stat().st_size > 1000
+        assert f"![{name}]({name})" in report
+
+
+def test_cdf_plots_draw_the_per_sample_sum_and_min_rates(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    rates = {"WMMSE": rng.random((30, 4)), "max-min optimum": rng.random((30, 4)),
+             "regular": rng.random((30, 4))}
+    figures = {}
+    monkeypatch.setattr(mu_miso_report, "save_figure",
+                        lambda fig, path: figures.setdefault(path.name, fig))
+    names = mu_miso_report.cdf_plots(tmp_path, rates, seed=1)
+    assert names == ["cdf_sum_rate.png", "cdf_min_rate.png"]
+    for name, reduce in (("cdf_sum_rate.png", np.sum), ("cdf_min_rate.png", np.min)):
+        lines = figures[name].axes[0].get_lines()
+        assert [ln.get_label() for ln in lines] == ["max-min optimum", "regular"]  # no WMMSE
+        for ln, key in zip(lines, ("max-min optimum", "regular"), strict=True):
+            np.testing.assert_allclose(ln.get_xdata(), np.sort(reduce(rates[key], axis=1)))
+            np.testing.assert_allclose(ln.get_ydata(), np.arange(1, 31) / 30)
 
 
 def test_tiny_mu_miso_network_beams_are_on_the_power_sphere(tiny_run):
