@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from baselines.mu_miso import maxmin_beamforming
 from experiments import load_experiment_config
-from experiments.mu_miso import make_task, system_config
+from experiments.mu_miso import fit_inputs, make_task, network_input, system_config, tensors
 from simulators.beamforming import sinr
 from simulators.mu_miso import MuMisoConfig, generate_mu_miso
 from simulators.validation import ConfigError
@@ -236,6 +236,26 @@ def test_gradients_are_finite_at_degenerate_channels(config, aggregation, minrat
     assert torch.isfinite(out).all()
     np.testing.assert_allclose((out[[0, 2, 3]] ** 2).sum(-1).numpy(), system.p_max_w,
                                rtol=1e-5)
+
+
+def test_structured_family_runs_on_pilot_estimates(config):
+    system = system_config(config)
+    samples = generate_mu_miso(system, 30, seed=3)
+    inputs = fit_inputs("structured", network_input(samples, "pilots"))
+    d = tensors(samples, inputs, "pilots", "structured")
+    est = samples.channel_estimate() / np.sqrt(system.noise_w)
+    np.testing.assert_allclose(d["x"].numpy()[..., 0], est.real, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(d["x"], d["h"])       # the net sees the estimate, the loss h
+    net = _net(config, torch.float32)
+    out = net(d["x"], head="min_rate")["out"]
+    np.testing.assert_allclose((out.detach() ** 2).sum(-1).numpy(), system.p_max_w, rtol=1e-5)
+    w = out.detach().double().numpy().reshape(30, system.n_users, system.n_antennas, 2)
+    s_est = sinr(est, w[..., 0] + 1j * w[..., 1], 1.0)
+    np.testing.assert_allclose(s_est.max(1), s_est.min(1), rtol=1e-4)  # balanced on what it sees
+    loss, _ = Objective(MuMisoRateLoss("min", n_users=system.n_users, softmin_temperature=0.05),
+                        head="min_rate")(net, d)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
 
 
 def test_beam_construction_gradcheck():
