@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from model_helpers import interrupt_after, metrics_without_times
+from model_helpers import interrupt_after, interrupted_then_resumed, metrics_without_times
 from safetensors.torch import save_file
 
 from simulators.d2d import D2DConfig
@@ -495,11 +495,8 @@ def test_interrupted_streamed_train_resumes_to_the_uninterrupted_result(files, t
     kw = {**TINY, "epochs": 4, "objective": "sum", "stream": True, "chunk_size": 32,
           "checkpoint_every_s": 0.0}
     ref = train_d2d(files["train"], tmp_path / "ref", **kw)
-    interrupt_after(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):
-        train_d2d(files["train"], tmp_path / "m", **kw)
-    monkeypatch.undo()
-    model = train_d2d(files["train"], tmp_path / "m", **kw)
+    model = interrupted_then_resumed(train_d2d, files["train"], tmp_path / "m", monkeypatch, 2,
+                                     **kw)
     assert model.info["training"]["streamed"]
     assert model.info["training"]["result"]["resumed_from"] == 2
     assert model.info["weights_sha256"] == ref.info["weights_sha256"]

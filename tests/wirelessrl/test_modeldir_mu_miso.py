@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from model_helpers import interrupt_after, metrics_without_times
+from model_helpers import interrupted_then_resumed, metrics_without_times
 
 from simulators.mu_miso import MuMisoConfig
 from simulators.validation import ConfigError
@@ -284,11 +284,8 @@ def test_interrupted_transfer_resumes_to_the_uninterrupted_result(files, structu
     opts = {**TINY, "epochs": 5, "checkpoint_every_s": 0.0, "source": structured.path,
             "objective": "min"}
     ref = train_mu_miso(files["test"], tmp_path / "ref", **opts)
-    interrupt_after(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):
-        train_mu_miso(files["test"], tmp_path / "m", **opts)
-    monkeypatch.undo()
-    model = train_mu_miso(files["test"], tmp_path / "m", **opts)
+    model = interrupted_then_resumed(train_mu_miso, files["test"], tmp_path / "m", monkeypatch,
+                                     2, **opts)
     assert model.info["training"]["result"]["resumed_from"] == 2
     assert model.info["weights_sha256"] == ref.info["weights_sha256"]
     assert metrics_without_times(tmp_path / "m") == metrics_without_times(tmp_path / "ref")
