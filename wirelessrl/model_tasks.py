@@ -52,7 +52,7 @@ from wirelessrl.datasets import (
     load_mu_miso,
 )
 from wirelessrl.fileio import RowArray, file_kind, provenance, stream_arrays, write_arrays
-from wirelessrl.models import NetConfig, d2d_gnn_config, d2d_net_config
+from wirelessrl.models import HeadConfig, NetConfig, d2d_gnn_config, d2d_net_config
 from wirelessrl.objectives import D2DRateLoss, MuMisoRateLoss
 from wirelessrl.solution_files import data_checksum
 
@@ -133,6 +133,11 @@ class ModelTask:
     def fixed_units(self, family: str) -> tuple[str, ...]:
         """The sizes a network of ``family`` is built for (the others are free)."""
         raise NotImplementedError
+
+    def target_head(self, source_head: HeadConfig, head: str) -> HeadConfig:
+        """The head ``head`` a transfer adds to a source network whose head is
+        ``source_head`` (same input width): by default a copy of the source's."""
+        return source_head
 
     def size_hint(self, family: str, units: tuple[str, ...]) -> str:
         """What to do when the sizes ``units`` differ (the end of the size error)."""
@@ -359,6 +364,19 @@ class MuMisoModelTask(ModelTask):
 
     def fixed_units(self, family):
         return ("antennas",) if family == "structured" else ("antennas", "users")
+
+    def target_head(self, source_head, head):
+        """A structured source's sum-rate head scores ``lambda_k, p_k``; the min-rate
+        target head scores ``lambda_k`` only and takes its powers from the max-min layer,
+        as a min-rate network trained from scratch does."""
+        params = source_head.output_params
+        if head != mu_miso_inputs.MIN_RATE_HEAD or source_head.output != "optimal_beams" \
+                or "power_rule" in params:
+            return source_head
+        return HeadConfig((*source_head.widths[:-1], 1), output="optimal_beams",
+                          output_params={**params,
+                                         "power_rule": mu_miso_inputs.MINRATE_POWER_DEFAULT},
+                          activation=source_head.activation)
 
     def size_hint(self, family, units):
         if "antennas" in units:

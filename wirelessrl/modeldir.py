@@ -677,7 +677,8 @@ def train_model(
             trained_alpha = float(alpha)
     else:
         template = src.net.config.heads[src.head]
-        net_cfg = src.net.config.replace(heads={src.head: template, head: template})
+        net_cfg = src.net.config.replace(
+            heads={src.head: template, head: spec.target_head(template, head)})
         tt = TransferTask(net_cfg, src.head, head, loss, loss, inputs.reconstruction_key,
                           src.alpha, source_monitor=monitor, target_monitor=monitor)
         chosen = get_strategy(strategy, alpha=src.alpha, feature_lr_scale=feature_lr_scale)

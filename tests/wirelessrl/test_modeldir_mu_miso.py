@@ -209,6 +209,12 @@ def test_transfer_from_a_structured_source(files, structured, tmp_path):
     features = [k for k in src if k.startswith("features.")]
     assert features and all(torch.equal(src[k], tgt[k]) for k in features)  # frozen
     assert target.inputs.to_dict() == structured.inputs.to_dict()
+    # the min-rate head takes its powers from the max-min layer, as one trained from scratch
+    head = target.net.config.heads["min_rate"]
+    assert head.output_params.get("power_rule") == "maxmin" and head.widths[-1] == 1
+    scratch = train_mu_miso(files["test"], tmp_path / "scratch", objective="min",
+                            family="structured", **TINY).net.config.heads["min_rate"]
+    assert head == scratch
     result = _cli("train", "mu-miso", "--data", files["test"], "--objective", "min", "--from",
                   structured.path, "--strategy", "finetune", "--epochs", "1", "--threads", "1",
                   "--device", "cpu", "-o", tmp_path / "fine")
