@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from simulators.validation import ConfigError, check_choice, check_nonnegative, check_positive
+from wirelessrl import ddp
 from wirelessrl.checkpoint import save_net
 from wirelessrl.corruption import InputCorruption
 from wirelessrl.device import resolve_device
@@ -316,7 +317,9 @@ def build_target_net(
 
 
 def _save(run_dir: Path | None, net: TransferNet, **meta) -> None:
-    if run_dir is not None:
+    # rank 0 alone, as the engine's files: another rank writing after the engine's closing
+    # barrier could recreate a folder rank 0 has already cleaned up
+    if run_dir is not None and ddp.world()[0] == 0:
         save_net(Path(run_dir) / NET_FILE, net, **meta)
 
 
