@@ -39,7 +39,8 @@ __all__ = ["FAMILIES", "INPUT_TRANSFORMS", "RECONSTRUCTION_KEYS", "FlatInputs", 
 INPUT_TRANSFORMS = ("standardized", "log-db")
 """Input maps of the ``mlp`` family: standardized gains (the paper's) or standardized dB."""
 
-FAMILIES = ("mlp", "gnn")
+FAMILIES = ("gnn", "mlp")
+"""Model families of the D2D task, the first the default of ``wirelessrl train d2d``."""
 
 RECONSTRUCTION_KEYS = {"mlp": "x", "gnn": "x_rec"}
 """Batch key of the decoder's target per model family."""

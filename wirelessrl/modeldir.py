@@ -551,7 +551,7 @@ def train_model(
         power, noise (and SNR gap) of the loss
     output : the model folder to write (its parent must exist)
     objective : ``sum`` (sum-rate) or ``min`` (min-rate)
-    family : a family of the task (None: its first, ``mlp``); with ``source`` the
+    family : a family of the task (None: its first, ``gnn`` / ``structured``); with ``source`` the
         source's (a different value is an error)
     input_option : the task's input map (``d2d``: ``input_transform`` ``standardized`` or
         ``log-db``; ``mu-miso``: ``input`` ``channel`` or ``pilots``); None: the first,

@@ -49,7 +49,7 @@ __all__ = ["FAMILIES", "INPUTS", "MODEL_DEFAULTS", "NET_BUILDERS", "RECONSTRUCTI
            "STRUCTURED_KEYS", "MuMisoInputs", "fit_inputs", "fit_mu_miso_inputs",
            "mu_miso_inputs_from_dict", "mu_miso_net_config", "network_input", "tensors"]
 
-FAMILIES = ("mlp", "structured")
+FAMILIES = ("structured", "mlp")
 """``mlp``: flat ``2KM`` reals in and out (one K); ``structured``: any K."""
 
 INPUTS = ("channel", "pilots")

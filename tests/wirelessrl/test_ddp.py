@@ -107,7 +107,7 @@ def test_torchrun_train_d2d_writes_one_model_folder_matching_one_process(tmp_pat
     data = simulate_d2d_file(D2DConfig.from_preset("paper", n_links=3), 300, 1,
                              tmp_path / "d.h5")
     args = ["train", "d2d", "--data", str(data), "--objective", "sum", "--epochs", "3",
-            "--threads", "1", "--device", "cpu"]
+            "--family", "mlp", "--threads", "1", "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc_per_node", "2", "-m", "wirelessrl", *args, "-o", str(tmp_path / "model")]
@@ -129,8 +129,8 @@ def test_torchrun_train_d2d_writes_one_model_folder_matching_one_process(tmp_pat
                       + first_failure, stacklevel=1)
     assert run.stdout.count("trained a mlp") == 1, run.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "model"]  # no clashes
-    one = train_d2d(data, tmp_path / "one", objective="sum", epochs=3, threads=1,
-                    device="cpu")
+    one = train_d2d(data, tmp_path / "one", objective="sum", family="mlp", epochs=3,
+                    threads=1, device="cpu")
     two = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["result"]
     best = one.info["training"]["result"]["best_metric"]
     assert abs(two["best_metric"] - best) <= TOLERANCE * abs(best)

@@ -17,12 +17,15 @@ from simulators.validation import ConfigError
 from wirelessrl.cli import main
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.importer import import_d2d
+from wirelessrl.model_tasks import GNN_HEAD_LAYERS
 from wirelessrl.modeldir import MODEL_JSON, WEIGHTS_FILE, load_model, predict_file, train_d2d
 from wirelessrl.solution_files import data_checksum
 from wirelessrl.solutions import evaluate_files, load_solution
 
 N = 4
 TINY = {"epochs": 2, "batch_size": 50, "threads": 1, "device": "cpu"}
+MLP = {**TINY, "family": "mlp"}  # the paper's network; gnn is the default family
+FAM = ("--family", "mlp")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,7 @@ def files(tmp_path_factory):
 def sum_model(files, tmp_path_factory):
     """A reconstruction-trained sum-rate MLP (a source for transfers) and its folder."""
     path = tmp_path_factory.mktemp("models") / "sum"
-    return train_d2d(files["train"], path, objective="sum", strategy="reconstruction", **TINY)
+    return train_d2d(files["train"], path, objective="sum", strategy="reconstruction", **MLP)
 
 
 @pytest.fixture()
@@ -62,7 +65,7 @@ def _one_line_error(result, pattern):
 
 def test_train_predict_evaluate_round_trip(runner, files, tmp_path):
     model_dir = tmp_path / "mymodel"
-    result = _cli(runner, "train", "d2d", "--data", files["train"], "--objective", "min",
+    result = _cli(runner, "train", "d2d", *FAM, "--data", files["train"], "--objective", "min",
                   "--epochs", "2", "--batch-size", "50", "--lr", "1e-3", "--threads", "1",
                   "--device", "cpu", "-o", model_dir)
     assert result.exit_code == 0, result.output
@@ -124,14 +127,24 @@ def test_predictions_equal_the_in_memory_model(files, sum_model, tmp_path):
 
 def test_log_db_input_transform(files, sum_model, tmp_path):
     model = train_d2d(files["train"], tmp_path / "l", objective="sum",
-                      input_transform="log-db", **TINY)
+                      input_transform="log-db", **MLP)
     assert load_model(tmp_path / "l").inputs.standardizer.log_db
     g = load_d2d(files["test"]).g
     np.testing.assert_array_equal(load_model(tmp_path / "l").power_fractions(g),
                                   model.power_fractions(g))
     with pytest.raises(ConfigError, match=r"input_transform='log-db' is for a new mlp"):
         train_d2d(files["train"], tmp_path / "x", objective="min", source=sum_model.path,
-                  input_transform="log-db", **TINY)
+                  input_transform="log-db", **MLP)
+
+
+def test_the_default_family_is_the_graph_network_with_graph_heads(runner, files, tmp_path):
+    result = _cli(runner, "train", "d2d", "--data", files["train"], "--objective", "sum",
+                  "--epochs", "1", "--batch-size", "50", "--threads", "1", "--device", "cpu",
+                  "-o", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "m" / MODEL_JSON).read_text())
+    assert info["family"] == "gnn" and info["sizes"] == {"links": None}
+    assert info["net"]["graph"]["head_layers"] == GNN_HEAD_LAYERS == 2
 
 
 def test_gnn_model_takes_any_number_of_links(files, tmp_path):
@@ -146,7 +159,7 @@ def test_gnn_model_takes_any_number_of_links(files, tmp_path):
 def test_model_on_imported_gains(runner, files, tmp_path):
     np.save(tmp_path / "g.npy", load_d2d(files["train"]).g)
     import_d2d(tmp_path / "g.npy", tmp_path / "imp.h5", overrides={"snr_gap_db": 3.0})
-    result = _cli(runner, "train", "d2d", "--data", tmp_path / "imp.h5", "--objective", "sum",
+    result = _cli(runner, "train", "d2d", *FAM, "--data", tmp_path / "imp.h5", "--objective", "sum",
                   "--epochs", "1", "--threads", "1", "--device", "cpu", "-o", tmp_path / "m")
     assert result.exit_code == 0, result.output
     result = _cli(runner, "predict", tmp_path / "m", tmp_path / "imp.h5", "-o", tmp_path / "p.h5")
@@ -165,7 +178,7 @@ def test_model_on_imported_gains(runner, files, tmp_path):
 
 def test_reconstruction_transfer_keeps_the_source_features(files, sum_model, tmp_path):
     target = train_d2d(files["test"], tmp_path / "min", objective="min", source=sum_model.path,
-                       **TINY)
+                       **MLP)
     t = target.info["training"]
     assert t["strategy"] == "reconstruction" and t["alpha"] == 3.0
     assert t["from"]["path"] == str(sum_model.path.resolve())
@@ -176,7 +189,7 @@ def test_reconstruction_transfer_keeps_the_source_features(files, sum_model, tmp
     assert features and all(torch.equal(src[k], tgt[k]) for k in features)  # frozen
     assert target.inputs.to_dict() == sum_model.inputs.to_dict()  # the source's input map
     fine = train_d2d(files["test"], tmp_path / "fine", objective="min", source=sum_model.path,
-                     strategy="finetune", **TINY)
+                     strategy="finetune", **MLP)
     assert fine.info["training"]["feature_lr_scale"] == 0.1
     assert not all(torch.equal(src[k], fine.net.state_dict()[k]) for k in features)
 
@@ -185,30 +198,30 @@ def test_transfer_errors(files, sum_model, tmp_path):
     with pytest.raises(ConfigError, match=r"strategy='conventional' needs a source trained "
                                           r"without the reconstruction loss"):
         train_d2d(files["test"], tmp_path / "x", objective="min", source=sum_model.path,
-                  strategy="conventional", **TINY)
+                  strategy="conventional", **MLP)
     with pytest.raises(ConfigError, match=r"strategy='regular' is invalid with a source model"):
         train_d2d(files["test"], tmp_path / "x", objective="min", source=sum_model.path,
-                  strategy="regular", **TINY)
+                  strategy="regular", **MLP)
     with pytest.raises(ConfigError, match=r"strategy='finetune' is invalid without a source"):
-        train_d2d(files["test"], tmp_path / "x", objective="min", strategy="finetune", **TINY)
+        train_d2d(files["test"], tmp_path / "x", objective="min", strategy="finetune", **MLP)
     with pytest.raises(ConfigError, match=r"family='gnn' differs from the source model's 'mlp'"):
         train_d2d(files["test"], tmp_path / "x", objective="min", source=sum_model.path,
                   family="gnn", **TINY)
     with pytest.raises(ConfigError, match=r"was trained for 4 links; data .*six.h5' has 6 links"):
-        train_d2d(files["six"], tmp_path / "x", objective="min", source=sum_model.path, **TINY)
-    plain = train_d2d(files["test"], tmp_path / "plain", objective="sum", **TINY)
+        train_d2d(files["six"], tmp_path / "x", objective="min", source=sum_model.path, **MLP)
+    plain = train_d2d(files["test"], tmp_path / "plain", objective="sum", **MLP)
     with pytest.raises(ConfigError, match=r"strategy='reconstruction' needs a source trained "
                                           r"with the reconstruction loss"):
         train_d2d(files["test"], tmp_path / "x", objective="min", source=plain.path,
-                  strategy="reconstruction", **TINY)
+                  strategy="reconstruction", **MLP)
     conv = train_d2d(files["test"], tmp_path / "conv", objective="min", source=plain.path,
-                     **TINY)
+                     **MLP)
     assert conv.info["training"]["strategy"] == "conventional"
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_transfer_from_a_source_model(runner, files, sum_model, tmp_path):
-    result = _cli(runner, "train", "d2d", "--data", files["test"], "--objective", "min",
+    result = _cli(runner, "train", "d2d", *FAM, "--data", files["test"], "--objective", "min",
                   "--from", sum_model.path, "--strategy", "reconstruction", "--epochs", "2",
                   "--threads", "1", "--device", "cpu", "-o", tmp_path / "t")
     assert result.exit_code == 0, result.output
@@ -307,7 +320,7 @@ def test_damaged_or_foreign_weights(files, sum_model, tmp_path):
 def test_output_folder_rules(runner, files, sum_model, tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
-    base = ["train", "d2d", "--data", files["test"], "--objective", "sum", "--epochs", "1",
+    base = ["train", "d2d", *FAM, "--data", files["test"], "--objective", "sum", "--epochs", "1",
             "--threads", "1", "--device", "cpu", "-o"]
     _one_line_error(_cli(runner, *base, tmp_path / "taken"), r"exists; pass --overwrite")
     _one_line_error(_cli(runner, *base, tmp_path / "taken", "--overwrite"),
@@ -369,7 +382,7 @@ def test_streamed_training_in_one_chunk_gives_the_in_memory_weights(files, tmp_p
                                                                     strategy):
     """One chunk of all 180 training layouts: the same split, statistics, minibatches and
     hence weights, bit for bit (the chunk-wise shuffle of one chunk is the permutation)."""
-    kw = {**TINY, "objective": "min", "family": family, "strategy": strategy, "seed": 5}
+    kw = {**MLP, "objective": "min", "family": family, "strategy": strategy, "seed": 5}
     ref = train_d2d(files["train"], tmp_path / "mem", stream=False, **kw)
     disk = train_d2d(files["train"], tmp_path / "disk", stream=True, chunk_size=200, **kw)
     assert disk.info["training"]["streamed"] and not ref.info["training"]["streamed"]
@@ -386,7 +399,7 @@ def test_streamed_training_in_small_chunks_is_reproducible_and_close(files, tmp_
     STREAM_BYTES (here 0)."""
     import wirelessrl.modeldir as modeldir
 
-    kw = {**TINY, "objective": "sum", "seed": 1}
+    kw = {**MLP, "objective": "sum", "seed": 1}
     ref = train_d2d(files["train"], tmp_path / "mem", **kw)
     monkeypatch.setattr(modeldir, "STREAM_BYTES", 0)
     runs = [train_d2d(files["train"], tmp_path / f"disk{k}", chunk_size=32, **kw)
@@ -407,7 +420,7 @@ def test_streamed_training_in_small_chunks_is_reproducible_and_close(files, tmp_
 
 
 def test_valid_file_selects_the_best_epoch_on_that_file(runner, files, tmp_path):
-    result = _cli(runner, "train", "d2d", "--data", files["train"], "--valid", files["test"],
+    result = _cli(runner, "train", "d2d", *FAM, "--data", files["train"], "--valid", files["test"],
                   "--objective", "sum", "--epochs", "3", "--batch-size", "50", "--threads", "1",
                   "--device", "cpu", "-o", tmp_path / "m")
     assert result.exit_code == 0, result.output
@@ -422,7 +435,7 @@ def test_valid_file_selects_the_best_epoch_on_that_file(runner, files, tmp_path)
 
 
 def test_valid_file_of_another_system_is_a_one_line_error(runner, files, tmp_path):
-    base = ["train", "d2d", "--data", files["train"], "--objective", "sum", "--epochs", "1",
+    base = ["train", "d2d", *FAM, "--data", files["train"], "--objective", "sum", "--epochs", "1",
             "--threads", "1", "--device", "cpu", "-o", tmp_path / "m"]
     _one_line_error(_cli(runner, *base, "--valid", files["six"]),
                     r"valid file '.*six.h5' has another system than data '.*train.h5' "
@@ -444,7 +457,7 @@ def test_interrupted_train_resumes_to_the_uninterrupted_result(runner, files, tm
                                                               monkeypatch):
     from wirelessrl.modeldir import training_state_dir
 
-    args = ["train", "d2d", "--data", files["train"], "--objective", "sum", "--strategy",
+    args = ["train", "d2d", *FAM, "--data", files["train"], "--objective", "sum", "--strategy",
             "reconstruction", "--epochs", "6", "--batch-size", "50", "--threads", "1",
             "--device", "cpu", "--checkpoint-every", "0", "-o"]
     assert _cli(runner, *args, tmp_path / "ref").exit_code == 0
@@ -477,7 +490,7 @@ def test_interrupted_train_resumes_to_the_uninterrupted_result(runner, files, tm
 def test_restart_discards_an_interrupted_training(runner, files, tmp_path, monkeypatch):
     from wirelessrl.modeldir import training_state_dir
 
-    args = ["train", "d2d", "--data", files["test"], "--objective", "min", "--epochs", "3",
+    args = ["train", "d2d", *FAM, "--data", files["test"], "--objective", "min", "--epochs", "3",
             "--batch-size", "50", "--threads", "1", "--device", "cpu", "--checkpoint-every",
             "0", "-o", tmp_path / "m"]
     interrupt_after(monkeypatch, 1)
@@ -492,7 +505,7 @@ def test_restart_discards_an_interrupted_training(runner, files, tmp_path, monke
 
 def test_interrupted_streamed_train_resumes_to_the_uninterrupted_result(files, tmp_path,
                                                                        monkeypatch):
-    kw = {**TINY, "epochs": 4, "objective": "sum", "stream": True, "chunk_size": 32,
+    kw = {**MLP, "epochs": 4, "objective": "sum", "stream": True, "chunk_size": 32,
           "checkpoint_every_s": 0.0}
     ref = train_d2d(files["train"], tmp_path / "ref", **kw)
     model = interrupted_then_resumed(train_d2d, files["train"], tmp_path / "m", monkeypatch, 2,

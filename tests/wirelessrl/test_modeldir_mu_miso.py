@@ -59,7 +59,7 @@ def structured(files, tmp_path_factory):
 @pytest.fixture(scope="module")
 def mlp(files, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "mlp-beams"
-    return train_mu_miso(files["train"], path, objective="sum", **TINY)
+    return train_mu_miso(files["train"], path, objective="sum", family="mlp", **TINY)
 
 
 def _cli(*args):

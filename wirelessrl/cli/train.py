@@ -108,8 +108,8 @@ def _rank() -> int:
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
               help="D2D data file (from 'simulate d2d' or 'import d2d').")
 @click.option("--family", type=click.Choice(["mlp", "gnn"]), default=None,
-              help="mlp: the paper's network, one number of links [default]; gnn: graph "
-                   "network, any number of links (with --from: the source's).")
+              help="gnn: graph network, any number of links [default]; mlp: the paper's "
+                   "network, one number of links (with --from: the source's).")
 @click.option("--input-transform", type=click.Choice(["standardized", "log-db"]),
               default=None,
               help="mlp input: per-entry standardized gains (the paper's) [default] or "
@@ -139,9 +139,9 @@ def train_d2d(data, input_transform, **options) -> None:
 @click.option("--data", required=True, type=click.Path(dir_okay=False),
               help="Multi-user MISO data file (from 'simulate mu-miso' or 'import mu-miso').")
 @click.option("--family", type=click.Choice(["mlp", "structured"]), default=None,
-              help="mlp: flat 2KM reals in and out, one number of users [default]; "
-                   "structured: user-equivariant beams of the optimal structure, any number "
-                   "of users at the trained antennas (with --from: the source's).")
+              help="structured: user-equivariant beams of the optimal structure, any number "
+                   "of users at the trained antennas [default]; mlp: flat 2KM reals in "
+                   "and out, one number of users (with --from: the source's).")
 @click.option("--input", "input_kind", type=click.Choice(["channel", "pilots"]), default=None,
               help="What the network sees: the channel (perfect CSI) [default] or its "
                    "least-squares estimate from the uplink pilots (the file needs y).")
