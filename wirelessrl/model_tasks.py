@@ -64,10 +64,10 @@ OBJECTIVES = {"sum": ("sum_rate", "sum_rate_bps_per_hz", "sum-rate"),
               "min": ("min_rate", "min_rate_bps_per_hz", "min-rate")}
 """Objective -> (head name, validation metric in bit/s/Hz, solution task)."""
 
-GNN_HEAD_LAYERS = 2
-"""Message-passing layers in each head of a ``gnn`` model that ``train d2d`` builds
-(:class:`wirelessrl.gnn.GraphHead`; 0 gives per-node MLP heads): +7 to +25 points of the
-max-min optimum for the min-rate heads, README "Graph power control"."""
+GNN_HEAD_LAYERS = 0
+"""Message-passing layers in each head of a ``gnn`` model that ``train d2d`` builds (0:
+per-node MLP heads; :class:`wirelessrl.gnn.GraphHead` with more, README "Graph power
+control": better min-rate heads, but a sum-rate source died on 1 of 3 seeds)."""
 
 MU_MISO_SOFTMIN_TEMPERATURE = 0.05
 """Soft-min temperature (nats) of the multi-user MISO min-rate loss."""
