@@ -66,8 +66,8 @@ Example
 >>> data = simulate_d2d_file(D2DConfig.from_preset("paper", n_links=3), 60, 1, "d.h5")
 >>> model = train_d2d(data, "model", objective="sum", epochs=2, batch_size=20,
 ...                   threads=1, device="cpu")
->>> load_model("model").fixed_sizes, model.head
-({'links': 3}, 'sum_rate')
+>>> load_model("model").family, load_model("model").fixed_sizes, model.head
+('gnn', {}, 'sum_rate')
 >>> res = predict_file("model", data, "powers.h5")
 >>> res.n, res.label
 (60, 'model')
