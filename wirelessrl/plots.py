@@ -545,6 +545,129 @@ def curve_figure(
     return fig
 
 
+@_styled
+def scatter_figure(
+    series: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    xlabel: str,
+    ylabel: str,
+    *,
+    log_x: bool = False,
+    log_y: bool = False,
+    nonpositive: str = "error",
+    legend_title: str | None = None,
+    ax=None,
+    figsize: tuple[float, float] | None = None,
+):
+    """Points of y against x, one marker (and colour) per series, no lines.
+
+    Input
+    -----
+    series : {name: (x, y)}, finite, equal lengths; xlabel, ylabel : labels with units
+    log_x, log_y : logarithmic axes (guarded by ``nonpositive``, see :func:`log_guard`)
+
+    Output
+    ------
+    matplotlib Figure
+
+    Example
+    -------
+    >>> fig = scatter_figure({"entries": ([0.1, 0.2, 0.3], [0.5, 0.4, 0.1])},
+    ...                      "reconstruction MSE (standardized units^2)",
+    ...                      "|correlation| with the target (unitless)")
+    >>> fig.axes[0].collections[0].get_offsets().shape
+    (3, 2)
+    """
+    check_label("xlabel", xlabel)
+    check_label("ylabel", ylabel)
+    points = {}
+    for name, c in series.items():
+        if not isinstance(c, (tuple, list)) or len(c) != 2:
+            raise ConfigError(f"series {name!r} is invalid; expected (x, y)")
+        x, y = _finite(name, c[0]), _finite(name, c[1])
+        if x.size != y.size:
+            raise ConfigError(f"series {name!r} has x, y of lengths {[x.size, y.size]}; "
+                              "expected equal lengths")
+        points[name] = [x, y]
+    notes: dict[str, str] = {}
+    for axis, on in (("x", log_x), ("y", log_y)):
+        if on:
+            k = 0 if axis == "x" else 1
+            guarded, more = log_guard(axis, {n: c[k] for n, c in points.items()}, nonpositive)
+            for n in points:
+                points[n][k] = guarded[n]
+            notes.update({n: notes.get(n, "") + t for n, t in more.items()})
+    fig, ax = _axes(ax, figsize)
+    for i, (name, (x, y)) in enumerate(points.items()):
+        style = series_style(i)
+        ax.scatter(x, y, s=12, marker=style["marker"], facecolors="none",
+                   edgecolors=style["color"], linewidths=0.8, label=name + notes.get(name, ""))
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _legend(ax, legend_title, len(points))
+    return fig
+
+
+@_styled
+def image_figure(
+    images: Mapping[str, ArrayLike],
+    colorbar_labels: Mapping[str, str],
+    *,
+    xlabel: str = "column (index)",
+    ylabel: str = "row (index)",
+    figsize: tuple[float, float] | None = None,
+):
+    """Panels side by side, each a 2-D array drawn as an image with its own colour bar
+    (perceptually uniform ``viridis``, readable in greyscale).
+
+    Input
+    -----
+    images : {panel name: [rows, cols]}, finite; the name is written above the panel
+        (a caption inside the figure, not a title of it)
+    colorbar_labels : {panel name: label with unit}, e.g. ``"MSE (standardized units^2)"``
+    xlabel, ylabel : labels with units of the image axes
+
+    Output
+    ------
+    matplotlib Figure with one axes per panel (and one per colour bar)
+
+    Example
+    -------
+    >>> fig = image_figure({"error": np.eye(3)}, {"error": "MSE (standardized units^2)"})
+    >>> fig.axes[0].get_images()[0].get_array().shape
+    (3, 3)
+    """
+    check_label("xlabel", xlabel)
+    check_label("ylabel", ylabel)
+    if not images:
+        raise ConfigError("images is empty; expected {panel name: 2-D array}")
+    arrays = {}
+    for name, a in images.items():
+        m = np.asarray(a, dtype=np.float64)
+        if m.ndim != 2:
+            raise ConfigError(f"image {name!r} has shape {m.shape}; expected [rows, cols]")
+        _finite(name, m)
+        if name not in colorbar_labels:
+            raise ConfigError(f"image {name!r} has no colour-bar label; expected one in "
+                              "colorbar_labels")
+        arrays[name] = m
+    n = len(arrays)
+    fig, axes = new_figure(figsize or (2.6 * n + 0.4, 2.6), ncols=n)
+    axes = np.atleast_1d(axes)
+    for ax, (name, m) in zip(axes, arrays.items(), strict=True):
+        shown = ax.imshow(m, cmap="viridis", interpolation="nearest", aspect="equal")
+        fig.colorbar(shown, ax=ax, shrink=0.85).set_label(
+            check_label("colorbar_labels", colorbar_labels[name]))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+        ax.text(0.5, 1.02, name, transform=ax.transAxes, ha="center", va="bottom")
+    return fig
+
+
 # ------------------------------------------------------------------------ from files
 
 METRIC_LABELS = {
@@ -920,6 +1043,6 @@ __all__ = ["FIGURE_SUFFIXES", "MARKERS", "LINESTYLES", "OKABE_ITO", "PALETTE", "
            "bars_vs_paper_figure", "cdf_figure",
            "cdf_from_solutions", "check_figsize", "check_figure_path", "check_label",
            "curve_figure",
-           "curves_from_files", "house_style", "learning_curve_figure", "log_guard",
-           "metric_label", "new_figure", "read_metrics_csv", "read_records", "save_figure",
-           "series_style", "sweep_series"]
+           "curves_from_files", "house_style", "image_figure", "learning_curve_figure",
+           "log_guard", "metric_label", "new_figure", "read_metrics_csv", "read_records",
+           "save_figure", "scatter_figure", "series_style", "sweep_series"]

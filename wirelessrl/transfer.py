@@ -61,6 +61,7 @@ __all__ = [
     "train_target",
     "build_source_net",
     "build_target_net",
+    "feature_outputs",
     "resolve_strategy",
 ]
 
@@ -406,16 +407,38 @@ class _HeadOnly(nn.Module):
 
 
 @torch.no_grad()
-def _features(net: TransferNet, data: Mapping, key: str, device, chunk: int = 8192) -> dict:
-    check_data("data", data)
-    if key not in data:
-        raise ConfigError(f"input key {key!r} is not in the data; expected one of {list(data)}")
-    x = data[key]
+def feature_outputs(net: TransferNet, x: torch.Tensor, device: str | torch.device = "cpu",
+                    chunk: int = 8192) -> torch.Tensor:
+    """The feature layer ``net.features(x)`` in eval mode, ``chunk`` samples at a time (no
+    gradient): what a frozen-feature target head sees.
+
+    Input
+    -----
+    net : :class:`~wirelessrl.models.TransferNet`; x : [n, ...], the network input
+    device : where the module runs (it must already be there); chunk : int >= 1
+
+    Output
+    ------
+    f : [n, ...], the feature layer (``mlp``: ``[n, feature_widths[-1]]``)
+
+    Example
+    -------
+    >>> from wirelessrl.models import d2d_net_config
+    >>> feature_outputs(TransferNet.from_config(d2d_net_config(2)), torch.randn(5, 4)).shape
+    torch.Size([5, 100])
+    """
     was = net.training
     net.eval()
     f = torch.cat([net.features(x[s:s + chunk].to(device)) for s in range(0, len(x), chunk)])
     net.train(was)
-    return {**data, key: f}
+    return f
+
+
+def _features(net: TransferNet, data: Mapping, key: str, device, chunk: int = 8192) -> dict:
+    check_data("data", data)
+    if key not in data:
+        raise ConfigError(f"input key {key!r} is not in the data; expected one of {list(data)}")
+    return {**data, key: feature_outputs(net, data[key], device, chunk)}
 
 
 def train_target(

@@ -412,3 +412,39 @@ def test_many_series_put_the_legend_outside_the_axes():
     axes_right = many.axes[0].get_window_extent().x1
     assert inside.x1 <= few.axes[0].get_window_extent().x1 + 1
     assert outside.x0 > axes_right
+
+
+def test_scatter_figure_units_distinct_markers_and_log_guard():
+    from wirelessrl.plots import scatter_figure
+
+    fig = scatter_figure({"a": ([0.1, 0.2], [1.0, 2.0]), "b": ([0.3, 0.4], [3.0, 4.0])},
+                         "MSE (standardized units^2)", "|correlation| (unitless)")
+    _axes_labelled_with_units(fig)
+    ax = fig.axes[0]
+    markers = [c.get_paths()[0].vertices.shape for c in ax.collections]
+    assert len(ax.collections) == 2 and markers[0] != markers[1]  # circle vs square
+    edges = {tuple(np.round(c.get_edgecolor()[0][:3], 3)) for c in ax.collections}
+    assert len(edges) == 2
+    with pytest.raises(ConfigError, match="no unit"):
+        scatter_figure({"a": ([1.0], [1.0])}, "MSE", "corr (unitless)")
+    with pytest.raises(ConfigError, match="logarithmic"):
+        scatter_figure({"a": ([0.0, 1.0], [1.0, 1.0])}, "x (m)", "y (m)", log_x=True)
+    with pytest.raises(ConfigError, match="equal lengths"):
+        scatter_figure({"a": ([1.0, 2.0], [1.0])}, "x (m)", "y (m)")
+
+
+def test_image_figure_draws_one_panel_and_colour_bar_per_image(tmp_path):
+    from wirelessrl.plots import image_figure
+
+    images = {"error": np.arange(6.0).reshape(2, 3), "usefulness": np.ones((2, 3))}
+    fig = image_figure(images, {"error": "MSE (standardized units^2)",
+                                "usefulness": "|correlation| (unitless)"})
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 2 and len(fig.axes) == 4  # two images, two colour bars
+    assert np.array_equal(panels[0].get_images()[0].get_array(), images["error"])
+    assert all(ax.get_title() == "" for ax in fig.axes)
+    assert save_figure(fig, tmp_path / "img.png").stat().st_size > 0
+    with pytest.raises(ConfigError, match="colour-bar label"):
+        image_figure({"error": np.eye(2)}, {})
+    with pytest.raises(ConfigError, match="expected \\[rows, cols\\]"):
+        image_figure({"error": np.ones(3)}, {"error": "MSE (a.u.)"})
