@@ -37,10 +37,11 @@ from wirelessrl.d2d_inputs import (
     tensors,
 )
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
-from wirelessrl.fileio import provenance, write_arrays
+from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.gnn import GraphInputTransform
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
+from wirelessrl.probes import ProbeTask, r2_score
 from wirelessrl.results import Echo
 from wirelessrl.transfer import TransferTask
 
@@ -253,6 +254,53 @@ class D2DRun(TaskRun):
     def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:
         """``p_w : [n, N]`` float64, the test-set powers (W) of a network's power fractions."""
         return {"p_w": out.double().numpy() * self.system.p_max_w}
+
+    # ------------------------------------------------------------ analysis
+    def analysis_task(self) -> ProbeTask:
+        """Probe target: the max-min optimum power fractions ``p / P_max : [n, N]`` (the
+        exact solver on ``target_train`` and ``target_valid``, the run's ``baselines.h5``
+        on ``test``). Score: the R^2 of the predicted fractions (the headline: how much of
+        the optimum is linear in the representation) and, with the fractions clipped to
+        [0, 1] as powers, the min-rate in % of the max-min optimum (mean of per-layout
+        ratios) and in Mbps (one link predicted near 0 sinks it, so a weak, nearly
+        constant probe can score better there than an informative one); reference row:
+        full power. Entries: the ``N x N`` gains of the
+        reconstruction target, diagonal (direct links) and off-diagonal (interference)."""
+        from wirelessrl.evaluate import d2d_link_rates_mbps
+
+        s = self.system
+        target = {}
+        for split in ("target_train", "target_valid"):
+            g = load_d2d(self.path("data", f"{split}.h5")).g
+            res = solve("maxmin", g, p_max_w=s.p_max_w, noise_w=s.noise_w,
+                        snr_gap_db=s.snr_gap_db)
+            target[split] = res.p_w / s.p_max_w                      # [n, N]
+        g_test = load_d2d(self.path("data", "test.h5")).g             # [n_test, N, N]
+        optimum_w = read_arrays(self.path("baselines.h5"), "d2d-solutions")[0]["maxmin_p_w"]
+        target["test"] = optimum_w / s.p_max_w
+        optimum_min = d2d_link_rates_mbps(g_test, optimum_w, s).min(axis=1)   # [n_test]
+
+        def score(pred: np.ndarray) -> dict[str, float]:
+            x = np.clip(pred, 0.0, 1.0)
+            probe_min = d2d_link_rates_mbps(g_test, x * s.p_max_w, s).min(axis=1)
+            return {"min_rate_pct": float(100.0 * np.mean(probe_min / optimum_min)),
+                    "min_rate_mbps": float(probe_min.mean()),
+                    "r2": r2_score(pred, target["test"])}
+
+        n = s.n_links
+        diagonal = np.arange(n) * (n + 1)
+        return ProbeTask(
+            target=target, target_label="max-min optimum power fractions p / P_max",
+            score=score,
+            metrics={"r2": "R^2 of p / P_max (unitless)",
+                     "min_rate_pct": "min-rate (% of max-min optimum)",
+                     "min_rate_mbps": "min-rate (Mbps)"},
+            mode="max", references={"full power": np.ones_like(target["test"])},
+            entry_shape=(n, n), entry_axes=("transmitter j (index)", "receiver i (index)"),
+            entry_groups={"diagonal (direct links)": diagonal,
+                          "off-diagonal (interference)": np.setdiff1d(np.arange(n * n),
+                                                                      diagonal)},
+            entry_name="gain entry g[i, j]")
 
 
 TASK = D2DRun

@@ -60,6 +60,7 @@ from wirelessrl.objectives import (
     LocalizationLoss,
     MRTLoss,
 )
+from wirelessrl.probes import ProbeTask, r2_score
 from wirelessrl.results import Echo
 from wirelessrl.standardize import Standardizer
 from wirelessrl.transfer import TransferTask, train_target
@@ -315,6 +316,37 @@ class MisoRun(TaskRun):
         float64, the unit-norm beamformers per BS as real pairs."""
         key = "pos_m" if head == TARGET_HEAD else "out"
         return {key: out.double().numpy()}
+
+    # ------------------------------------------------------------ analysis
+    def analysis_task(self) -> ProbeTask:
+        """Probe target: the user position ``(x, y) : [n, 2]`` in m. Score: the mean,
+        median and 90th-percentile localization error (m) and the R^2 of the position;
+        reference row: the centre guess. Entries: the ``B x 3`` reconstruction target
+        ``(d, dx/d, dy/d)`` per BS (standardized), grouped by factor."""
+        pos = {s: self.samples()[s].positions_m.astype(np.float64) for s in
+               ("target_train", "target_valid", "test")}
+
+        def score(pred: np.ndarray) -> dict[str, float]:
+            err = np.linalg.norm(pred - pos["test"], axis=1)          # [n_test] m
+            return {"error_m": float(err.mean()), "median_error_m": float(np.median(err)),
+                    "p90_error_m": float(np.quantile(err, 0.9)),
+                    "r2": r2_score(pred, pos["test"])}
+
+        n_bs = self.system.n_bs
+        index = np.arange(3 * n_bs).reshape(n_bs, 3)                  # [B, factor]
+        return ProbeTask(
+            target=pos, target_label="user position (x, y) in m", score=score,
+            metrics={"error_m": "mean localization error (m)",
+                     "median_error_m": "median localization error (m)",
+                     "p90_error_m": "90th-percentile error (m)",
+                     "r2": "R^2 of the position (unitless)"},
+            mode="min",
+            references={"centre guess": centre_guess(len(pos["test"]), self.system)},
+            entry_shape=(n_bs, 3), entry_axes=("factor d, dx/d, dy/d (index)",
+                                               "base station (index)"),
+            entry_groups={"distance d": index[:, 0], "dx/d": index[:, 1],
+                          "dy/d": index[:, 2]},
+            entry_name="geometry factor")
 
 
 TASK = MisoRun

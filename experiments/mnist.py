@@ -53,6 +53,7 @@ from wirelessrl.data.mnist import (
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
 from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import BCELoss
+from wirelessrl.probes import ProbeTask
 from wirelessrl.results import Echo
 from wirelessrl.transfer import TransferTask
 
@@ -154,11 +155,11 @@ class MnistRun(TaskRun):
 
     def __init__(self, config: dict, run_dir: Path, seed: int, echo: Echo = print,
                  step_cache: str | Path | None = None, *, split: str, split_seed: int,
-                 source: MnistData, digests: dict) -> None:
+                 source: MnistData | None = None, digests: dict | None = None) -> None:
         self.split = split
         self.split_seed = split_seed
-        self.source_data = source
-        self.digests = digests
+        self.source_data = source  # None: the data step is done (reading a finished run)
+        self.digests = digests or {}
         super().__init__(config, run_dir, seed, echo, step_cache, split=split)
         self._arrays: dict | None = None
         self._meta: dict | None = None
@@ -255,6 +256,37 @@ class MnistRun(TaskRun):
         logits = out.reshape(-1)
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
         return {"logit": logits.numpy(), "bce": bce.numpy()}
+
+    # ------------------------------------------------------------ analysis
+    def analysis_task(self) -> ProbeTask:
+        """Probe target: the label "is it an 8" (1 or 0) ``[n, 1]``; the probe is a ridge
+        classifier (prediction > 1/2 says "an 8"), its strength chosen on the validation
+        accuracy. Score: the test accuracy (%) and the recall of the 8s (%); reference
+        row: always "not an 8". Entries: the pixels of the ``side x side`` image."""
+        arrays = self.arrays()
+        target = {s: arrays[f"{s}_y"].astype(np.float64)[:, None]
+                  for s in ("target_train", "target_valid")}
+        target["test"] = (arrays["test_digits"] == 8).astype(np.float64)[:, None]
+        truth = target["test"][:, 0] > 0.5
+
+        def accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+            return float(np.mean((pred[:, 0] > 0.5) == (y[:, 0] > 0.5)))
+
+        def score(pred: np.ndarray) -> dict[str, float]:
+            said = pred[:, 0] > 0.5
+            return {"accuracy_pct": 100.0 * accuracy(pred, target["test"]),
+                    "recall_8_pct": float(100.0 * said[truth].mean()) if truth.any()
+                    else float("nan")}
+
+        side = int(self.config["data"]["image_side"])
+        return ProbeTask(
+            target=target, target_label='the label "is it an 8"', score=score,
+            metrics={"accuracy_pct": "test accuracy, is it an 8 (%)",
+                     "recall_8_pct": "8s found (%)"},
+            mode="max", select=accuracy, select_label="validation accuracy",
+            references={"always \"not an 8\"": np.zeros_like(target["test"])},
+            entry_shape=(side, side), entry_axes=("pixel column (index)", "pixel row (index)"),
+            entry_name="pixel")
 
 
 def _splits(config: dict) -> list[str]:

@@ -63,6 +63,7 @@ from wirelessrl.transfer import (
 
 if TYPE_CHECKING:
     from wirelessrl.engine import Augment, TrainConfig
+    from wirelessrl.probes import ProbeTask
 
 __all__ = ["Plan", "TaskRun", "Variant", "check_config", "check_lrs", "feature_width",
            "make_plan", "parse_variant", "run", "save_effective_config", "train_config"]
@@ -297,6 +298,22 @@ class TaskRun(RunLayout):
         """Per-sample results ``{field: [n_test, ...]}`` of the test outputs ``out`` of a
         network on ``head``."""
         raise NotImplementedError
+
+    def analysis_task(self) -> ProbeTask:
+        """What ``wirelessrl analyze`` probes for (:class:`wirelessrl.probes.ProbeTask`:
+        the target task's optimal solution on ``target_train``, ``target_valid`` and
+        ``test``, its metrics, the reconstruction entries); a task without one is not
+        supported by the analysis."""
+        raise ConfigError(f"'wirelessrl analyze' does not support experiment {self.name!r}; "
+                          "expected a run of d2d, miso or mnist")
+
+    @classmethod
+    def for_unit(cls, config: dict, run_dir: Path, record: Mapping[str, Any],
+                 echo: Echo = print) -> TaskRun:
+        """The unit of a finished run from its :meth:`unit_record` (``seed`` and the plain
+        unit keys), to read its files again (the analysis); nothing is trained."""
+        unit = {k: v for k, v in record.items() if k not in ("dir", "seed")}
+        return cls(config, run_dir, int(record["seed"]), echo=echo, **unit)
 
     @classmethod
     def unit_record(cls, seed: int, **unit: Any) -> dict:

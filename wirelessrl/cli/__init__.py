@@ -67,6 +67,6 @@ def main() -> None:
     """wirelessrl: simulators, classical solvers and transfer learning for wireless."""
 
 
-for _module in ("simulate", "solve", "reproduce", "sweep", "report", "floor", "importing",
-                "train", "presets", "experiments", "plot"):
+for _module in ("simulate", "solve", "reproduce", "sweep", "report", "analyze", "floor",
+                "importing", "train", "presets", "experiments", "plot"):
     importlib.import_module(f"wirelessrl.cli.{_module}")
