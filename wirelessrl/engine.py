@@ -793,9 +793,14 @@ def _minibatches(train, config: TrainConfig, epoch: int, device: torch.device):
 
 
 class Callback:
-    """A hook of :func:`fit`'s loop (Lightning-style, without Lightning): called after every
-    epoch with the training loss and the validation metrics (None when the epoch was not
-    validated), and once at the end (in reverse order of the list)."""
+    """A hook of :func:`fit`'s loop (Lightning-style, without Lightning): called before every
+    epoch trains (e.g. a schedule of a loss weight, a function of the epoch alone, so a
+    resumed run sets it exactly as an uninterrupted one), after every epoch with the training
+    loss and the validation metrics (None when the epoch was not validated), and once at the
+    end (in reverse order of the list)."""
+
+    def on_epoch_start(self, loop: _Loop, epoch: int) -> None:
+        """Before epoch ``epoch`` (1-based) trains."""
 
     def on_epoch_end(self, loop: _Loop, train_loss: float, metrics: dict | None) -> None:
         """After epoch ``loop.state.epoch``."""
@@ -1028,6 +1033,8 @@ def fit(
                 if state.complete:
                     break
                 loop.epoch_start = time.perf_counter()
+                for hook in hooks:
+                    hook.on_epoch_start(loop, epoch)
                 train_loss = loop.train_epoch(epoch)
                 _finite_or_raise(train_loss, "the training loss", epoch, ckpt_path,
                                  state.last_ckpt_epoch)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from simulators.validation import ConfigError, check_choice, check_finite, check_int
+from wirelessrl.objectives import gaussian_kl
 
 __all__ = [
     "ACTIVATIONS",
@@ -40,6 +41,8 @@ __all__ = [
     "HeadConfig",
     "NetConfig",
     "TransferNet",
+    "VariationalFeatures",
+    "BOTTLENECKS",
     "ScaledSigmoid",
     "UnitNormComplex",
     "PowerNormalization",
@@ -355,6 +358,72 @@ class Head(nn.Module):
         return out.squeeze(-1) if self.per_node else out
 
 
+BOTTLENECKS = ("none", "variational", "mean")
+"""Values of :attr:`NetConfig.bottleneck` (the config option ``source.bottleneck`` takes
+``none`` or ``variational``; ``mean`` is what a variational layer becomes on the target)."""
+
+
+class VariationalFeatures(nn.Module):
+    r"""A Gaussian feature layer on top of a feature module (a beta-VAE / variational
+    information bottleneck encoder).
+
+    The base module's learned features ``h = base(x)[..., :d]`` (``d = widths[-1]``; columns
+    a family appends after them, such as the raw input rows of the graph heads, pass
+    through unchanged) give the mean and log-variance of ``q(z | x)``:
+
+    .. math::  \mu = W_\mu h + b_\mu, \quad v = W_v h + b_v, \quad
+               z = \mu + e^{v / 2} \odot \epsilon, \ \epsilon \sim N(0, I)
+
+    ``z`` is drawn in training mode (torch's global RNG, which :func:`wirelessrl.engine.fit`
+    seeds and checkpoints); in evaluation mode, and always once the log-variance layer is
+    dropped (``logvar=None``, :meth:`TransferNet.drop_decoder`), the layer returns ``mu``.
+
+    Input
+    -----
+    base : nn.Module with a ``widths`` attribute, the family's feature module
+    logvar : bool, build the log-variance layer (False: the deterministic ``mean`` form)
+
+    Call ``encode(x)`` -> ``(f, kl)``: ``f : [..., d + extra]`` the features (``z`` or ``mu``
+    followed by the appended columns), ``kl : [...]`` nats,
+    :func:`~wirelessrl.objectives.gaussian_kl` of ``q(z | x)`` to ``N(0, I)`` per feature
+    vector (None without the log-variance layer).
+    ``forward(x)`` returns ``f`` alone.
+
+    Example
+    -------
+    >>> layer = VariationalFeatures(MLP((4, 8, 3), out_activation="relu"))
+    >>> x = torch.randn(5, 4)
+    >>> f, kl = layer.encode(x)                  # training mode: a sample of q(z | x)
+    >>> f.shape, kl.shape, torch.equal(layer.eval()(x), layer(x))   # eval: the mean
+    (torch.Size([5, 3]), torch.Size([5]), True)
+    """
+
+    def __init__(self, base: nn.Module, logvar: bool = True) -> None:
+        super().__init__()
+        self.base = base
+        self.widths = tuple(base.widths)
+        d = self.widths[-1]
+        self.mean = nn.Linear(d, d)
+        self.logvar = nn.Linear(d, d) if logvar else None
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``x`` -> ``(f, kl)``, see the class docstring."""
+        f = self.base(x)
+        d = self.widths[-1]
+        h, rest = f[..., :d], f[..., d:]
+        mu = self.mean(h)
+        if self.logvar is None:
+            return (mu if rest.shape[-1] == 0 else torch.cat([mu, rest], dim=-1)), None
+        logvar = self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
+        z = z if rest.shape[-1] == 0 else torch.cat([z, rest], dim=-1)
+        return z, gaussian_kl(mu, logvar)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The features ``f`` of :meth:`encode`."""
+        return self.encode(x)[0]
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """Architecture of a :class:`TransferNet`; JSON-serializable.
@@ -374,6 +443,13 @@ class NetConfig:
     graph : dict or None, the options of the ``gnn`` family
         (:class:`wirelessrl.gnn.GraphConfig`) or of the ``structured`` family
         (:class:`wirelessrl.beam_structure.UserConfig`); None for ``mlp``
+    bottleneck : a key of :data:`BOTTLENECKS`: ``none`` (the paper's deterministic feature
+        layer), ``variational`` (:class:`VariationalFeatures`: mean and log-variance, a
+        sample while training) or ``mean`` (the same layer without its log-variance part, as
+        every network trained on the target holds it: deterministic)
+    loss_log_variances : int >= 0, number of learned loss log-variances ``s_i`` the source
+        trains with (``source.loss_balance='uncertainty'``, parameter ``loss_log_vars``);
+        0 (default) on every other network, dropped with the decoder
 
     Example
     -------
@@ -390,8 +466,13 @@ class NetConfig:
     activation: str = "relu"
     family: str = "mlp"
     graph: dict | None = None
+    bottleneck: str = "none"
+    loss_log_variances: int = 0
 
     def __post_init__(self) -> None:
+        check_choice("bottleneck", self.bottleneck, BOTTLENECKS)
+        object.__setattr__(self, "loss_log_variances",
+                           check_int("loss_log_variances", self.loss_log_variances, 0))
         fw = _check_widths("feature_widths", self.feature_widths)
         object.__setattr__(self, "feature_widths", fw)
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
@@ -416,8 +497,9 @@ class NetConfig:
 
     def to_dict(self) -> dict:
         """The fields by name, JSON-ready (widths as lists, heads as dicts); see
-        :meth:`from_dict`."""
-        return {
+        :meth:`from_dict`. ``bottleneck`` and ``loss_log_variances`` appear only when not at
+        their defaults, so a network file of the paper's architecture reads as before."""
+        d = {
             "feature_widths": list(self.feature_widths),
             "heads": {name: head.to_dict() for name, head in self.heads.items()},
             "decoder_widths": None if self.decoder_widths is None else list(self.decoder_widths),
@@ -425,6 +507,11 @@ class NetConfig:
             "family": self.family,
             "graph": None if self.graph is None else dict(self.graph),
         }
+        if self.bottleneck != "none":
+            d["bottleneck"] = self.bottleneck
+        if self.loss_log_variances:
+            d["loss_log_variances"] = self.loss_log_variances
+        return d
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON text (head order kept), as stored in network files."""
@@ -483,6 +570,10 @@ class TransferNet(nn.Module):
     out : [batch, head width], the head output after its transform
     features : [batch, feature_widths[-1]], the feature layer
     reconstruction : [batch, decoder_widths[-1]], only while a decoder is attached
+    kl : [batch] (per-node families: [batch, n]), nats, only with a variational feature layer
+        (``bottleneck='variational'``): KL of ``q(z | x)`` to ``N(0, I)`` per feature vector
+    log_variances : [k], the learned loss log-variances, only while they are attached
+        (``loss_log_variances = k > 0``)
 
     Example
     -------
@@ -503,18 +594,26 @@ class TransferNet(nn.Module):
         activation: str = "relu",
         family: str = "mlp",
         graph: Mapping | None = None,
+        bottleneck: str = "none",
+        loss_log_variances: int = 0,
     ) -> None:
         super().__init__()
-        cfg = NetConfig(feature_widths, heads, decoder_widths, activation, family, graph)
+        cfg = NetConfig(feature_widths, heads, decoder_widths, activation, family, graph,
+                        bottleneck, loss_log_variances)
         self.activation = cfg.activation
         self.family = cfg.family
         self.graph = cfg.graph
         fam = FAMILIES[cfg.family]
         self._per_node = fam.per_node
         self.features = fam.features(cfg)
+        if cfg.bottleneck != "none":
+            self.features = VariationalFeatures(self.features,
+                                                logvar=cfg.bottleneck == "variational")
         self.heads = nn.ModuleDict({name: fam.build_head(h, cfg.graph)
                                     for name, h in cfg.heads.items()})
         self.decoder = fam.decoder(cfg) if cfg.decoder_widths else None
+        self.loss_log_vars = (nn.Parameter(torch.zeros(cfg.loss_log_variances))
+                              if cfg.loss_log_variances else None)
 
     @classmethod
     def from_config(cls, config: NetConfig) -> TransferNet:
@@ -522,7 +621,7 @@ class TransferNet(nn.Module):
         if not isinstance(config, NetConfig):
             raise ConfigError(f"config={type(config).__name__} is invalid; expected a NetConfig")
         return cls(config.feature_widths, config.heads, config.decoder_widths, config.activation,
-                   config.family, config.graph)
+                   config.family, config.graph, config.bottleneck, config.loss_log_variances)
 
     @property
     def config(self) -> NetConfig:
@@ -534,7 +633,16 @@ class TransferNet(nn.Module):
             activation=self.activation,
             family=self.family,
             graph=self.graph,
+            bottleneck=self.bottleneck,
+            loss_log_variances=0 if self.loss_log_vars is None else len(self.loss_log_vars),
         )
+
+    @property
+    def bottleneck(self) -> str:
+        """``none``, ``variational`` or ``mean`` (see :attr:`NetConfig.bottleneck`)."""
+        if not isinstance(self.features, VariationalFeatures):
+            return "none"
+        return "mean" if self.features.logvar is None else "variational"
 
     @property
     def head_names(self) -> tuple[str, ...]:
@@ -561,15 +669,29 @@ class TransferNet(nn.Module):
         n]``. ``structured``: ``x : [batch, K, M, 2]`` -> ``out : [batch, 2 K M]``,
         ``features : [batch, K, d_L + 2 M]``, ``reconstruction : [batch, K, 2 M]``.
         """
-        f = self.features(x)
+        kl = None
+        if isinstance(self.features, VariationalFeatures):
+            f, kl = self.features.encode(x)
+        else:
+            f = self.features(x)
         out = {"out": self.heads[self._head_name(head)](f), "features": f}
         if self.decoder is not None:
             out["reconstruction"] = self.decoder(f)
+        if kl is not None:
+            out["kl"] = kl
+        if self.loss_log_vars is not None:
+            out["log_variances"] = self.loss_log_vars
         return out
 
     def drop_decoder(self) -> TransferNet:
-        """Remove the decoder (in place) for inference or target training; returns self."""
+        """Remove (in place) every part only the source training uses: the decoder, the
+        learned loss log-variances and the log-variance layer of a variational feature
+        layer (which then returns its mean: deterministic features); for inference or
+        target training. Returns self."""
         self.decoder = None
+        self.loss_log_vars = None
+        if isinstance(self.features, VariationalFeatures):
+            self.features.logvar = None
         return self
 
     def replace_head(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +61,10 @@ __all__ = [
     "soft_min",
     "reconstruction_mse",
     "combined_loss",
+    "uncertainty_weighted",
+    "gaussian_kl",
+    "nt_xent",
+    "LossBalance",
     "as_complex_pairs",
     "mu_miso_sinr",
     "MuMisoRateLoss",
@@ -386,6 +390,9 @@ class MRTLoss:
 
     n_bs: int = 3
     channel_key: str = "h"
+    NONNEGATIVE: ClassVar[bool] = True
+    """The loss is >= 0 on every batch (an MSE), so it may carry a learned log-variance
+    (:func:`uncertainty_weighted`)."""
 
     def __post_init__(self) -> None:
         check_int("n_bs", self.n_bs, 1)
@@ -429,6 +436,8 @@ class LocalizationLoss:
     ``batch[position_key]``. Metrics: ``error_m`` (mean Euclidean error, metres)."""
 
     position_key: str = "pos"
+    NONNEGATIVE: ClassVar[bool] = True
+    """An MSE, >= 0 on every batch (see :attr:`MRTLoss.NONNEGATIVE`)."""
 
     def __call__(self, out, batch):
         target = batch[self.position_key]
@@ -457,6 +466,8 @@ class BCELoss:
     Metrics: ``accuracy`` (fraction, decision ``logit > 0``)."""
 
     label_key: str = "y"
+    NONNEGATIVE: ClassVar[bool] = True
+    """A cross entropy, >= 0 on every batch (see :attr:`MRTLoss.NONNEGATIVE`)."""
 
     def __call__(self, out, batch):
         labels = batch[self.label_key]
@@ -631,7 +642,93 @@ def combined_loss(task: torch.Tensor, rec: torch.Tensor | None, alpha: float) ->
     return task + float(alpha) * rec.to(task.dtype)
 
 
+def uncertainty_weighted(losses: torch.Tensor, log_variances: torch.Tensor) -> torch.Tensor:
+    r"""Losses weighted by learned log-variances (Kendall, Gal and Cipolla, CVPR 2018):
+
+    .. math::  L = \sum_i e^{-s_i} L_i + s_i
+
+    Minimized over ``s_i`` alone, ``s_i = ln L_i`` (weight ``1 / L_i``), so each weight
+    follows the inverse of its loss. Only for losses >= 0 (an MSE, a cross entropy): with
+    ``L_i < 0`` the sum is unbounded below (``s_i -> -inf``).
+
+    Input
+    -----
+    losses : [k], float, the loss terms ``L_i`` (each >= 0)
+    log_variances : [k], float, the trainable ``s_i``
+
+    Output
+    ------
+    scalar tensor
+
+    Example
+    -------
+    >>> float(uncertainty_weighted(torch.tensor([2.0, 0.5]), torch.tensor([0.0, math.log(2)])))
+    2.9431471824645996
+    """
+    s = log_variances.to(losses.dtype)
+    return (torch.exp(-s) * losses + s).sum()
+
+
+def gaussian_kl(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    r"""``KL(N(mu, diag e^v) || N(0, I)) = 1/2 sum_j (mu_j^2 + e^{v_j} - 1 - v_j)`` per vector.
+
+    Input
+    -----
+    mean, log_variance : [..., d], float, the Gaussian's mean and log-variance (nats)
+
+    Output
+    ------
+    kl : [...], nats, summed over the last axis (the latent dimensions)
+
+    Example
+    -------
+    >>> gaussian_kl(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]]))
+    tensor([0.6534])
+    """
+    return 0.5 * (mean.square() + log_variance.exp() - 1.0 - log_variance).sum(dim=-1)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""InfoNCE / NT-Xent loss of SimCLR (Chen et al., ICML 2020) over a batch of view pairs.
+
+    With the ``2 B`` embeddings ``u = normalize([z1; z2])``, the positive ``p(i)`` of
+    anchor ``i`` its other view and ``sim(i, k) = u_i . u_k / tau``:
+
+    .. math::  L = -\frac{1}{2B} \sum_i \ln \frac{e^{sim(i, p(i))}}{\sum_{k \ne i} e^{sim(i, k)}}
+
+    For unrelated embeddings (``sim ~ 0``) ``L ~ ln(2B - 1)``; for identical views and
+    orthogonal samples ``L = ln(1 + (2B - 2) e^{-1/tau})``.
+
+    Input
+    -----
+    z1, z2 : [B, p], float, embeddings of the two views of sample ``b`` (rows ``b``)
+    temperature : float > 0, ``tau``
+
+    Output
+    ------
+    scalar tensor, nats
+
+    Example
+    -------
+    >>> z = torch.eye(4)
+    >>> round(float(nt_xent(z, z, 0.5)), 4) == round(math.log(1 + 6 * math.exp(-2)), 4)
+    True
+    """
+    n = z1.shape[0]
+    u = F.normalize(torch.cat([z1, z2]), dim=-1)                  # [2B, p]
+    sim = u @ u.T / float(temperature)                            # [2B, 2B]
+    self_pair = torch.eye(2 * n, dtype=torch.bool, device=u.device)
+    sim = sim.masked_fill(self_pair, float("-inf"))
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(u.device)
+    return F.cross_entropy(sim, positive)
+
+
 TaskLoss = Callable[[torch.Tensor, Mapping[str, torch.Tensor]], tuple[torch.Tensor, Metrics]]
+
+LossBalance = Callable[[torch.Tensor, torch.Tensor, Mapping[str, torch.Tensor]],
+                       tuple[torch.Tensor, Metrics]]
+"""``balance(task, rec, model_output) -> (training loss, metrics)``: how the source's task and
+reconstruction losses are combined while training (see :mod:`wirelessrl.source_options`)."""
 
 
 class Objective:
@@ -640,6 +737,13 @@ class Objective:
     Runs ``model(batch[input_key], head=head)``, applies the task loss to ``out`` and, with
     ``alpha > 0``, adds ``alpha * reconstruction_mse(reconstruction, batch[reconstruction_key])``.
 
+    The loss returned in evaluation mode (``model.training`` False: validation, tests) is
+    always the paper's objective ``L_task + alpha L_rec`` at the fixed ``alpha``. While
+    training, a ``balance`` may combine the two terms otherwise (learned weights, a warm-up
+    of alpha) and ``beta > 0`` adds ``beta * KL`` of a variational feature layer (the
+    model's ``kl`` output, averaged over the batch); validation still reports and selects
+    on the fixed objective, and reports ``kl`` beside it.
+
     Input
     -----
     task_loss : callable ``(out, batch) -> (loss, metrics)``, e.g. :class:`D2DRateLoss`
@@ -647,12 +751,16 @@ class Objective:
     input_key : str, the network input in the batch
     alpha : float >= 0, reconstruction weight
     reconstruction_key : str or None, the reconstruction target (required when alpha > 0)
+    balance : :data:`LossBalance` or None, the training loss from the task and
+        reconstruction terms (needs ``alpha > 0``); None: ``L_task + alpha L_rec``
+    beta : float >= 0, weight of the KL term of a variational feature layer
 
     Output of a call
     ----------------
     loss : scalar tensor (with grad)
     metrics : dict of detached scalar tensors: the task loss's metrics plus ``loss``,
-        ``task_loss`` and, with a reconstruction, ``rec_mse``
+        ``task_loss`` and, with a reconstruction, ``rec_mse`` (and ``kl`` with ``beta > 0``,
+        the balance's metrics with a balance)
 
     Example
     -------
@@ -672,6 +780,8 @@ class Objective:
         input_key: str = "x",
         alpha: float = 0.0,
         reconstruction_key: str | None = None,
+        balance: LossBalance | None = None,
+        beta: float = 0.0,
     ) -> None:
         if not callable(task_loss):
             raise ConfigError(f"task_loss={task_loss!r} is invalid; expected a callable")
@@ -685,6 +795,11 @@ class Objective:
                 "key of the reconstruction target"
             )
         self.reconstruction_key = reconstruction_key
+        if balance is not None and (not callable(balance) or self.alpha == 0):
+            raise ConfigError(f"balance={balance!r} is invalid with alpha={alpha!r}; expected "
+                              "a callable and alpha > 0 (two losses to balance)")
+        self.balance = balance
+        self.beta = check_nonnegative("beta", beta)
 
     def __call__(self, model, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, Metrics]:
         res = model(batch[self.input_key], head=self.head)
@@ -702,12 +817,27 @@ class Objective:
         loss = combined_loss(task, rec, self.alpha)
         metrics["task_loss"] = task.detach()
         metrics["loss"] = loss.detach()
-        return loss, metrics
+        if self.balance is None and self.beta == 0:
+            return loss, metrics
+        train_loss = loss
+        if self.balance is not None:
+            train_loss, extra = self.balance(task, rec, res)
+            metrics.update(extra)
+        if self.beta > 0:
+            if "kl" not in res:
+                raise ConfigError(f"beta={self.beta!r} needs a variational feature layer, but "
+                                  "the model returns no kl; expected bottleneck='variational'")
+            kl = res["kl"].mean()
+            metrics["kl"] = kl.detach()
+            train_loss = train_loss + self.beta * kl.to(train_loss.dtype)
+        return (train_loss if model.training else loss), metrics
 
     def __repr__(self) -> str:
+        extra = "" if self.balance is None else f", balance={self.balance!r}"
+        extra += "" if self.beta == 0 else f", beta={self.beta!r}"
         return (
             f"Objective({self.task_loss!r}, head={self.head!r}, input_key={self.input_key!r}, "
-            f"alpha={self.alpha!r}, reconstruction_key={self.reconstruction_key!r})"
+            f"alpha={self.alpha!r}, reconstruction_key={self.reconstruction_key!r}{extra})"
         )
 
 

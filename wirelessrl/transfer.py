@@ -26,7 +26,9 @@ strategy is one factory registered in :data:`STRATEGIES`.
 
 The decoder exists only while the source trains: :func:`train_target` drops it, and
 ``conventional`` sources are built without it, so every target network has the parameter
-count of a ``regular`` one.
+count of a ``regular`` one. The other source-training-only parts of the variants of
+:mod:`wirelessrl.source_options` go with it: learned loss log-variances, and the
+log-variance layer of a variational feature layer (the target sees its mean).
 """
 
 from __future__ import annotations
@@ -46,9 +48,23 @@ from wirelessrl import ddp
 from wirelessrl.checkpoint import save_net
 from wirelessrl.corruption import InputCorruption
 from wirelessrl.device import resolve_device
-from wirelessrl.engine import Augment, FitResult, TrainConfig, augment_name, check_data, fit
+from wirelessrl.engine import (
+    Augment,
+    Callback,
+    FitResult,
+    TrainConfig,
+    augment_name,
+    check_data,
+    fit,
+)
 from wirelessrl.models import NetConfig, TransferNet
 from wirelessrl.objectives import Objective, TaskLoss
+from wirelessrl.source_options import (
+    PRETRAIN_DIR,
+    SourceOptions,
+    init_log_variances,
+    pretrain_contrastive,
+)
 
 __all__ = [
     "STRATEGIES",
@@ -277,8 +293,11 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-def build_source_net(task: TransferTask, strategy: Strategy, seed: int) -> TransferNet:
-    """A fresh source network: feature module, source head, decoder only if alpha > 0."""
+def build_source_net(task: TransferTask, strategy: Strategy, seed: int,
+                     options: SourceOptions | None = None) -> TransferNet:
+    """A fresh source network: feature module, source head, decoder only if alpha > 0;
+    with ``options`` a variational feature layer and learned loss log-variances (started
+    at the weights 1 and alpha) where they ask for them."""
     alpha = strategy.source_alpha
     if alpha is None:
         raise ConfigError(
@@ -288,13 +307,17 @@ def build_source_net(task: TransferTask, strategy: Strategy, seed: int) -> Trans
     cfg = task.net.replace(
         heads={task.source_head: task.net.heads[task.source_head]},
         decoder_widths=task.net.decoder_widths if alpha > 0 else None,
+        **(options.net_changes(task.source_loss) if options is not None else {}),
     )
     if alpha > 0 and cfg.decoder_widths is None:
         raise ConfigError(
             f"alpha={alpha!r} needs a decoder, but the task's network config has "
             "decoder_widths=None"
         )
-    return _seeded(seed, lambda: TransferNet.from_config(cfg))
+    net = _seeded(seed, lambda: TransferNet.from_config(cfg))
+    if net.loss_log_vars is not None:
+        init_log_variances(net, alpha)
+    return net
 
 
 def build_target_net(
@@ -332,8 +355,16 @@ def train_source(
     config: TrainConfig,
     run_dir: str | os.PathLike | None = None,
     corruption: InputCorruption | None = None,
+    options: SourceOptions | None = None,
 ) -> tuple[TransferNet, FitResult]:
     r"""Train the source network of a strategy: ``L = L_task + alpha L_rec``.
+
+    With ``options`` (:class:`~wirelessrl.source_options.SourceOptions`) the same
+    :func:`~wirelessrl.engine.fit` run minimizes a balanced loss (learned weights or a
+    warm-up of alpha) and / or ``+ beta KL`` of a variational feature layer, after an
+    optional contrastive pre-training of the feature module (its own ``fit`` run in
+    ``run_dir/pretrain``); validation always reports and selects on ``L_task + alpha L_rec``
+    at the fixed alpha and on ``task.source_monitor``. None (or the defaults): the paper's.
 
     Input
     -----
@@ -348,6 +379,9 @@ def train_source(
     corruption : :class:`~wirelessrl.corruption.InputCorruption` or None; corrupts the
         input of every training minibatch while the reconstruction target stays clean
         (denoising / masked reconstruction); only with ``alpha > 0``
+    options : :class:`~wirelessrl.source_options.SourceOptions` or None; a loss balance
+        other than ``fixed`` only with ``alpha > 0``; the active options are recorded in
+        ``net.pt`` (``source_options``)
 
     Output
     ------
@@ -369,8 +403,14 @@ def train_source(
     (('sum_rate',), True, 2)
     """
     strategy = resolve_strategy(strategy, task)
-    net = build_source_net(task, strategy, config.seed)
     alpha = strategy.source_alpha
+    options = SourceOptions() if options is None else options
+    if not isinstance(options, SourceOptions):
+        raise ConfigError(f"options={options!r} is invalid; expected a SourceOptions or None")
+    if options.loss_balance != "fixed" and not alpha:
+        raise ConfigError(f"loss_balance={options.loss_balance!r} needs alpha > 0; the "
+                          f"{strategy.name} source has alpha = {alpha:g}")
+    net = build_source_net(task, strategy, config.seed, options)
     rec_key = task.reconstruction_key if alpha > 0 else None
     if corruption is not None:
         if rec_key is None:
@@ -380,15 +420,22 @@ def train_source(
             rec_key = f"{rec_key}_clean"
             train = {**train, rec_key: train[task.input_key]}
             valid = {**valid, rec_key: valid[task.input_key]}
+    if options.pretrain == "contrastive":
+        pretrain_contrastive(net, task.input_key, train, valid, config, options,
+                             None if run_dir is None else Path(run_dir) / PRETRAIN_DIR)
+    balance = options.balance(alpha, task.source_loss)
     objective = Objective(
         task.source_loss, head=task.source_head, input_key=task.input_key, alpha=alpha,
-        reconstruction_key=rec_key,
+        reconstruction_key=rec_key, balance=balance, beta=options.kl_weight(),
     )
     metric, mode = task.source_monitor
     config = config.replace(monitor=metric, mode=mode)
-    result = fit(net, objective, train, valid, config, run_dir, augment=corruption)
+    callbacks = [balance] if isinstance(balance, Callback) else []
+    result = fit(net, objective, train, valid, config, run_dir, augment=corruption,
+                 callbacks=callbacks)
+    extra = {} if options.is_default else {"source_options": options.active(strategy.source)}
     _save(run_dir, net, role="source", strategy=dataclasses.asdict(strategy), alpha=alpha,
-          train_config=config.to_dict(), result=result.to_dict())
+          train_config=config.to_dict(), result=result.to_dict(), **extra)
     return net, result
 
 
