@@ -136,6 +136,13 @@ def _seed_results(exp: UnitFiles, system, strategies, target_lr, tuned_lrs,
         p, rate = _net_powers(exp, exp.path("source", name), "sum_rate")
         source_powers[SOURCE_LABELS[name]] = p
         speeds[SOURCE_LABELS[name]] = rate
+    by_name = {v.name: v for v in variants}
+    for net in exp.networks("source"):  # a variant's own sources: rows "... [variant <name>]"
+        variant = by_name.get(net["variant"])
+        if variant is not None:
+            label = f"{SOURCE_LABELS[net['name']]} [variant {variant.name}]"
+            source_powers[label], _ = _net_powers(
+                exp, exp.source_net_path(net["name"], variant), "sum_rate")
     paper_powers = {}
     for s in strategies:
         paper_powers[s], speeds[s] = _net_powers(exp, exp.target_run_dir(s, target_lr),

@@ -258,6 +258,8 @@ def run_sizes(exp: D2DRun) -> None:
     """The ``generalization/n<N>`` steps of one seed (after the networks are trained)."""
     import torch
 
+    from wirelessrl.source_options import hashed_source_options
+
     gen = section(exp.config)
     lrs = exp.plan.tuned_lrs if exp.plan.tuning else [exp.plan.target_lr]
     sizes = [int(n) for n in gen["sizes"]]
@@ -266,7 +268,8 @@ def run_sizes(exp: D2DRun) -> None:
         folder = f"generalization/n{n_links}"
         nets = _networks(exp, lrs)
         cfg = {**exp.data_config(), "model": exp.config["model"],
-               "source": exp.config["source"], "target": exp.config["target"],
+               "source": hashed_source_options(exp.config["source"], "reconstruction"),
+               "target": exp.config["target"],
                "strategies": exp.plan.strategies, "generalization": gen,
                "n_links": n_links, "layouts": int(n_layouts),
                "tuning": exp.config["tuning"], "system_at": system.to_dict(),

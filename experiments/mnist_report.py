@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.layout import Plan, UnitFiles
+from experiments.layout import Plan, UnitFiles, Variant
 from wirelessrl.fileio import read_arrays
 from wirelessrl.plots import (
     REPORT_FIGSIZE_IN,
@@ -81,8 +81,11 @@ def _counts(u: UnitFiles) -> dict[str, int]:
     return dict(split_data(u)[1]["counts"])
 
 
-def _records(exp: UnitFiles, strategies: list[str], lr: float) -> list[dict]:
-    """One row per network of one seed and split: target strategies, then the sources."""
+def _records(exp: UnitFiles, strategies: list[str], lr: float,
+             variants: tuple[Variant, ...] | list[Variant] = ()) -> list[dict]:
+    """One row per network of one seed and split: target strategies (then those of each
+    variant, ``<strategy> + <label>`` at the lr of its best validation accuracy / loss), then
+    the sources (a variant's own ones as ``... [variant <name>]``)."""
     counts = _counts(exp)
     base = {"seed": exp.seed, "split": exp.split, "split_seed": exp.split_seed,
             "n_source_train": counts["source_train"], "n_target_train": counts["target_train"],
@@ -95,9 +98,17 @@ def _records(exp: UnitFiles, strategies: list[str], lr: float) -> list[dict]:
     test_y = split_data(exp)[0]["test_y"]
     rows.append({**base, "task": "target: is it an 8", "method": MAJORITY,
                  "accuracy": float((test_y < 0.5).mean()), "n_test": int(test_y.size)})
-    for name in [n["name"] for n in exp.networks("source")]:
-        run = exp.path("source", name)
-        rows.append({**base, "task": "source: is it a 1", "method": SOURCE_LABELS[name],
+    for v in variants:
+        for s in v.strategies:
+            run = exp.target_run_dir(s, exp.best_lr(s, v.lrs, v), v)
+            rows.append({**base, "task": "target: is it an 8", "method": f"{s} + {v.label}",
+                         **test_scores(exp, run, "is_eight"), **fit_row(exp, run)})
+    by_name = {v.name: v for v in variants}
+    for net in exp.networks("source"):
+        variant = by_name.get(net["variant"])
+        run = exp.source_net_path(net["name"], variant).parent
+        method = SOURCE_LABELS[net["name"]] + (f" [variant {variant.name}]" if variant else "")
+        rows.append({**base, "task": "source: is it a 1", "method": method,
                      **test_scores(exp, run, "is_one"), **fit_row(exp, run)})
     return rows
 
@@ -189,7 +200,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     strategies = plan.strategies
     splits = list(dict.fromkeys(e.split for e in experiments))
     seeds = list(dict.fromkeys(e.seed for e in experiments))
-    records = [r for e in experiments for r in _records(e, strategies, plan.target_lr)]
+    records = [r for e in experiments
+               for r in _records(e, strategies, plan.target_lr, plan.variants)]
     write_csv(run_dir / "results.csv", records)
     summary = _summary(records, splits)
     counts = {split: _counts(next(e for e in experiments if e.split == split))

@@ -50,6 +50,7 @@ from wirelessrl.config import save_yaml
 from wirelessrl.corruption import check_source_corruption, hashed_source_section, source_corruption
 from wirelessrl.fileio import provenance, write_arrays
 from wirelessrl.results import Echo, provenance_block, write_json
+from wirelessrl.source_options import check_source_options, hashed_source_options, source_options
 from wirelessrl.steps import StepRunner, config_hash
 from wirelessrl.transfer import (
     STRATEGIES,
@@ -331,15 +332,19 @@ class TaskRun(RunLayout):
     def step_config(self, source: Mapping | None = None, strategy: str | None = None,
                     **extra: Any) -> dict:
         """What a training step depends on. A source step (only ``strategy``) sees the
-        source data only; the source section is hashed without corruption keys that do
-        not apply to the step (:func:`wirelessrl.corruption.hashed_source_section`)."""
+        source data only; the source section is hashed without corruption keys and
+        source-training options that do not apply to the step
+        (:func:`wirelessrl.corruption.hashed_source_section`,
+        :func:`wirelessrl.source_options.hashed_source_options`)."""
         section = self.config["source"] if source is None else source
         base = self.data_config() if extra else self.source_data_config()
         cfg = {**base, "model": self.config["model"], **extra}
         if strategy is not None:
             cfg["strategy"] = strategy
-        uses_corruption = strategy is not None and source_of(strategy) == "reconstruction"
-        cfg["source"] = hashed_source_section(section, uses_corruption)
+        source_name = None if strategy is None else source_of(strategy)
+        uses_corruption = source_name == "reconstruction"
+        cfg["source"] = hashed_source_options(hashed_source_section(section, uses_corruption),
+                                              source_name)
         return cfg
 
     def augmentation(self, name: str | None) -> Augment | None:
@@ -360,7 +365,8 @@ class TaskRun(RunLayout):
                 train_source(self.task, get_strategy(name, alpha=float(section["alpha"])),
                              d["source_train"], d["source_valid"],
                              train_config(section, self.seed, progress=True), out,
-                             corruption=source_corruption(section, name, self.task.input_key))
+                             corruption=source_corruption(section, name, self.task.input_key),
+                             options=source_options(section, name))
 
             self.steps.run(f"{folder}/{name}", self.step_config(section, name), build,
                            [f"{folder}/{name}/net.pt"], folder=f"{folder}/{name}", share=True)
@@ -470,8 +476,10 @@ def check_config(cls: type[TaskRun], config: dict) -> Plan:
     train_config(config["source"], 0)
     train_config(config["target"], 0)
     check_source_corruption(config["source"])
+    check_source_options(config["source"])
     for v in plan.variants:
         check_source_corruption({**config["source"], **v.source}, f"variants.{v.name}.source")
+        check_source_options({**config["source"], **v.source}, f"variants.{v.name}.source")
         train_config({**config["source"], **v.source}, 0)
         train_config({**config["target"], **v.target}, 0)
     scale = config["target"].get("finetune_feature_lr_scale")

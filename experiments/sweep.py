@@ -422,13 +422,17 @@ def run_point(experiment: str, config: dict, seeds: list[int], sweep_dir: Path, 
     """Run (or skip, when done) one sweep point: the ``reproduce`` run of ``experiment``
     in ``<sweep_dir>/<point>/``, as a step of the sweep; return ``point``. A top-level
     function, so Dask can send whole points to workers."""
+    from wirelessrl.source_options import hashed_source_options
     from wirelessrl.steps import StepRunner
 
     for line in notes:
         echo(line)
     point_dir = Path(sweep_dir) / point
+    hashed = config  # the source-training options at their defaults do not change a point
+    if isinstance(config.get("source"), dict):
+        hashed = {**config, "source": hashed_source_options(config["source"], "reconstruction")}
     StepRunner(sweep_dir, echo).run(
-        f"point/{point}", {"experiment": experiment, "config": config, "seeds": seeds},
+        f"point/{point}", {"experiment": experiment, "config": hashed, "seeds": seeds},
         lambda: run_experiment(experiment, config, point_dir, seeds, echo, step_cache=cache),
         [f"{point}/results.json"])
     return point

@@ -80,6 +80,14 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
         ("model.family=gnn model.gnn.width=wide", "model.gnn.width"),
         ("model.family=gnn variants=[augment_permutations]",
          "variant 'augment_permutations' (an input augmentation) is implemented for"),
+        ("source.beta=-1", "source.beta=-1.0 is invalid; expected a number >= 0"),
+        ("source.loss_balance=magic", "source.loss_balance='magic' is invalid"),
+        ("source.warmup_epochs=1e-3", "source.warmup_epochs=0.001 has type float; expected int"),
+        ("source.pretrain_batch_size=1e-3", "source.pretrain_batch_size=0.001 has type float"),
+        ("source.alpha=0 source.loss_balance=uncertainty",
+         "source.loss_balance='uncertainty' needs source.alpha > 0"),
+        ('variants=[{"name":"v","source":{"warmup_epochs":"1e-3"}}]',
+         "variants.v.source.warmup_epochs='1e-3' is invalid; expected an integer >= 1"),
     ],
 )
 def test_bad_overrides_fail_cleanly(tmp_path, override, message):
@@ -245,3 +253,35 @@ def test_system_overrides_in_both_spellings_and_other_experiments():
     assert a["system"] == b["system"] == {"preset": "spatial-2019", "overrides": {"n_links": 20}}
     miso = load_experiment_config("miso", "tiny", ["system.n_pilots=8", "system.system_seed=3"])
     assert miso["system"]["overrides"] == {"n_pilots": 8} and miso["system"]["system_seed"] == 3
+
+
+SOURCE_VARIANTS = ("[{name: unc, source: {loss_balance: uncertainty}}, "
+                   "{name: warm, source: {loss_balance: warmup, warmup_epochs: 2}}, "
+                   "{name: vib, source: {bottleneck: variational, beta: 1e-3}}, "
+                   "{name: simclr, source: {pretrain: contrastive, pretrain_epochs: 2}}]")
+
+
+def test_tiny_d2d_with_every_source_training_variant(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "--threads", "1", "strategies=[reconstruction]",
+                                       "tuning.enabled=false", f"variants={SOURCE_VARIANTS}"])
+    assert result.exit_code == 0, result.output
+    for name in ("unc", "warm", "vib", "simclr"):
+        assert f"[done] source-{name}/reconstruction" in result.output
+    assert "[run ] source-unc/conventional" not in result.output
+    assert (out / "seed-123" / "source-simclr" / "reconstruction" / "pretrain" /
+            "metrics.csv").is_file()
+    results = json.loads((out / "results.json").read_text())
+    sources = results["summary"]["sum_rate_sources"]
+    for name in ("unc", "warm", "vib", "simclr"):
+        assert f"source, with reconstruction [variant {name}]" in sources
+        assert f"reconstruction + {name}" in results["summary"][f"min_rate_variant_{name}"]
+    report = (out / "report.md").read_text()
+    assert "| source, with reconstruction [variant vib] |" in report
+    assert "Source settings changed: bottleneck = variational, beta = 0.001" in report
+    # the same config again: every step is done
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "strategies=[reconstruction]", "tuning.enabled=false",
+                                       f"variants={SOURCE_VARIANTS}"])
+    assert result.exit_code == 0 and "[run ]" not in result.output, result.output

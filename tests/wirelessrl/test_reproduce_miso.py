@@ -207,3 +207,21 @@ def test_paper_scale_runs_on_the_papers_own_system_and_quick_stays_on_seed_0():
     config = load_experiment_config("miso", scale="tiny", overrides=["system.system_seed=paper"])
     system = make_system(system_config(config), config["system"]["system_seed"])
     assert system.system_seed == "paper"
+
+
+def test_tiny_miso_with_source_training_variants(tmp_path):
+    out = tmp_path / "run"
+    variants = ("[{name: warm, source: {loss_balance: warmup, warmup_epochs: 1}}, "
+                "{name: vib, source: {bottleneck: variational, pretrain: contrastive, "
+                "pretrain_epochs: 1, contrastive_corruption: denoising}}]")
+    result = _invoke(out, "strategies=[reconstruction]", "tuning.enabled=false",
+                     "supervised.enabled=false", f"variants={variants}")
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "source, with reconstruction [variant warm]" in report
+    assert "source, with reconstruction [variant vib]" in report
+    from wirelessrl.checkpoint import load_net
+
+    net, meta = load_net(out / "seed-123" / "source-vib" / "reconstruction" / "net.pt")
+    assert net.config.bottleneck == "variational"
+    assert meta["source_options"]["contrastive_corruption"] == "denoising"

@@ -127,3 +127,21 @@ def test_bad_overrides_fail_before_any_work(tmp_path, fake_mnist, override, mess
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_tiny_mnist_source_variants_get_rows_of_their_own(tmp_path, fake_mnist):
+    out = tmp_path / "run"
+    variants = ("[{name: unc, source: {loss_balance: uncertainty}, strategies: [reconstruction]}, "
+                "{name: vib, source: {bottleneck: variational, pretrain: contrastive, "
+                "pretrain_epochs: 1}, strategies: [conventional]}]")
+    result = _invoke(out, fake_mnist, "--seeds", "0", "data.splits=[A]",
+                     "strategies=[reconstruction]",
+                     f"variants={variants}")
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "results.json").read_text())["summary"]["A"]
+    for method in ("reconstruction + unc", "conventional + vib",
+                   "source, with reconstruction [variant unc]",
+                   "source, no reconstruction [variant vib]"):
+        assert 0.0 <= table[method]["accuracy_mean"] <= 1.0, method
+    report = (out / "report.md").read_text()
+    assert "| conventional + vib |" in report and "[variant unc]" in report
