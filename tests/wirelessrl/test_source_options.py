@@ -194,11 +194,11 @@ def test_uncertainty_objective_by_hand_for_given_log_variances(tiny_d2d_task, no
     s = net.loss_log_vars.detach().double().tolist()
     hand = (math.exp(-s[0]) * task_l + s[0] if nonnegative_task else task_l) \
         + math.exp(-s[-1]) * rec_l + s[-1]
-    assert float(loss) == pytest.approx(hand, rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(hand, rel=1e-6)
     assert float(m["rec_weight"]) == pytest.approx(math.exp(0.7), rel=1e-6)
     # validation: the paper's objective at the fixed alpha
     val, _ = obj(net.eval(), batch)
-    assert float(val) == pytest.approx(task_l + task.alpha * rec_l, rel=1e-6)
+    assert float(val.detach()) == pytest.approx(task_l + task.alpha * rec_l, rel=1e-6)
 
 
 def test_uncertainty_weights_train_are_saved_and_stay_out_of_the_target(tiny_d2d_task,
@@ -206,7 +206,7 @@ def test_uncertainty_weights_train_are_saved_and_stay_out_of_the_target(tiny_d2d
     task, data = tiny_d2d_task
     net, result = train_source(task, "reconstruction", data["source"], data["valid"], tc(4),
                                tmp_path / "s", options=SourceOptions(loss_balance="uncertainty"))
-    s = float(net.loss_log_vars)
+    s = float(net.loss_log_vars.detach())
     assert s != pytest.approx(-math.log(3.0), abs=1e-4)  # trained
     loaded, meta = load_net(tmp_path / "s" / "net.pt")
     assert torch.equal(loaded.state_dict()["loss_log_vars"], net.loss_log_vars.detach())
@@ -294,9 +294,9 @@ def test_variational_source_adds_beta_kl_in_training_only(tiny_d2d_task):
                     beta=opts.kl_weight())
     torch.manual_seed(5)
     loss, m = obj(net.train(), data["source"])
-    assert float(loss) == pytest.approx(float(m["loss"]) + 0.1 * float(m["kl"]), rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(float(m["loss"]) + 0.1 * float(m["kl"]), rel=1e-6)
     val, vm = obj(net.eval(), data["source"])
-    assert float(val) == pytest.approx(float(vm["task_loss"]) + 3.0 * float(vm["rec_mse"]),
+    assert float(val.detach()) == pytest.approx(float(vm["task_loss"]) + 3.0 * float(vm["rec_mse"]),
                                        rel=1e-6)
     assert float(vm["kl"]) > 0
 
