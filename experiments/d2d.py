@@ -2,7 +2,10 @@
 
 Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
 
-1. ``data``: source train/valid, target train/valid and test layouts (HDF5 files).
+1. ``data``: source train/valid, target train/valid and test layouts (HDF5 files); with a
+   per-link ``source.reconstruction_target`` (``maxmin``, ``fp``, ``interference``) also
+   ``reconstruction/<target>``: the decoder's raw target on both source splits
+   (``reconstruction/<target>.h5``, computed once per data set by the batched solvers).
 2. ``baselines``: FP, WMMSE, the exact max-min optimum, full and random power on the test set.
 3. ``source/<conventional|reconstruction>``, ``target/<strategy>-lr<lr>`` and the variants'
    ``target-<variant>/...``: the runner's.
@@ -10,8 +13,16 @@ Steps per seed (the runner's, :mod:`experiments.runner`, plus these):
    (tables, CSV, JSON, markdown, plots over all seeds) from the files alone
    (:mod:`experiments.d2d_report`).
 
-Variant preset: ``augment_permutations`` (``variants=[augment_permutations]``) relabels the
-links of every target minibatch at random.
+Variant presets (``variants=[<name>]``): ``augment_permutations`` relabels the links of
+every target minibatch at random; ``maxmin_head`` trains every strategy with the max-min
+power head (``target.minrate_head=maxmin``, :mod:`wirelessrl.maxmin_layer`) beside the
+direct one, from the same sources; ``rec_maxmin``, ``rec_fp``, ``rec_interference`` train a
+reconstruction source of their own whose decoder rebuilds that per-link target.
+
+Options (``experiments/d2d.yaml``): ``source.reconstruction_target`` (what the decoder
+rebuilds: :data:`~wirelessrl.d2d_inputs.RECONSTRUCTION_TARGETS`) and ``target.minrate_head``
+(:data:`MINRATE_HEADS`: ``direct`` sigmoid power fractions, or ``maxmin``: per-link
+weights through the exact max-min power layer).
 """
 
 from __future__ import annotations
@@ -25,16 +36,23 @@ import torch
 from baselines import solve
 from experiments import d2d_sizes
 from experiments.d2d_report import BASELINE_METHODS
-from experiments.runner import TaskRun, feature_width
+from experiments.runner import TaskRun, feature_width, make_plan
 from experiments.systems import d2d_system as system_config
 from simulators.d2d import D2DConfig
 from simulators.validation import ConfigError, check_choice, check_int
 from wirelessrl.d2d_inputs import (
+    GAINS_KEY,
     INPUT_TRANSFORMS,
     RECONSTRUCTION_KEYS,
+    RECONSTRUCTION_TARGETS,
+    TARGET_KEY,
     GraphInputs,
     fit_inputs,
+    fit_target_standardizer,
+    reconstruction_values,
+    standardize_target,
     tensors,
+    with_gains,
 )
 from wirelessrl.datasets import load_d2d, simulate_d2d_file
 from wirelessrl.fileio import provenance, read_arrays, write_arrays
@@ -43,19 +61,44 @@ from wirelessrl.models import HeadConfig, NetConfig
 from wirelessrl.objectives import D2DRateLoss
 from wirelessrl.probes import ProbeTask, r2_score
 from wirelessrl.results import Echo
-from wirelessrl.transfer import TransferTask
+from wirelessrl.transfer import TransferTask, needed_sources
 
 SPLITS = ("source_train", "source_valid", "target_train", "target_valid", "test")
+SOURCE_SPLITS = ("source_train", "source_valid")
+
+MINRATE_HEADS = {"direct": "sigmoid", "maxmin": "maxmin_powers"}
+"""``target.minrate_head`` -> output of the min-rate head: ``direct`` (sigmoid power
+fractions, the paper's) or ``maxmin`` (one score per link, the weights of a weighted
+max-min problem whose exact powers come from :mod:`wirelessrl.maxmin_layer`)."""
+
+RECONSTRUCTION_KIND = "d2d-reconstruction-target"
+"""``kind`` of the files ``reconstruction/<target>.h5``."""
 
 
-def _mlp_net(model: dict, n_links: int) -> NetConfig:
-    """Feature ``N^2 -> model.feature``, heads ``sum_rate`` / ``min_rate`` (sigmoid power
-    fractions of the N links) and decoder back to the ``N^2`` standardized gains."""
-    head = HeadConfig((feature_width(model), *model["head"], n_links), output="sigmoid")
+def reconstruction_target(source: dict) -> str:
+    """``source.reconstruction_target`` (``input`` when absent), validated."""
+    return check_choice("source.reconstruction_target",
+                        source.get("reconstruction_target", "input"), RECONSTRUCTION_TARGETS)
+
+
+def minrate_head(target: dict) -> str:
+    """``target.minrate_head`` (``direct`` when absent), validated."""
+    return check_choice("target.minrate_head", target.get("minrate_head", "direct"),
+                        tuple(MINRATE_HEADS))
+
+
+def _mlp_net(model: dict, n_links: int, rec: str = "input", head: str = "direct") -> NetConfig:
+    """Feature ``N^2 -> model.feature``, heads ``sum_rate`` (sigmoid power fractions of the N
+    links) and ``min_rate`` (the same, or ``N`` scores through the max-min power layer),
+    decoder back to the ``N^2`` standardized gains (``rec='input'``) or to ``N`` values per
+    layout (a per-link reconstruction target)."""
+    hidden = (feature_width(model), *model["head"], n_links)
+    out = n_links * n_links if rec == "input" else n_links
     return NetConfig(
         feature_widths=(n_links * n_links, *model["feature"]),
-        heads={"sum_rate": head, "min_rate": head},
-        decoder_widths=(model["feature"][-1], *model["decoder"], n_links * n_links),
+        heads={"sum_rate": HeadConfig(hidden, output="sigmoid"),
+               "min_rate": HeadConfig(hidden, output=MINRATE_HEADS[head])},
+        decoder_widths=(model["feature"][-1], *model["decoder"], out),
     )
 
 
@@ -63,9 +106,11 @@ GNN_KEYS = ("width", "layers", "head", "decoder", "top_k", "channels", "update_w
             "head_layers")
 
 
-def _gnn_net(model: dict, n_links: int) -> NetConfig:
+def _gnn_net(model: dict, n_links: int, rec: str = "input", head: str = "direct") -> NetConfig:
     """The graph network of ``model.gnn`` (:mod:`wirelessrl.gnn`): the same weights for any
-    number of links (``n_links`` is not used)."""
+    number of links (``n_links`` is not used); a per-link reconstruction target gets the
+    per-node decoder (``graph.decoder='nodes'``, widths ``width -> decoder -> 1``), the
+    ``maxmin`` min-rate head one score per node through the max-min power layer."""
     gnn = model.get("gnn") or {}
     if not isinstance(gnn, dict):
         raise ConfigError(f"model.gnn={gnn!r} is invalid; expected a mapping of {GNN_KEYS}")
@@ -73,13 +118,18 @@ def _gnn_net(model: dict, n_links: int) -> NetConfig:
         check_choice("model.gnn", key, GNN_KEYS)
     width = check_int("model.gnn.width", gnn.get("width", 32), 1)
     layers = check_int("model.gnn.layers", gnn.get("layers", 3), 1)
-    head = HeadConfig((width, *gnn.get("head", [32]), 1), output="sigmoid")
+    hidden = (width, *gnn.get("head", [32]), 1)
     graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths", "head_layers")
              if k in gnn}
+    decoder = (width, *gnn.get("decoder", [64, 16]))
+    if rec != "input":
+        graph["decoder"] = "nodes"
+        decoder = (*decoder, 1)
     return NetConfig(
         feature_widths=(1, *([width] * layers)),
-        heads={"sum_rate": head, "min_rate": head},
-        decoder_widths=(width, *gnn.get("decoder", [64, 16])),
+        heads={"sum_rate": HeadConfig(hidden, output="sigmoid"),
+               "min_rate": HeadConfig(hidden, output=MINRATE_HEADS[head])},
+        decoder_widths=decoder,
         family="gnn",
         graph=graph,
     )
@@ -95,8 +145,11 @@ def model_family(config: dict) -> str:
 
 
 def net_config(config: dict, n_links: int) -> NetConfig:
-    """The network of ``model.family`` for ``n_links`` links."""
-    return NET_BUILDERS[model_family(config)](config["model"], n_links)
+    """The network of ``model.family`` for ``n_links`` links, its decoder for
+    ``source.reconstruction_target`` and its min-rate head for ``target.minrate_head``."""
+    return NET_BUILDERS[model_family(config)](config["model"], n_links,
+                                              reconstruction_target(config["source"]),
+                                              minrate_head(config["target"]))
 
 
 def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
@@ -107,16 +160,20 @@ def make_task(config: dict, system: D2DConfig | None = None) -> TransferTask:
                         ("hard", "softmin"))
     temperature = target.get("softmin_temperature") if kind == "softmin" else None
     common = {"p_max_w": system.p_max_w, "noise_w": system.noise_w, "snr_gap_db": system.snr_gap_db}
+    family = model_family(config)
+    rec = reconstruction_target(config["source"])
+    gains_input = family == "mlp" and minrate_head(target) == "maxmin"
     return TransferTask(
         net=net_config(config, system.n_links),
         source_head="sum_rate",
         target_head="min_rate",
         source_loss=D2DRateLoss("sum", **common),
         target_loss=D2DRateLoss("min", softmin_temperature=temperature, **common),
-        reconstruction_key=RECONSTRUCTION_KEYS[model_family(config)],
+        reconstruction_key=RECONSTRUCTION_KEYS[family] if rec == "input" else TARGET_KEY,
         alpha=float(config["source"]["alpha"]),
         source_monitor=("sum_rate_bps_per_hz", "max"),
         target_monitor=("min_rate_bps_per_hz", "max"),
+        target_input_key=GAINS_KEY if gains_input else None,
     )
 
 
@@ -145,6 +202,24 @@ class D2DRun(TaskRun):
                         "columns of g and the network input permuted together, a fresh "
                         "permutation per layout and step); the same target layouts, no labels",
         },
+        "maxmin_head": {
+            "label": "max-min power head",
+            "target": {"minrate_head": "maxmin"},
+            "protocol": "the min-rate head predicts one weight per link and its powers come "
+                        "from the exact (weighted) max-min power layer, which sees the gains; "
+                        "the same sources, target layouts and unsupervised min-rate loss "
+                        "(uniform weights alone give the max-min optimum)",
+        },
+        **{f"rec_{t}": {
+            "label": f"decoder rebuilds {what}",
+            "source": {"reconstruction_target": t},
+            "strategies": ["reconstruction", "finetune"],
+            "protocol": f"the source decoder rebuilds {what} instead of the gains"
+                        + (" (a solver's output on the source layouts)" if t != "interference"
+                           else ""),
+        } for t, what in (("maxmin", "the max-min optimal powers"),
+                          ("fp", "the FP sum-rate powers"),
+                          ("interference", "the interference at full power"))},
     }
     AUGMENTATIONS = {"link-permutations": _link_permutation}
 
@@ -161,16 +236,30 @@ class D2DRun(TaskRun):
 
     @classmethod
     def check_task_config(cls, config: dict) -> None:
-        """Input transform, variants (augmentations need ``model.family='mlp'``), split
-        sizes, baseline settings and the ``generalization`` section."""
+        """Input transform, variants (augmentations need ``model.family='mlp'`` and the
+        direct min-rate head), ``source.reconstruction_target`` and ``target.minrate_head``
+        (of the config and of every variant), split sizes, baseline settings and the
+        ``generalization`` section."""
         check_choice("model.input_transform", config["model"]["input_transform"],
                      INPUT_TRANSFORMS)
+        reconstruction_target(config["source"])
+        minrate_head(config["target"])
+        for v in make_plan(cls, config).variants:
+            where = f"variants.{v.name}"
+            reconstruction_target({**config["source"], **v.source})
+            head = check_choice(f"{where}.target.minrate_head",
+                                {**config["target"], **v.target}.get("minrate_head", "direct"),
+                                tuple(MINRATE_HEADS))
+            if v.augment is not None and head == "maxmin":
+                raise ConfigError(f"{where}: augment={v.augment!r} with target.minrate_head="
+                                  "'maxmin' is not implemented (the permutation does not "
+                                  "relabel the gains the max-min head reads); expected "
+                                  "minrate_head='direct'")
         if model_family(config) != "mlp":
-            for v in config.get("variants") or []:
-                name = v if isinstance(v, str) else (v or {}).get("name")
-                if name in cls.VARIANT_PRESETS or (isinstance(v, dict) and v.get("augment")):
+            for v in make_plan(cls, config).variants:
+                if v.augment is not None:
                     raise ConfigError(
-                        f"variant {name!r} (an input augmentation) is implemented for "
+                        f"variant {v.name!r} (an input augmentation) is implemented for "
                         f"model.family='mlp'; got model.family={model_family(config)!r} (a "
                         "graph network is permutation-equivariant by construction)")
         for split in SPLITS:
@@ -185,6 +274,44 @@ class D2DRun(TaskRun):
         """System config, split sizes and seed."""
         return {"system": self.system.to_dict(), "data": self.config["data"], "seed": self.seed}
 
+    def _source_sections(self) -> list[tuple[dict, list[str]]]:
+        """Every ``source`` section a source network trains with and the strategies built
+        on it: the config's, then those of variants that change it."""
+        plan = self.plan
+        base = plan.strategies + [s for v in plan.variants if not v.source for s in v.strategies]
+        out = [(self.config["source"], base)]
+        out += [({**self.config["source"], **v.source}, list(v.strategies))
+                for v in plan.variants if v.source]
+        return out
+
+    def reconstruction_targets(self) -> list[str]:
+        """The per-link reconstruction targets some reconstruction source needs (sorted)."""
+        return sorted({reconstruction_target(sec) for sec, strategies in self._source_sections()
+                       if "reconstruction" in needed_sources(strategies)} - {"input"})
+
+    def _needs_gains_input(self) -> bool:
+        """True when an ``mlp`` target network reads the gains (the max-min head)."""
+        if model_family(self.config) != "mlp":
+            return False
+        targets = [self.config["target"]] + [{**self.config["target"], **v.target}
+                                             for v in self.plan.variants]
+        return any(minrate_head(t) == "maxmin" for t in targets)
+
+    def step_config(self, source=None, strategy=None, **extra) -> dict:
+        """The runner's, plus the FP iterations of an ``fp`` reconstruction target."""
+        cfg = super().step_config(source, strategy, **extra)
+        if cfg["source"].get("reconstruction_target") == "fp":
+            cfg["fp_iterations"] = int(self.config["baselines"]["fp_iterations"])
+        return cfg
+
+    def hashed_target_section(self, section: dict) -> dict:
+        """The target section without ``minrate_head`` when it is ``direct`` (the step of
+        a run made before the key existed)."""
+        out = dict(section)
+        if out.get("minrate_head", "direct") == "direct":
+            out.pop("minrate_head", None)
+        return out
+
     # ----------------------------------------------------------------- data
     def make_data(self) -> None:
         """``data/<split>.h5`` for each of :data:`SPLITS`: D2D layouts of the split's size,
@@ -196,10 +323,62 @@ class D2DRun(TaskRun):
                                   self.path("data", f"{split}.h5"), progress=n >= 100_000)
 
         self.steps.run("data", self.data_config(), build, [f"data/{s}.h5" for s in SPLITS])
+        for target in self.reconstruction_targets():
+            self._solve_reconstruction(target)
+
+    def _solve_reconstruction(self, target: str) -> None:
+        """The step ``reconstruction/<target>``: the raw per-link target of both source
+        splits, ``reconstruction/<target>.h5`` (``source_train : [n, N]``, ``source_valid``;
+        power fractions or dB), timed, with the solver's stopping rule and status counts."""
+        b = self.config["baselines"]
+        cfg = {**self.source_data_config(), "reconstruction_target": target}
+        if target == "fp":
+            cfg["fp_iterations"] = int(b["fp_iterations"])
+
+        def build() -> None:
+            arrays, info = {}, {}
+            for split in SOURCE_SPLITS:
+                g = load_d2d(self.path("data", f"{split}.h5")).g
+                start = time.perf_counter()
+                arrays[split], solver = reconstruction_values(
+                    target, g, p_max_w=self.system.p_max_w, noise_w=self.system.noise_w,
+                    snr_gap_db=self.system.snr_gap_db, fp_iterations=int(b["fp_iterations"]))
+                info[split] = {**solver, "seconds": time.perf_counter() - start,
+                               "layouts": len(g)}
+            meta = provenance(RECONSTRUCTION_KIND, self.system.to_dict(), self.seed,
+                              target=target, splits=info)
+            write_arrays(self.path("reconstruction", f"{target}.h5"), arrays, meta)
+
+        self.steps.run(f"reconstruction/{target}", cfg, build, [f"reconstruction/{target}.h5"])
+
+    def source_splits(self, section: dict, name: str | None = None) -> tuple[dict, dict]:
+        """``source_train`` and ``source_valid``; for the reconstruction source of a per-link
+        ``reconstruction_target`` with :data:`~wirelessrl.d2d_inputs.TARGET_KEY`, the values
+        of ``reconstruction/<target>.h5`` standardized with the source-train statistics."""
+        d = self.data()
+        train, valid = d["source_train"], d["source_valid"]
+        target = reconstruction_target(section)
+        if target == "input" or name == "conventional":
+            return train, valid
+        arrays, _ = read_arrays(self.path("reconstruction", f"{target}.h5"),
+                                RECONSTRUCTION_KIND)
+        family = model_family(self.config)
+        standardizer = fit_target_standardizer(family, arrays["source_train"])
+        return ({**train, TARGET_KEY: standardize_target(family, standardizer,
+                                                         arrays["source_train"])},
+                {**valid, TARGET_KEY: standardize_target(family, standardizer,
+                                                         arrays["source_valid"])})
+
+    def network_input(self, net, split: str = "test") -> torch.Tensor:
+        """``x``, or for an ``mlp`` network whose head reads the gains (the max-min head)
+        :data:`~wirelessrl.d2d_inputs.GAINS_KEY`."""
+        key = GAINS_KEY if model_family(self.config) == "mlp" and net.passes_gains else "x"
+        return self.data()[split][key]
 
     def data(self) -> dict[str, dict[str, torch.Tensor]]:
         """Every split as tensors (loaded once): ``mlp``: :func:`tensors` with the input map
-        fitted on ``source_train`` (``x : [n, N^2]``, ``g : [n, N, N]``); ``gnn``:
+        fitted on ``source_train`` (``x : [n, N^2]``, ``g : [n, N, N]``; with the max-min
+        head also ``x_gains : [n, 2 N^2]`` on the target splits and the test set); ``gnn``:
         :meth:`GraphInputs.tensors` (``x, x_rec, g : [n, N, N]``)."""
         if self._data is None:
             g = {s: load_d2d(self.path("data", f"{s}.h5")).g for s in SPLITS}
@@ -212,6 +391,10 @@ class D2DRun(TaskRun):
                 self.inputs = fit_inputs(self.config["model"]["input_transform"],
                                          g["source_train"])
                 self._data = {s: tensors(v, self.inputs) for s, v in g.items()}
+                if self._needs_gains_input():  # the target splits: x then the gains in dB
+                    for s in ("target_train", "target_valid", "test"):
+                        self._data[s][GAINS_KEY] = with_gains(
+                            self._data[s]["x"], g[s], self.system.p_max_w, self.system.noise_w)
         return self._data
 
     # ------------------------------------------------------------ baselines

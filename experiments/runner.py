@@ -215,9 +215,10 @@ class TaskRun(RunLayout):
     evaluate(out, head) : the per-sample results of a network's test outputs, a dict of
         NumPy arrays ``[n_test, ...]`` (written to ``evaluation.h5``)
     and optionally units(config, seeds), source_data_config(), extra_steps(),
-    extra_networks(), ``VARIANT_PRESETS`` and ``AUGMENTATIONS``. The report is the module
-    ``experiments.<name>_report`` with ``write_report(config, run_dir, units, plan, echo)``,
-    reading files only (:func:`experiments.layout.read_run`).
+    extra_networks(), source_splits(section, name), network_input(net, split),
+    hashed_target_section(section), ``VARIANT_PRESETS`` and ``AUGMENTATIONS``. The report
+    is the module ``experiments.<name>_report`` with ``write_report(config, run_dir, units,
+    plan, echo)``, reading files only (:func:`experiments.layout.read_run`).
     """
 
     name: ClassVar[str] = ""
@@ -295,6 +296,31 @@ class TaskRun(RunLayout):
         """Networks of the extra steps to evaluate: ``{"rel", "head", "name"}`` each."""
         return []
 
+    def source_splits(self, section: Mapping, name: str | None = None) -> tuple[dict, dict]:
+        """The training and validation batches of the source network ``name``
+        (``conventional``, ``reconstruction``) trained with the ``source`` section
+        ``section`` (default: ``source_train`` and ``source_valid`` of :meth:`data`; D2D
+        adds the decoder's per-link target)."""
+        d = self.data()
+        return d["source_train"], d["source_valid"]
+
+    def network_input(self, net: Any, split: str = "test") -> Any:
+        """The input of a trained network on a split (default ``task.input_key``; D2D: the
+        input with the gains for a network whose head is built from them)."""
+        return self.data()[split][self.task.input_key]
+
+    def hashed_target_section(self, section: Mapping) -> dict:
+        """The ``target`` section as a step hash sees it (default: all of it; a task drops
+        keys at their default that older runs did not have)."""
+        return dict(section)
+
+    def task_for(self, source: Mapping | None = None,
+                 target: Mapping | None = None) -> TransferTask:
+        """The task of the config with other ``source`` / ``target`` sections (a variant's;
+        None: the config's)."""
+        return self.make_task({**self.config, "source": dict(source or self.config["source"]),
+                               "target": dict(target or self.config["target"])})
+
     def evaluate(self, out: Any, head: str) -> dict[str, np.ndarray]:
         """Per-sample results ``{field: [n_test, ...]}`` of the test outputs ``out`` of a
         network on ``head``."""
@@ -357,15 +383,15 @@ class TaskRun(RunLayout):
         """The source networks the strategies need (a variant's own, if it changes them)."""
         section = {**self.config["source"], **(variant.source if variant else {})}
         folder = variant.source_dir if variant else "source"
+        task = self.task if variant is None else self.task_for(source=section)
         for name in needed_sources(list(strategies)):
             out = self.path(folder, name)
 
             def build(name: str = name, out: Path = out) -> None:
-                d = self.data()
-                train_source(self.task, get_strategy(name, alpha=float(section["alpha"])),
-                             d["source_train"], d["source_valid"],
-                             train_config(section, self.seed, progress=True), out,
-                             corruption=source_corruption(section, name, self.task.input_key),
+                train, valid = self.source_splits(section, name)
+                train_source(task, get_strategy(name, alpha=float(section["alpha"])),
+                             train, valid, train_config(section, self.seed, progress=True),
+                             out, corruption=source_corruption(section, name, task.input_key),
                              options=source_options(section, name))
 
             self.steps.run(f"{folder}/{name}", self.step_config(section, name), build,
@@ -379,6 +405,7 @@ class TaskRun(RunLayout):
         base = {**self.config["target"], **(variant.target if variant else {})}
         source_section = {**self.config["source"], **(variant.source if variant else {})}
         augment = variant.augment if variant else None
+        task = self.task if variant is None else self.task_for(source_section, base)
         for strategy in strategies:
             for lr in lrs:
                 out = self.target_run_dir(strategy, lr, variant)
@@ -387,18 +414,19 @@ class TaskRun(RunLayout):
                 def build(strategy: str = strategy, out: Path = out,
                           section: dict = section) -> None:
                     d = self.data()
-                    strat = get_strategy(strategy, alpha=self.task.alpha,
+                    strat = get_strategy(strategy, alpha=task.alpha,
                                          feature_lr_scale=section.get("finetune_feature_lr_scale"))
                     source = None
                     if strat.source is not None:
                         source, _ = load_net(self.source_net_path(strat.source, variant))
-                    train_target(self.task, strat, source, d["target_train"], d["target_valid"],
+                    train_target(task, strat, source, d["target_train"], d["target_valid"],
                                  train_config(section, self.seed, progress=True,
                                               checkpoint_every_s=30.0), out,
                                  augment=self.augmentation(augment))
 
                 rel = str(out.relative_to(self.dir))
-                cfg = self.step_config(source_section, strategy, target=section)
+                cfg = self.step_config(source_section, strategy,
+                                       target=self.hashed_target_section(section))
                 if augment is not None:
                     cfg["augment"] = augment
                 self.steps.run(rel, cfg, build, [f"{rel}/net.pt"], folder=rel)
@@ -433,7 +461,7 @@ class TaskRun(RunLayout):
 
         net, _ = load_net(self.path(rel, "net.pt"))
         net.drop_decoder().eval()
-        x = self.data()["test"][self.task.input_key]
+        x = self.network_input(net, "test")
         with torch.no_grad():
             net(x[:8], head=head)
             start = time.perf_counter()

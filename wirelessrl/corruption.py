@@ -47,6 +47,10 @@ CORRUPTIONS = ("plain", "denoising", "masked")
 SECTION_KEYS = ("reconstruction_input", "corruption_level")
 """The config keys of a source section read by :func:`corruption_from_section`."""
 
+TARGET_SECTION_KEY = "reconstruction_target"
+"""The source-section key of what the decoder rebuilds (D2D,
+:data:`wirelessrl.d2d_inputs.RECONSTRUCTION_TARGETS`; ``input`` is the paper's)."""
+
 
 @dataclass(frozen=True)
 class InputCorruption:
@@ -116,8 +120,11 @@ def hashed_source_section(section: Mapping[str, Any],
     they mean plain reconstruction (so runs made before these keys existed stay valid and
     every ``level = 0`` run is the same step as the plain one), or when the step does not
     depend on them (``uses_corruption=False``: the conventional source, the strategies
-    built on it or on no source)."""
+    built on it or on no source); likewise without ``reconstruction_target`` when it is
+    ``input`` (the paper's decoder) or the step has no decoder."""
     out = dict(section)
+    if not uses_corruption or out.get(TARGET_SECTION_KEY, "input") == "input":
+        out.pop(TARGET_SECTION_KEY, None)
     if not uses_corruption or corruption_from_section(section) is None:
         for key in SECTION_KEYS:
             out.pop(key, None)

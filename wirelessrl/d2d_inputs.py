@@ -9,6 +9,19 @@ their standardized form (:class:`~wirelessrl.gnn.GraphInputTransform`). Both put
 (``to_dict`` / :func:`inputs_from_dict`), so a saved model (:mod:`wirelessrl.modeldir`)
 applies exactly the map it was trained with.
 
+A network whose min-rate head is built from the gains (the max-min power layer,
+:mod:`wirelessrl.maxmin_layer`) reads, in the ``mlp`` family, ``x_gains`` (:func:`with_gains`):
+the input ``x`` followed by the received SNRs at full power in dB; the ``gnn`` input already
+is those SNRs.
+
+**Reconstruction targets** (``source.reconstruction_target``, :data:`RECONSTRUCTION_TARGETS`):
+the decoder rebuilds the input (``input``, the paper's) or one value per link, the
+"common information" of both tasks in another form (:func:`reconstruction_values`): the
+max-min optimal power fractions (``maxmin``), the FP sum-rate power fractions (``fp``), or the
+interference pattern at full power (``interference``, :func:`interference_db`); standardized
+with the statistics of the source training set (:func:`fit_target_standardizer`), batch key
+:data:`TARGET_KEY`.
+
 Example
 -------
 >>> g = np.array([[[1e-9, 1e-12], [1e-12, 1e-9]], [[2e-9, 1e-12], [3e-12, 1e-9]]])
@@ -33,8 +46,11 @@ from simulators.validation import ConfigError, check_choice
 from wirelessrl.gnn import GraphInputTransform
 from wirelessrl.standardize import Standardizer
 
-__all__ = ["FAMILIES", "INPUT_TRANSFORMS", "RECONSTRUCTION_KEYS", "FlatInputs", "GraphInputs",
-           "fit_d2d_inputs", "fit_d2d_inputs_chunks", "fit_inputs", "inputs_from_dict", "tensors"]
+__all__ = ["FAMILIES", "GAINS_KEY", "INPUT_TRANSFORMS", "RECONSTRUCTION_KEYS",
+           "RECONSTRUCTION_TARGETS", "TARGET_KEY", "FlatInputs", "GraphInputs", "fit_d2d_inputs",
+           "fit_d2d_inputs_chunks", "fit_inputs", "fit_target_standardizer", "inputs_from_dict",
+           "interference_db", "reconstruction_values", "standardize_target", "tensors",
+           "with_gains"]
 
 INPUT_TRANSFORMS = ("standardized", "log-db")
 """Input maps of the ``mlp`` family: standardized gains (the paper's) or standardized dB."""
@@ -43,7 +59,93 @@ FAMILIES = ("gnn", "mlp")
 """Model families of the D2D task, the first the default of ``wirelessrl train d2d``."""
 
 RECONSTRUCTION_KEYS = {"mlp": "x", "gnn": "x_rec"}
-"""Batch key of the decoder's target per model family."""
+"""Batch key of the decoder's target per model family (``reconstruction_target=input``)."""
+
+RECONSTRUCTION_TARGETS = ("input", "maxmin", "fp", "interference")
+"""What the decoder rebuilds: the input (the paper's), or per link the max-min optimal
+power fractions, the FP sum-rate power fractions, the interference at full power in dB."""
+
+TARGET_KEY = "rec_target"
+"""Batch key of a per-link reconstruction target ``[n, N]`` (standardized, float32)."""
+
+GAINS_KEY = "x_gains"
+"""Batch key of the ``mlp`` input followed by the gains in dB (:func:`with_gains`)."""
+
+
+def with_gains(x: torch.Tensor, g: np.ndarray, p_max_w: float, noise_w: float) -> torch.Tensor:
+    """``[n, N^2 + N^2]`` float32: the ``mlp`` network input ``x : [n, N^2]`` followed by the
+    received SNRs at full power ``10 log10(g P_max / sigma^2)`` (dB, flattened row by row,
+    floored at :data:`wirelessrl.gnn.DB_FLOOR`), what a head built from the gains reads
+    (:class:`wirelessrl.models.FeatureMLP`)."""
+    s = GraphInputTransform(float(p_max_w), float(noise_w)).snr_db(g).reshape(len(g), -1)
+    return torch.cat([x, torch.from_numpy(s)], dim=-1)
+
+
+def interference_db(g: np.ndarray, p_max_w: float, noise_w: float) -> np.ndarray:
+    r"""The interference pattern at full power, per link (``reconstruction_target=
+    interference``):
+
+    .. math::
+
+        I_i = 10 \log_{10}\Big(1 + \sum_{j \ne i} g_{ij} P_{max} / \sigma^2\Big)
+
+    the interference-plus-noise power received by link ``i`` when every link transmits at
+    full power, relative to the noise (dB; 0 without interference).
+
+    Input: ``g : [n, N, N]`` linear gains, ``p_max_w``, ``noise_w`` in W.
+    Output: ``[n, N]`` float64 dB.
+
+    Example
+    -------
+    >>> g = np.array([[[1.0, 9e-12], [0.0, 1.0]]])
+    >>> interference_db(g, 1.0, 1e-12).round(6)
+    array([[10.,  0.]])
+    """
+    g = np.asarray(g, dtype=np.float64)
+    off = g * (1.0 - np.eye(g.shape[-1]))                      # [n, N, N] cross gains only
+    return 10.0 * np.log10(1.0 + off.sum(-1) * (float(p_max_w) / float(noise_w)))
+
+
+def reconstruction_values(target: str, g: np.ndarray, *, p_max_w: float, noise_w: float,
+                          snr_gap_db: float = 0.0,
+                          fp_iterations: int = 150) -> tuple[np.ndarray, dict]:
+    """The raw per-link reconstruction target of the layouts ``g : [n, N, N]``.
+
+    ``maxmin``: the max-min optimal power fractions ``p / P_max`` (exact, :func:`baselines.
+    maxmin.maxmin`, rtol 1e-12); ``fp``: the FP sum-rate power fractions (``fp_iterations``
+    iterations from full power, 1 start, as the ``baselines`` step); ``interference``:
+    :func:`interference_db`. ``input`` has no values here (the decoder rebuilds ``x``).
+
+    Output: ``([n, N] float64, info)``, info the solver, its stopping rule and the status
+    counts (``{}`` for ``interference``).
+    """
+    from baselines import solve
+
+    check_choice("source.reconstruction_target", target, RECONSTRUCTION_TARGETS[1:])
+    if target == "interference":
+        return interference_db(g, p_max_w, noise_w), {}
+    options = {"iterations": int(fp_iterations)} if target == "fp" else {}
+    res = solve(target, g, p_max_w=p_max_w, noise_w=noise_w, snr_gap_db=snr_gap_db,
+                **options)
+    statuses, counts = np.unique(res.status, return_counts=True)
+    info = {"method": target, "stopping_rule": res.options.get("stopping_rule", ""),
+            "status_counts": dict(zip(statuses.tolist(), counts.tolist(), strict=True))}
+    return res.p_w / p_max_w, info
+
+
+def fit_target_standardizer(family: str, values: np.ndarray) -> Standardizer:
+    """The standardizer of a per-link target fitted on the source-train values ``[n, N]``:
+    per link (``mlp``, like its input) or one scalar mean and std over every entry
+    (``gnn``: the same map at any N)."""
+    check_choice("family", family, FAMILIES)
+    return Standardizer.fit(values if family == "mlp" else values.reshape(-1, 1))
+
+
+def standardize_target(family: str, standardizer: Standardizer,
+                       values: np.ndarray) -> torch.Tensor:
+    """``values : [n, N]`` -> the decoder's target ``[n, N]`` float32 (standardized)."""
+    z = standardizer(values if family == "mlp" else values.reshape(-1, 1))
+    return torch.from_numpy(z.reshape(values.shape))
 
 
 def fit_inputs(kind: str, g: np.ndarray) -> Standardizer:

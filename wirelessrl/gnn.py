@@ -57,7 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from simulators.validation import ConfigError, check_int, check_positive
+from simulators.validation import ConfigError, check_choice, check_int, check_positive
 
 __all__ = [
     "Graph",
@@ -66,6 +66,7 @@ __all__ = [
     "GraphHead",
     "EdgeDecoder",
     "GraphInputTransform",
+    "NodeDecoder",
     "check_gains_tensor",
     "neighbours",
 ]
@@ -86,6 +87,8 @@ class GraphConfig:
     db_scale : float > 0, dB per unit of the node input (``s_ii / db_scale``)
     head_layers : int >= 0, message-passing layers in each head (:class:`GraphHead`);
         0: per-node MLP heads on the node features alone
+    decoder : ``edges`` (:class:`EdgeDecoder`, the gain matrix) or ``nodes``
+        (:class:`NodeDecoder`, one value per link: a per-link reconstruction target)
 
     Example
     -------
@@ -98,6 +101,9 @@ class GraphConfig:
     update_widths: tuple[int, ...] = (64,)
     db_scale: float = 20.0
     head_layers: int = 0
+    decoder: str = "edges"
+
+    DECODERS = ("edges", "nodes")
 
     def __post_init__(self) -> None:
         if self.top_k is not None:
@@ -112,6 +118,7 @@ class GraphConfig:
         object.__setattr__(self, "db_scale", check_positive("graph.db_scale", self.db_scale))
         object.__setattr__(self, "head_layers",
                            check_int("graph.head_layers", self.head_layers, 0))
+        check_choice("graph.decoder", self.decoder, self.DECODERS)
 
     def k(self, n_links: int) -> int:
         """Neighbours kept per link in a network of ``n_links``."""
@@ -123,6 +130,8 @@ class GraphConfig:
                "update_widths": list(self.update_widths), "db_scale": self.db_scale}
         if self.head_layers:  # absent when 0: the config JSON of earlier networks unchanged
             out["head_layers"] = self.head_layers
+        if self.decoder != "edges":  # likewise
+            out["decoder"] = self.decoder
         return out
 
     @classmethod
@@ -285,8 +294,10 @@ class GraphFeatures(nn.Module):
     Call: ``s : [batch, n, n]`` float, received SNRs at full power in dB,
     ``s_ij = 10 log10(g_ij P_max / sigma^2)`` (:class:`GraphInputTransform`) ->
     ``f : [batch, n, d_L]``; permuting the links of ``s`` permutes the rows of ``f``.
-    With ``graph.head_layers > 0``: ``f : [batch, n, d_L + n]``, each node's features
-    followed by its row of ``s`` (the graph :class:`GraphHead` passes messages over).
+    With ``graph.head_layers > 0`` or ``pass_gains`` (set by
+    :class:`wirelessrl.models.TransferNet` for a head built from the gains, e.g. the
+    max-min power layer): ``f : [batch, n, d_L + n]``, each node's features followed by its
+    row of ``s`` (the graph :class:`GraphHead` passes messages over).
 
     Example
     -------
@@ -302,6 +313,7 @@ class GraphFeatures(nn.Module):
             raise ConfigError(f"feature_widths[0]={self.widths[0]} is invalid for the gnn "
                               "family; expected 1 (the direct gain of each link)")
         self.graph = GraphConfig.coerce(graph)
+        self.pass_gains = False
         self.layers = nn.ModuleList(
             GraphLayer(self.widths[a], self.widths[a + 1], self.graph)
             for a in range(len(self.widths) - 1)
@@ -317,7 +329,7 @@ class GraphFeatures(nn.Module):
         h = torch.diagonal(s, dim1=-2, dim2=-1).unsqueeze(-1) / self.graph.db_scale
         for layer in self.layers:
             h = layer(h, graph)
-        if self.graph.head_layers:
+        if self.graph.head_layers or self.pass_gains:
             return torch.cat([h, s], dim=-1)                           # [batch, n, d_L + n]
         return h
 
@@ -412,6 +424,35 @@ class EdgeDecoder(nn.Module):
         diag = self.d(f).squeeze(-1)                                   # [batch, n]
         eye = torch.eye(f.shape[1], dtype=torch.bool, device=f.device)
         return torch.where(eye, torch.diag_embed(diag), rec)
+
+
+class NodeDecoder(nn.Module):
+    r"""Rebuild one standardized value per link from its node features (source training
+    only; ``graph.decoder = "nodes"``): a per-node MLP ``d_L -> ... -> 1``.
+
+    Input
+    -----
+    widths : sequence of int, ``(d_L, ..., 1)``
+
+    Call: ``f : [batch, n, d_L]`` (or wider, node features first) -> ``rec : [batch, n]``
+
+    Example
+    -------
+    >>> NodeDecoder((32, 64, 1))(torch.randn(2, 7, 32)).shape
+    torch.Size([2, 7])
+    """
+
+    def __init__(self, widths: Sequence[int]) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        if self.widths[-1] != 1:
+            raise ConfigError(f"decoder_widths[-1]={self.widths[-1]} is invalid for "
+                              "graph.decoder='nodes'; expected 1 (one value per link)")
+        self.mlp = relu_mlp(self.widths, last_act=False)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """Node features ``f : [batch, n, d_L]`` -> ``rec : [batch, n]``."""
+        return self.mlp(f[..., :self.widths[0]]).squeeze(-1)
 
 
 @dataclass

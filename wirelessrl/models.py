@@ -43,6 +43,9 @@ __all__ = [
     "TransferNet",
     "VariationalFeatures",
     "BOTTLENECKS",
+    "FeatureMLP",
+    "GAINS_OUTPUTS",
+    "PrefixMLP",
     "ScaledSigmoid",
     "UnitNormComplex",
     "PowerNormalization",
@@ -198,6 +201,7 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
     "unit_norm_complex": UnitNormComplex,
     "power_norm": PowerNormalization,
     "optimal_beams": lambda **params: _optimal_beams(**params),
+    "maxmin_powers": lambda **params: _maxmin_powers(**params),
 }
 """Head output transforms by name; keyword parameters come from ``HeadConfig.output_params``.
 
@@ -210,6 +214,11 @@ OUTPUT_TRANSFORMS: dict[str, Callable[..., nn.Module]] = {
 - ``optimal_beams`` (``power``, ``power_rule``): per-user scores to beams of the optimal
   structure (:class:`wirelessrl.beam_structure.OptimalBeams`; ``power_rule`` ``learned`` or
   ``maxmin``); only for ``family='structured'``, whose heads also see the channels
+- ``maxmin_powers``: D2D per-link scores to the weighted max-min power fractions
+  (:class:`wirelessrl.maxmin_layer.MaxminPowers`; the structured min-rate head); for
+  ``family='mlp'`` (the head ends in ``n`` scores) and ``family='gnn'`` (1 per node). The
+  network then passes its gains (received SNRs at full power, dB) on after the features
+  (:attr:`TransferNet.passes_gains`)
 """
 
 
@@ -217,6 +226,20 @@ def _optimal_beams(**params: Any) -> nn.Module:
     from wirelessrl.beam_structure import OptimalBeams
 
     return OptimalBeams(**params)
+
+
+def _maxmin_powers(**params: Any) -> nn.Module:
+    from wirelessrl.maxmin_layer import MaxminPowers
+
+    if params:
+        raise ConfigError(f"output_params={params!r} is invalid for output='maxmin_powers'; "
+                          "expected none")
+    return MaxminPowers()
+
+
+GAINS_OUTPUTS = ("maxmin_powers",)
+"""Head outputs built from the gains: a network with such a head passes its gains on after
+the features (:attr:`TransferNet.passes_gains`)."""
 
 
 def _activation(name: str, field_name: str = "activation") -> nn.Module:
@@ -277,6 +300,50 @@ class MLP(nn.Sequential):
                 layers.append(_activation(out_activation, "out_activation"))
         super().__init__(*layers)
         self.widths = widths
+
+
+class FeatureMLP(MLP):
+    r"""The feature module of the ``mlp`` family: an :class:`MLP`, which with
+    ``pass_gains`` also passes the gains on after the feature layer.
+
+    ``pass_gains`` (set by :class:`TransferNet` when a head needs the gains,
+    :data:`GAINS_OUTPUTS`): the input is ``[batch, widths[0] + m]``, the network input
+    followed by ``m`` more columns (D2D: the ``n^2`` received SNRs at full power in dB,
+    ``wirelessrl.d2d_inputs``); the MLP reads the first ``widths[0]`` and the output is
+    ``[MLP(x[:, :widths[0]]), x[:, widths[0]:]]``, ``[batch, widths[-1] + m]``. The
+    parameters (and their names) are the MLP's either way.
+
+    Example
+    -------
+    >>> f = FeatureMLP((4, 8, 3), out_activation="relu")
+    >>> f.pass_gains = True
+    >>> f(torch.zeros(2, 4 + 4)).shape
+    torch.Size([2, 7])
+    """
+
+    pass_gains: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x : [batch, widths[0]]`` -> ``[batch, widths[-1]]`` (``pass_gains``: see the
+        class docstring)."""
+        if not self.pass_gains:
+            return super().forward(x)
+        d = self.widths[0]
+        if x.shape[-1] <= d:
+            raise ConfigError(f"x: width {x.shape[-1]} is invalid for a network whose head "
+                              f"needs the gains; expected {d} input columns followed by the "
+                              "gains (D2D: the batch key 'x_gains')")
+        return torch.cat([super().forward(x[..., :d]), x[..., d:]], dim=-1)
+
+
+class PrefixMLP(MLP):
+    """An :class:`MLP` on the first ``widths[0]`` columns of its input: the decoder of the
+    ``mlp`` family, whose feature layer may carry the gains after the features."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x : [batch, >= widths[0]]`` -> ``[batch, widths[-1]]``."""
+        d = self.widths[0]
+        return super().forward(x[..., :d] if x.shape[-1] > d else x)
 
 
 @dataclass(frozen=True)
@@ -353,8 +420,11 @@ class Head(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """``f : [batch, widths[0]]`` -> ``[batch, widths[-1]]`` (``per_node``:
-        ``[batch, n, widths[0]]`` -> ``[batch, n]``), after the output transform."""
-        out = self.transform(self.mlp(f))
+        ``[batch, n, widths[0]]`` -> ``[batch, n]``), after the output transform. A wider
+        feature layer (the gains passed on after the features) is read from its first
+        ``widths[0]`` columns."""
+        d = self.config.widths[0]
+        out = self.transform(self.mlp(f[..., :d] if f.shape[-1] > d else f))
         return out.squeeze(-1) if self.per_node else out
 
 
@@ -614,6 +684,22 @@ class TransferNet(nn.Module):
         self.decoder = fam.decoder(cfg) if cfg.decoder_widths else None
         self.loss_log_vars = (nn.Parameter(torch.zeros(cfg.loss_log_variances))
                               if cfg.loss_log_variances else None)
+        self._sync_gains()
+
+    @property
+    def passes_gains(self) -> bool:
+        """True when a head is built from the gains (:data:`GAINS_OUTPUTS`): the feature
+        module then passes them on after the features (``mlp``: the input is the network
+        input followed by the gains in dB, :class:`FeatureMLP`; ``gnn``: the input itself,
+        :class:`wirelessrl.gnn.GraphFeatures`)."""
+        return any(h.config.output in GAINS_OUTPUTS for h in self.heads.values())
+
+    def _sync_gains(self) -> None:
+        """Switch the feature module's ``pass_gains`` to :attr:`passes_gains`."""
+        if hasattr(self.features, "pass_gains"):
+            self.features.pass_gains = self.passes_gains
+        elif self.passes_gains:  # excluded by the family's head check
+            raise ConfigError(f"family={self.family!r} cannot pass the gains to a head")
 
     @classmethod
     def from_config(cls, config: NetConfig) -> TransferNet:
@@ -731,12 +817,14 @@ class TransferNet(nn.Module):
         new = FAMILIES[self.family].build_head(config, self.graph)
         ref = next(self.features.parameters())
         self.heads[name] = new.to(device=ref.device, dtype=ref.dtype)
+        self._sync_gains()
         return self
 
     def remove_head(self, name: str) -> TransferNet:
         """Delete head ``name`` (in place); returns self."""
         check_choice("head", name, tuple(self.heads))
         del self.heads[name]
+        self._sync_gains()
         return self
 
     def freeze_features(self, frozen: bool = True) -> TransferNet:
@@ -798,6 +886,19 @@ def _plain_head(name: str, head: HeadConfig) -> None:
                           "expected family='structured' (its heads see the channels)")
 
 
+def _mlp_head_module(config: HeadConfig, graph: dict | None) -> nn.Module:
+    if config.output not in GAINS_OUTPUTS:
+        return Head(config)
+    from wirelessrl.maxmin_layer import MaxminPowerHead
+
+    return MaxminPowerHead(config, Head(_scores(config)))
+
+
+def _scores(config: HeadConfig) -> HeadConfig:
+    """The scorer of a head built from the gains: the same MLP with a linear output."""
+    return dataclasses.replace(config, output="identity", output_params={})
+
+
 def _gnn_head(name: str, head: HeadConfig) -> None:
     _plain_head(name, head)
     if head.widths[-1] != 1:
@@ -814,14 +915,23 @@ def _gnn_features(cfg: NetConfig) -> nn.Module:
 def _gnn_head_module(config: HeadConfig, graph: dict | None) -> nn.Module:
     from wirelessrl.gnn import GraphConfig, GraphHead
 
-    if GraphConfig.coerce(graph).head_layers == 0:
-        return Head(config, per_node=True)
-    return GraphHead(config, graph, Head(config, per_node=True))
+    gains = config.output in GAINS_OUTPUTS
+    inner = _scores(config) if gains else config
+    head = Head(inner, per_node=True)
+    if GraphConfig.coerce(graph).head_layers:
+        head = GraphHead(inner, graph, head)
+    if not gains:
+        return head
+    from wirelessrl.maxmin_layer import MaxminPowerHead
+
+    return MaxminPowerHead(config, head, per_node=True)
 
 
 def _gnn_decoder(cfg: NetConfig) -> nn.Module:
-    from wirelessrl.gnn import EdgeDecoder
+    from wirelessrl.gnn import EdgeDecoder, GraphConfig, NodeDecoder
 
+    if GraphConfig.coerce(cfg.graph).decoder == "nodes":
+        return NodeDecoder(cfg.decoder_widths)
     return EdgeDecoder(cfg.decoder_widths)
 
 
@@ -862,9 +972,9 @@ def _structured_head_module(config: HeadConfig, graph: dict | None) -> nn.Module
 
 FAMILIES: dict[str, Family] = {
     "mlp": Family(
-        features=lambda cfg: MLP(cfg.feature_widths, cfg.activation, cfg.activation),
-        decoder=lambda cfg: MLP(cfg.decoder_widths, cfg.activation, None),
-        per_node=False, check_graph=_mlp_graph, check_head=_plain_head,
+        features=lambda cfg: FeatureMLP(cfg.feature_widths, cfg.activation, cfg.activation),
+        decoder=lambda cfg: PrefixMLP(cfg.decoder_widths, cfg.activation, None),
+        per_node=False, check_graph=_mlp_graph, check_head=_plain_head, head=_mlp_head_module,
     ),
     "gnn": Family(features=_gnn_features, decoder=_gnn_decoder, per_node=True,
                   check_graph=_gnn_graph, check_head=_gnn_head, head=_gnn_head_module),

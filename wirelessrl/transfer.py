@@ -257,6 +257,9 @@ class TransferTask:
     input_key : str, batch key of the network input
     source_monitor, target_monitor : (metric, mode), validation metric that selects the
         kept weights, mode ``min`` or ``max``
+    target_input_key : str or None, batch key of the target network's input when it
+        differs from ``input_key`` (D2D ``mlp`` with the max-min power head: the input
+        followed by the gains, ``x_gains``); None: ``input_key``
     """
 
     net: NetConfig
@@ -269,6 +272,12 @@ class TransferTask:
     input_key: str = "x"
     source_monitor: tuple[str, str] = ("loss", "min")
     target_monitor: tuple[str, str] = ("loss", "min")
+    target_input_key: str | None = None
+
+    @property
+    def target_key(self) -> str:
+        """Batch key of the target network's input (``target_input_key`` or ``input_key``)."""
+        return self.target_input_key or self.input_key
 
     def __post_init__(self) -> None:
         if not isinstance(self.net, NetConfig):
@@ -520,7 +529,7 @@ def train_target(
     task : :class:`TransferTask`
     strategy : :class:`Strategy` or name
     source : the network returned by :func:`train_source` (None for ``regular``)
-    train, valid : dicts of tensors with ``task.input_key`` and the target loss's keys
+    train, valid : dicts of tensors with ``task.target_key`` and the target loss's keys
     config : :class:`TrainConfig`; ``trainable``, ``lr_scales``, ``monitor`` and ``mode``
         are set here from the strategy and ``task.target_monitor``
     run_dir : directory for the engine's files and ``net.pt``
@@ -550,7 +559,7 @@ def train_target(
     """
     strategy = resolve_strategy(strategy, task)
     net = build_target_net(task, strategy, source, config.seed)
-    objective = Objective(task.target_loss, head=task.target_head, input_key=task.input_key)
+    objective = Objective(task.target_loss, head=task.target_head, input_key=task.target_key)
     metric, mode = task.target_monitor
     config = config.replace(monitor=metric, mode=mode, trainable=None, lr_scales={})
     model: nn.Module = net
@@ -559,8 +568,8 @@ def train_target(
         if cache_features and augment is None and isinstance(train, Mapping):
             device = resolve_device(config.device)
             net.to(device)
-            train = _features(net, train, task.input_key, device, config.valid_batch_size)
-            valid = _features(net, valid, task.input_key, device, config.valid_batch_size)
+            train = _features(net, train, task.target_key, device, config.valid_batch_size)
+            valid = _features(net, valid, task.target_key, device, config.valid_batch_size)
             model = _HeadOnly(net)
         else:
             config = config.replace(trainable=(f"heads.{task.target_head}",))
