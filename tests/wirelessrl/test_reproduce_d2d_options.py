@@ -114,6 +114,16 @@ def test_tiny_reproduce_with_each_reconstruction_target(tmp_path, family, target
     optimum = results["summary"]["min_rate_baselines"]["max-min optimum"]["mean"]
     for row in results["summary"]["min_rate_paper_settings"].values():
         assert 0 < row["mean"] <= optimum * (1 + 1e-6)
+    if target == "interference":  # another target: only the reconstruction source retrains
+        result = CliRunner().invoke(main, [
+            "reproduce", "d2d", "--scale", "tiny", "-o", str(out), "--threads", "1",
+            "source.reconstruction_target=input", "strategies=[conventional,reconstruction]",
+            "tuning.enabled=false"])
+        assert result.exit_code == 0, result.output
+        assert "[skip] source/conventional" in result.output
+        assert "[skip] target/conventional-lr2e-05" in result.output
+        assert "[run ] source/reconstruction" in result.output
+        assert "[run ] reconstruction/" not in result.output
 
 
 def test_tiny_reproduce_with_the_maxmin_head_as_a_variant(tmp_path):
