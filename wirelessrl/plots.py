@@ -535,14 +535,21 @@ def curve_figure(
     if log_x == "symlog":
         xs = np.abs(np.concatenate([c[0] for c in curves.values()]))
         ax.set_xscale("symlog", linthresh=float(xs[xs > 0].min()) if np.any(xs > 0) else 1.0)
-    elif log_x:
+    _finish_axes(ax, xlabel, ylabel, bool(log_x) and log_x != "symlog", log_y, legend_title,
+                 len(curves))
+    return fig
+
+
+def _finish_axes(ax, xlabel: str, ylabel: str, log_x: bool, log_y: bool,
+                 legend_title: str | None, n_series: int) -> None:
+    """Log scales, axis labels and the legend shared by the line and scatter figures."""
+    if log_x:
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    _legend(ax, legend_title, len(curves))
-    return fig
+    _legend(ax, legend_title, n_series)
 
 
 @_styled
@@ -601,13 +608,7 @@ def scatter_figure(
         style = series_style(i)
         ax.scatter(x, y, s=12, marker=style["marker"], facecolors="none",
                    edgecolors=style["color"], linewidths=0.8, label=name + notes.get(name, ""))
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _legend(ax, legend_title, len(points))
+    _finish_axes(ax, xlabel, ylabel, log_x, log_y, legend_title, len(points))
     return fig
 
 
