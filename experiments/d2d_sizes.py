@@ -148,24 +148,18 @@ def _chunk(gen: dict, n_links: int) -> int:
 def net_powers(net_path: Path, head: str, g: np.ndarray, p_max_w: float, noise_w: float,
                chunk: int) -> tuple[np.ndarray, float]:
     """Powers (W) of a saved graph network on ``g : [batch, N, N]`` and the seconds per
-    layout from the linear gains (input transform and forward pass, chunks of ``chunk``)."""
-    import torch
-
+    layout from the linear gains (graph input from the gains and forward pass, chunks of
+    ``chunk``: :func:`wirelessrl.gnn.powers_from_gains`)."""
     from wirelessrl.checkpoint import load_net
-    from wirelessrl.gnn import GraphInputTransform
+    from wirelessrl.gnn import powers_from_gains
 
     net, _ = load_net(net_path)
     net.drop_decoder().eval()
-    transform = GraphInputTransform(p_max_w, noise_w)
-    out = []
-    with torch.no_grad():
-        net(torch.from_numpy(transform.snr_db(g[:1])), head=head)  # warm-up
-        start = time.perf_counter()
-        for a in range(0, len(g), chunk):
-            s = torch.from_numpy(transform.snr_db(g[a:a + chunk]))
-            out.append(net(s, head=head)["out"])
-        seconds = time.perf_counter() - start
-    return torch.cat(out).double().numpy() * p_max_w, seconds / len(g)
+    powers_from_gains(net, g[:1], p_max_w, noise_w, head=head)  # warm-up (Numba compiled)
+    start = time.perf_counter()
+    x = powers_from_gains(net, g, p_max_w, noise_w, head=head, chunk=chunk)
+    seconds = time.perf_counter() - start
+    return x.astype(np.float64) * p_max_w, seconds / len(g)
 
 
 def _rss_mib() -> float:
@@ -183,14 +177,15 @@ def _peak_child(net_path: str, head: str, test_path: str, chunk: int, p_max_w: f
 
     torch.set_num_threads(threads)
     from wirelessrl.checkpoint import load_net
-    from wirelessrl.gnn import GraphInputTransform
+    from wirelessrl.gnn import GraphConfig, GraphInputTransform
 
     net, _ = load_net(net_path)
     net.drop_decoder().eval()
     transform = GraphInputTransform(p_max_w, noise_w)
     g = load_d2d(test_path).g[:chunk]
-    with torch.no_grad():
-        net(torch.from_numpy(transform.snr_db(g[:1])), head=head)  # warm-up
+    k = GraphConfig.coerce(net.graph).k(g.shape[-1])
+    with torch.inference_mode():
+        net(transform.graph(g[:1], k), head=head)  # warm-up
         before = _rss_mib()
         peak, done = [before], threading.Event()
 
@@ -202,7 +197,7 @@ def _peak_child(net_path: str, head: str, test_path: str, chunk: int, p_max_w: f
         sampler = threading.Thread(target=poll)
         sampler.start()
         for _ in range(3):
-            net(torch.from_numpy(transform.snr_db(g)), head=head)
+            net(transform.graph(g, k), head=head)
         done.set()
         sampler.join()
     queue.put(max(peak[0], _rss_mib()) - before)

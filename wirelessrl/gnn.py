@@ -68,11 +68,17 @@ __all__ = [
     "GraphInputTransform",
     "NodeDecoder",
     "check_gains_tensor",
+    "check_graph_input",
+    "powers_from_gains",
     "neighbours",
 ]
 
 DB_FLOOR = -100.0
 """Received SNRs below this many dB (zero gains included) are clamped to it."""
+
+SELECT_RHO = 2.0
+"""Candidate edges per link kept by the first pass of :meth:`Graph.from_gains`, in units of
+``k`` (the work of the selection, not its result; see :mod:`wirelessrl._graph_kernels`)."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,18 @@ def check_gains_tensor(name: str, s: torch.Tensor, top_k: int | None = None) -> 
     return n
 
 
+def _check_gains(name: str, g: Any) -> np.ndarray:
+    """``g`` as a float64 C-contiguous ``[batch, n, n]`` array (no copy when it is one);
+    :class:`ConfigError` naming the field when it is not a square gain matrix per layout."""
+    g = np.asarray(g)
+    if g.ndim != 3 or g.shape[-1] != g.shape[-2]:
+        raise ConfigError(f"{name}: shape {g.shape} is invalid; expected a square gain matrix "
+                          "per layout, (batch, n, n)")
+    if g.shape[-1] < 1:
+        raise ConfigError(f"{name}: shape {g.shape} is invalid; expected n >= 1 links")
+    return np.ascontiguousarray(g, dtype=np.float64)
+
+
 def neighbours(s: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k`` strongest neighbours of every link, ``[batch, n, k]`` int64 indices.
 
@@ -215,13 +233,17 @@ class Graph:
 
     ``gain[b, i, j] = g_ij P_max / sigma^2`` (linear, diagonal zeroed) in the dense form
     (``idx`` None); in the sparse form ``gain_in[b, i, :]`` and ``gain_out[b, i, :]`` hold
-    ``G_ij`` and ``G_ji`` of the kept neighbours ``j = idx[b, i, :]``.
+    ``G_ij`` and ``G_ji`` of the kept neighbours ``j = idx[b, i, :]``. ``direct_db[b, i]``
+    (float32 dB, ``s_ii``) is set by :meth:`from_gains`: such a graph is a whole network
+    input (:class:`GraphFeatures` takes it in place of the ``[batch, n, n]`` dB tensor).
     """
 
     gain: torch.Tensor | None
     idx: torch.Tensor | None
     gain_in: torch.Tensor | None
     gain_out: torch.Tensor | None
+    direct_db: torch.Tensor | None = None
+    _flat: torch.Tensor | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, s: torch.Tensor, k: int, sparse: bool | None = None) -> Graph:
@@ -238,26 +260,104 @@ class Graph:
         gain_out = torch.pow(10.0, torch.gather(s.transpose(-1, -2), -1, idx) / 10.0)  # G_ji
         return cls(None, idx, gain_in, gain_out)
 
+    @classmethod
+    def from_gains(cls, g: np.ndarray, k: int, p_max_w: float, noise_w: float) -> Graph:
+        r"""The graph and node input straight from the linear gains, one read of ``g``.
+
+        The same graph as :meth:`build` on ``GraphInputTransform(p_max_w,
+        noise_w).snr_db(g)`` (the ``k`` neighbours of largest ``max(g_ij, g_ji)``, ties to
+        the smaller index; dense when ``k >= n - 1``), but only the kept edges and the
+        diagonal are transformed: ``G = max(g P_max / sigma^2, 10^(DB_FLOOR / 10))`` as
+        float32 (not through float32 dB), ``direct_db`` the float32 dB of the diagonal. No
+        ``[n, n]`` temporary is made in the sparse form: time is one pass over ``g`` plus
+        work and memory linear in the kept edges (:mod:`wirelessrl._graph_kernels`, Numba,
+        parallel over the layouts).
+
+        Input
+        -----
+        g : [batch, n, n], float, linear gains (W/W), ``g[b, i, j]`` from tx j to rx i;
+            float64 C-contiguous is read in place (other dtypes are converted)
+        k : int >= 0, neighbours per link (``min(k, n - 1)`` kept)
+        p_max_w, noise_w : float > 0, W
+
+        Output
+        ------
+        :class:`Graph` with ``direct_db : [batch, n]`` and either ``idx, gain_in, gain_out :
+        [batch, n, k]`` (int64, float32, float32) or ``gain : [batch, n, n]`` float32
+
+        Example
+        -------
+        >>> g = np.array([[[1e-9, 1e-12, 1e-13], [2e-12, 1e-9, 1e-14], [1e-15, 1e-12, 1e-9]]])
+        >>> graph = Graph.from_gains(g, 1, p_max_w=1.0, noise_w=1e-12)
+        >>> graph.idx[0, :, 0].tolist(), graph.direct_db[0].tolist()
+        ([1, 0, 1], [30.0, 30.0, 30.0])
+        >>> graph.gain_in[0, :, 0].tolist(), graph.gain_out[0, :, 0].tolist()
+        ([1.0, 2.0, 1.0], [2.0, 1.0, 0.009999999776482582])
+        """
+        from wirelessrl import _graph_kernels as kernels
+
+        g = _check_gains("g", g)
+        batch, n, _ = g.shape
+        k = check_int("k", k, 0)
+        if n == 1 and k > 0:
+            raise ConfigError(f"g: n=1 link has no interferers, but k={k}; expected n >= 2 "
+                              "links or k=0")
+        k = min(k, n - 1)
+        scale = float(p_max_w) / float(noise_w)
+        floor = 10.0 ** (DB_FLOOR / 10.0)
+        direct = np.empty((batch, n), dtype=np.float32)
+        ok = np.empty(batch, dtype=np.bool_)
+        if k >= n - 1:
+            gain = np.empty((batch, n, n), dtype=np.float32)
+            kernels.dense_graph(g, scale, floor, gain, direct, ok)
+            out = (torch.from_numpy(gain), None, None, None)
+        else:
+            idx = np.empty((batch, n, k), dtype=np.int64)
+            w_in = np.empty((batch, n, k), dtype=np.float32)
+            w_out = np.empty((batch, n, k), dtype=np.float32)
+            import numba
+
+            chunks = max(1, min(numba.get_num_threads(), batch))
+            kernels.sparse_graph(g, k, scale, floor, SELECT_RHO, chunks, idx, w_in, w_out,
+                                 direct, ok)
+            out = (None, torch.from_numpy(idx), torch.from_numpy(w_in), torch.from_numpy(w_out))
+        if not ok.all() and (not np.isfinite(g).all() or (g < 0).any()):
+            raise ConfigError("g holds NaN, inf or negative gains; expected finite gains >= 0")
+        return cls(*out, direct_db=torch.from_numpy(direct))
+
+    @property
+    def n_links(self) -> int:
+        """Links per layout."""
+        return (self.gain if self.idx is None else self.idx).shape[1]
+
     def incoming(self, q: torch.Tensor) -> torch.Tensor:
         """``sum_{j != i} G_ij q_j``: ``q : [batch, n, c]`` -> ``[batch, n, c]``."""
         if self.idx is None:
-            return self.gain @ q
+            return self.gain.to(q.dtype) @ q
         return self._gathered_sum(self.gain_in, q)
 
     def outgoing(self, r: torch.Tensor) -> torch.Tensor:
         """``sum_{j != i} G_ji r_j``: ``r : [batch, n, c]`` -> ``[batch, n, c]``."""
         if self.idx is None:
-            return self.gain.transpose(-1, -2) @ r
+            return self.gain.to(r.dtype).transpose(-1, -2) @ r
         return self._gathered_sum(self.gain_out, r)
 
     def _gathered_sum(self, weight: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """``out[b, i] = sum_m weight[b, i, m] v[b, idx[b, i, m]]``, O(N k c) time and memory."""
+        """``out[b, i] = sum_m weight[b, i, m] v[b, idx[b, i, m]]``, O(N k c) time and memory:
+        one ``embedding_bag`` over the batch's nodes (4-5x faster than a gather and a
+        batched product on CPU, ``benchmarks/bench_gnn.py``; gradients flow to ``v`` and
+        ``weight``)."""
         batch, n, k = self.idx.shape
-        offset = (torch.arange(batch, device=v.device) * n).view(batch, 1, 1)
-        flat = (self.idx + offset).reshape(-1)                           # [batch n k]
-        nbr = v.reshape(batch * n, -1).index_select(0, flat).view(batch * n, k, -1)
-        # [batch n, 1, k] @ [batch n, k, c] -> [batch, n, c]
-        return torch.bmm(weight.reshape(batch * n, 1, k), nbr).view(batch, n, -1)
+        if self._flat is None or self._flat.device != v.device:
+            offset = (torch.arange(batch, device=v.device) * n).view(batch, 1, 1)
+            self._flat = (self.idx.to(v.device) + offset).view(batch * n, k)  # [batch n, k]
+        if k == 0:
+            return v.new_zeros(v.shape)
+        out = nn.functional.embedding_bag(self._flat, v.reshape(batch * n, -1),
+                                          per_sample_weights=weight.to(v.dtype).reshape(
+                                              batch * n, k),
+                                          mode="sum")
+        return out.view(batch, n, -1)
 
 
 class GraphLayer(nn.Module):
@@ -319,19 +419,49 @@ class GraphFeatures(nn.Module):
             for a in range(len(self.widths) - 1)
         )
 
-    def forward(self, s: torch.Tensor, graph: Graph | None = None) -> torch.Tensor:
+    def forward(self, s: torch.Tensor | Graph, graph: Graph | None = None) -> torch.Tensor:
         """``s : [batch, n, n]`` dB -> ``[batch, n, d_L]``; ``graph`` (default: built from
-        ``s`` with ``graph.top_k``) lets a caller choose the neighbours or the sparse form."""
-        n = check_gains_tensor("x", s, self.graph.top_k)
-        if graph is None:
-            graph = Graph.build(s, self.graph.k(n))
-        # [batch, n, 1]: the direct link's SNR at full power, in units of db_scale
-        h = torch.diagonal(s, dim1=-2, dim2=-1).unsqueeze(-1) / self.graph.db_scale
+        ``s`` with ``graph.top_k``) lets a caller choose the neighbours or the sparse form.
+        ``s`` may also be a :class:`Graph` from :meth:`Graph.from_gains` (the fast input
+        from the linear gains): then the features are ``[batch, n, d_L]`` also with
+        ``head_layers > 0`` (a :class:`GraphHead` takes that graph instead of the gains)."""
+        if isinstance(s, Graph):
+            if self.pass_gains:
+                raise ConfigError("x: a Graph is invalid for a network whose head is built "
+                                  "from the gains; expected the [batch, n, n] dB input "
+                                  "(GraphInputTransform.snr_db)")
+            graph = check_graph_input("x", s, self.graph.top_k)
+            h = graph.direct_db.unsqueeze(-1) / self.graph.db_scale       # [batch, n, 1]
+        else:
+            n = check_gains_tensor("x", s, self.graph.top_k)
+            if graph is None:
+                graph = Graph.build(s, self.graph.k(n))
+            # [batch, n, 1]: the direct link's SNR at full power, in units of db_scale
+            h = torch.diagonal(s, dim1=-2, dim2=-1).unsqueeze(-1) / self.graph.db_scale
+        dtype = next(self.parameters(), h).dtype
+        h = h.to(dtype)
         for layer in self.layers:
             h = layer(h, graph)
-        if self.graph.head_layers or self.pass_gains:
+        if (self.graph.head_layers or self.pass_gains) and not isinstance(s, Graph):
             return torch.cat([h, s], dim=-1)                           # [batch, n, d_L + n]
         return h
+
+
+def check_graph_input(name: str, graph: Graph, top_k: int | None) -> Graph:
+    """Validate a :class:`Graph` network input (from :meth:`Graph.from_gains`): it carries
+    ``direct_db`` and keeps ``min(top_k, n - 1)`` neighbours per link (or is dense with
+    ``top_k`` None or ``>= n - 1``); returns it."""
+    if graph.direct_db is None:
+        raise ConfigError(f"{name}: a Graph without direct_db is invalid as a network input; "
+                          "expected Graph.from_gains(g, k, p_max_w, noise_w)")
+    n = graph.n_links
+    want = n - 1 if top_k is None else min(top_k, n - 1)
+    got = n - 1 if graph.idx is None else graph.idx.shape[-1]
+    if got != want:
+        raise ConfigError(f"{name}: a Graph with {got} neighbours per link is invalid for "
+                          f"graph.top_k={top_k} at n={n}; expected Graph.from_gains(g, k={want}, "
+                          "...)")
+    return graph
 
 
 class GraphHead(nn.Module):
@@ -373,10 +503,16 @@ class GraphHead(nn.Module):
                                     for _ in range(self.graph.head_layers))
         self.mlp = mlp
 
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
-        """``f : [batch, n, d_L + n]`` -> ``[batch, n]`` (class docstring)."""
+    def forward(self, f: torch.Tensor, graph: Graph | None = None) -> torch.Tensor:
+        """``f : [batch, n, d_L + n]`` -> ``[batch, n]`` (class docstring); with ``graph``
+        (the :class:`Graph` input of the feature module), ``f : [batch, n, d_L]``."""
         d = self.config.widths[0]
         n = f.shape[1]
+        if graph is not None:
+            h = f[..., :d]
+            for layer in self.layers:
+                h = layer(h, graph)
+            return self.mlp(h)
         if f.shape[-1] != d + n:
             raise ConfigError(f"features: shape {tuple(f.shape)} is invalid for a GraphHead; "
                               f"expected (batch, n, {d} + n): node features and the gains "
@@ -455,6 +591,48 @@ class NodeDecoder(nn.Module):
         return self.mlp(f[..., :self.widths[0]]).squeeze(-1)
 
 
+def powers_from_gains(net: nn.Module, g: np.ndarray, p_max_w: float, noise_w: float,
+                      head: str | None = None, chunk: int | None = None) -> np.ndarray:
+    r"""Power fractions of a graph network straight from the linear gains (inference).
+
+    The fast path end to end: :meth:`Graph.from_gains` (``k`` from the network's
+    ``graph.top_k``) and the forward pass under :func:`torch.inference_mode`, ``chunk``
+    layouts at a time; the same powers as ``net(GraphInputTransform(p_max_w,
+    noise_w).snr_db(g))`` to float32 tolerance (tested).
+
+    Input
+    -----
+    net : a ``gnn`` :class:`~wirelessrl.models.TransferNet` (its decoder is not run when
+        dropped; the call returns ``{"out": ...}``)
+    g : [batch, n, n], float, linear gains (W/W)
+    p_max_w, noise_w : float > 0, W
+    head : str or None, the head (None: the only one)
+    chunk : int >= 1 or None, layouts per forward pass (None: ``4e6 / n^2``, at least 1)
+
+    Output
+    ------
+    x : [batch, n], float32, ``p / P_max``
+
+    Example
+    -------
+    >>> from wirelessrl.models import TransferNet, d2d_gnn_config
+    >>> net = TransferNet.from_config(d2d_gnn_config(top_k=3, decoder=False)).eval()
+    >>> g = np.random.default_rng(0).uniform(1e-12, 1e-9, (2, 6, 6))
+    >>> powers_from_gains(net, g, 1.0, 1e-12, head="sum_rate").shape
+    (2, 6)
+    """
+    g = _check_gains("g", g)
+    n = g.shape[-1]
+    chunk = max(1, 4_000_000 // (n * n)) if chunk is None else check_int("chunk", chunk, 1)
+    k = GraphConfig.coerce(getattr(net, "graph", None)).k(n)
+    out = []
+    with torch.inference_mode():
+        for a in range(0, len(g), chunk):
+            graph = Graph.from_gains(g[a:a + chunk], k, p_max_w, noise_w)
+            out.append(net(graph, head=head)["out"])
+    return torch.cat(out).numpy() if out else np.empty((0, n), dtype=np.float32)
+
+
 @dataclass
 class GraphInputTransform:
     r"""Gains -> the graph network's input and its reconstruction target.
@@ -480,6 +658,12 @@ class GraphInputTransform:
     sd_direct_db: float = 1.0
     mu_cross_db: float = 0.0
     sd_cross_db: float = 1.0
+
+    def graph(self, g: np.ndarray, k: int) -> Graph:
+        """The network input as a :class:`Graph` with ``k`` neighbours per link, straight
+        from ``g : [batch, n, n]`` linear W/W (:meth:`Graph.from_gains`; the fast
+        equivalent of :meth:`snr_db` for inference)."""
+        return Graph.from_gains(g, k, self.p_max_w, self.noise_w)
 
     def snr_db(self, g: np.ndarray) -> np.ndarray:
         """``g : [batch, n, n]`` linear W/W -> ``s : [batch, n, n]`` float32 dB."""

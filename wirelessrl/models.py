@@ -752,15 +752,18 @@ class TransferNet(nn.Module):
         ``features : [batch, feature_widths[-1]]``, ``reconstruction : [batch,
         decoder_widths[-1]]`` (only with a decoder). ``gnn``: ``x : [batch, n, n]`` dB ->
         ``out : [batch, n]``, ``features : [batch, n, d_L]``, ``reconstruction : [batch, n,
-        n]``. ``structured``: ``x : [batch, K, M, 2]`` -> ``out : [batch, 2 K M]``,
-        ``features : [batch, K, d_L + 2 M]``, ``reconstruction : [batch, K, 2 M]``.
+        n]``; or ``x`` a :class:`wirelessrl.gnn.Graph` from the linear gains
+        (:meth:`~wirelessrl.gnn.Graph.from_gains`, the fast inference input).
+        ``structured``: ``x : [batch, K, M, 2]`` -> ``out : [batch, 2 K M]``, ``features :
+        [batch, K, d_L + 2 M]``, ``reconstruction : [batch, K, 2 M]``.
         """
         kl = None
         if isinstance(self.features, VariationalFeatures):
             f, kl = self.features.encode(x)
         else:
             f = self.features(x)
-        out = {"out": self.heads[self._head_name(head)](f), "features": f}
+        head_module = self.heads[self._head_name(head)]
+        out = {"out": FAMILIES[self.family].run_head(head_module, f, x), "features": f}
         if self.decoder is not None:
             out["reconstruction"] = self.decoder(f)
         if kl is not None:
@@ -853,6 +856,8 @@ class Family:
     check_graph : ``(value) -> dict or None``, validates ``NetConfig.graph``
     check_head : ``(name, HeadConfig) -> None``, family-specific head rules
     head : ``(HeadConfig, graph options) -> nn.Module`` or None (the default :class:`Head`)
+    call_head : ``(head, features, x) -> out`` or None (``head(features)``): how a head
+        runs, given also the network input ``x``
     """
 
     features: Callable[[NetConfig], nn.Module]
@@ -861,10 +866,15 @@ class Family:
     check_graph: Callable[[Any], dict | None]
     check_head: Callable[[str, HeadConfig], None]
     head: Callable[[HeadConfig, dict | None], nn.Module] | None = None
+    call_head: Callable[[nn.Module, Any, Any], Any] | None = None
 
     def build_head(self, config: HeadConfig, graph: dict | None = None) -> nn.Module:
         """A head module of this family for ``config`` (``graph``: ``NetConfig.graph``)."""
         return Head(config, self.per_node) if self.head is None else self.head(config, graph)
+
+    def run_head(self, head: nn.Module, features: Any, x: Any) -> Any:
+        """``head`` on the ``features`` of the network input ``x``."""
+        return head(features) if self.call_head is None else self.call_head(head, features, x)
 
 
 def _mlp_graph(value: Any) -> None:
@@ -927,6 +937,16 @@ def _gnn_head_module(config: HeadConfig, graph: dict | None) -> nn.Module:
     return MaxminPowerHead(config, head, per_node=True)
 
 
+def _gnn_call_head(head: nn.Module, features: Any, x: Any) -> Any:
+    """A :class:`~wirelessrl.gnn.GraphHead` on a :class:`~wirelessrl.gnn.Graph` input passes
+    its messages over that graph (the features then hold no gains)."""
+    from wirelessrl.gnn import Graph, GraphHead
+
+    if isinstance(x, Graph) and isinstance(head, GraphHead):
+        return head(features, graph=x)
+    return head(features)
+
+
 def _gnn_decoder(cfg: NetConfig) -> nn.Module:
     from wirelessrl.gnn import EdgeDecoder, GraphConfig, NodeDecoder
 
@@ -977,7 +997,8 @@ FAMILIES: dict[str, Family] = {
         per_node=False, check_graph=_mlp_graph, check_head=_plain_head, head=_mlp_head_module,
     ),
     "gnn": Family(features=_gnn_features, decoder=_gnn_decoder, per_node=True,
-                  check_graph=_gnn_graph, check_head=_gnn_head, head=_gnn_head_module),
+                  check_graph=_gnn_graph, check_head=_gnn_head, head=_gnn_head_module,
+                  call_head=_gnn_call_head),
     "structured": Family(features=_structured_features, decoder=_structured_decoder,
                          per_node=True, check_graph=_structured_graph,
                          check_head=_structured_head, head=_structured_head_module),

@@ -19,6 +19,7 @@ from wirelessrl.gnn import (
     GraphHead,
     GraphInputTransform,
     neighbours,
+    powers_from_gains,
 )
 from wirelessrl.models import NetConfig, TransferNet, d2d_gnn_config
 from wirelessrl.objectives import D2DRateLoss
@@ -325,3 +326,198 @@ def test_bad_graph_head_input_names_the_field(make, message):
     with pytest.raises(ConfigError, match=message) as e:
         make()
     assert "\n" not in str(e.value)
+
+
+# ------------------------------------------- the fast input from the linear gains (from_gains)
+class _GatherBmmGraph(Graph):
+    """The aggregation before embedding_bag (index_select, then a batched product): the
+    reference the fast path is tested against."""
+
+    def _gathered_sum(self, weight, v):
+        batch, n, k = self.idx.shape
+        flat = (self.idx + (torch.arange(batch) * n).view(batch, 1, 1)).reshape(-1)
+        nbr = v.reshape(batch * n, -1).index_select(0, flat).view(batch * n, k, -1)
+        return torch.bmm(weight.reshape(batch * n, 1, k), nbr).view(batch, n, -1)
+
+
+def _reference_powers(net: TransferNet, g: np.ndarray, t: GraphInputTransform, head: str):
+    """Power fractions by the earlier inference path: float32 dB matrix, Graph.build on it,
+    gather + bmm aggregation."""
+    s = torch.from_numpy(t.snr_db(g))
+    k = GraphConfig.coerce(net.graph).k(s.shape[-1])
+    with torch.no_grad():
+        f = net.features(s, _GatherBmmGraph.build(s, k))
+        return net.heads[head](f), f, s
+
+
+def _plain_top_k(g: np.ndarray, k: int) -> list[list[set]]:
+    """The k largest max(g_ij, g_ji), j != i, ties to the smaller j (plain sort)."""
+    out = []
+    for gb in g:
+        rows = []
+        for i in range(gb.shape[0]):
+            score = [(-max(gb[i, j], gb[j, i]), j) for j in range(gb.shape[0]) if j != i]
+            rows.append({j for _, j in sorted(score)[:k]})
+        out.append(rows)
+    return out
+
+
+@pytest.mark.parametrize("n_links", [3, 10, 200])
+def test_network_from_gains_equals_the_earlier_db_path(n_links):
+    rng = np.random.default_rng(n_links)
+    cfg = D2DConfig.from_preset("spatial-2019", n_links=n_links, redraw="offending",
+                                field_m=1000.0 * np.sqrt(n_links / 50))
+    g = generate_d2d(cfg, 4, seed=n_links).g
+    t = GraphInputTransform(cfg.p_max_w, cfg.noise_w)
+    for top_k in (None, int(rng.integers(0, n_links - 1)), int(rng.integers(1, n_links))):
+        for head_layers in (0, 1):
+            torch.manual_seed(1)
+            net = TransferNet.from_config(d2d_gnn_config(
+                width=16, layers=2, top_k=top_k, channels=4, update_widths=[16],
+                head_layers=head_layers, decoder=False)).eval()
+            graph = t.graph(g, GraphConfig(top_k=top_k).k(n_links))
+            with torch.inference_mode():
+                got = net(graph, head="sum_rate")
+            want, f, s = _reference_powers(net, g, t, "sum_rate")
+            if head_layers:  # the reference head rebuilds its graph from the gains
+                with torch.no_grad():
+                    want = net(s, head="sum_rate")["out"]
+            torch.testing.assert_close(got["out"], want, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(got["features"], f[..., :16], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(powers_from_gains(net, g, cfg.p_max_w, cfg.noise_w,
+                                                         head="sum_rate", chunk=3),
+                                       got["out"].numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_graph_from_gains_equals_graph_build_on_the_db_matrix():
+    cfg, g, t = _layouts(40, 3, seed=11, preset="spatial-2019")
+    s = torch.from_numpy(t.snr_db(g))
+    for k in (0, 1, 7, 38, 39):
+        ref, got = Graph.build(s, k), t.graph(g, k)
+        torch.testing.assert_close(got.direct_db, torch.diagonal(s, dim1=-2, dim2=-1),
+                                   rtol=0, atol=0)
+        if k == 39:  # dense
+            assert got.idx is None and got.gain.dtype == torch.float32
+            torch.testing.assert_close(got.gain, ref.gain.float(), rtol=1e-5, atol=0)
+            continue
+        order, ref_order = got.idx.argsort(-1), ref.idx.argsort(-1)
+        torch.testing.assert_close(got.idx.gather(-1, order), ref.idx.gather(-1, ref_order),
+                                   rtol=0, atol=0)
+        for a, b in ((got.gain_in, ref.gain_in), (got.gain_out, ref.gain_out)):
+            torch.testing.assert_close(a.gather(-1, order), b.gather(-1, ref_order),
+                                       rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("rho", [0.3, 2.0, 40.0])
+def test_sparse_selection_is_the_exact_top_k_whatever_the_threshold(rho):
+    from wirelessrl import _graph_kernels as kernels
+
+    rng = np.random.default_rng(12)
+    n, k = 150, 9
+    g = rng.lognormal(-25.0, 2.0, (3, n, n))
+    g[0, :20] *= 1e-3                                   # weak rows: fewer than k candidates
+    g[1] = np.round(g[1] / g[1].mean() * 4)             # integer gains: many ties, zeros
+    g[2, :, 5] = 0.0
+    idx = np.empty((3, n, k), np.int64)
+    w_in, w_out = np.empty((3, n, k), np.float32), np.empty((3, n, k), np.float32)
+    direct, ok = np.empty((3, n), np.float32), np.empty(3, np.bool_)
+    kernels.sparse_graph(g, k, 2.0, 1e-30, rho, 2, idx, w_in, w_out, direct, ok)
+    assert ok.all()
+    want = _plain_top_k(g, k)
+    for b in range(3):
+        for i in range(n):
+            assert set(idx[b, i].tolist()) == want[b][i], (b, i)
+            j = idx[b, i]
+            np.testing.assert_allclose(w_in[b, i], np.maximum(2 * g[b, i, j], 1e-30), rtol=1e-7)
+            np.testing.assert_allclose(w_out[b, i], np.maximum(2 * g[b, j, i], 1e-30),
+                                       rtol=1e-7)
+
+
+def test_kth_largest_matches_a_sort():
+    from wirelessrl._graph_kernels import kth_largest
+
+    rng = np.random.default_rng(13)
+    for n in (1, 5, 17, 64, 301):
+        for x in (rng.random(n), rng.integers(0, 4, n).astype(float)):
+            s = [np.empty(n + 8) for _ in range(3)]
+            for k in {1, max(1, n // 2), n}:
+                assert kth_largest(x, n, k, *s) == np.sort(x)[::-1][k - 1]
+
+
+def test_graph_from_gains_is_linear_in_the_kept_edges():
+    from wirelessrl._graph_kernels import _list_capacity
+
+    _, g, t = _layouts(200, 2, seed=14, preset="spatial-2019")
+    graph = t.graph(g, 8)
+    assert graph.gain is None and graph.direct_db.shape == (2, 200)
+    for a, dtype in ((graph.idx, torch.int64), (graph.gain_in, torch.float32),
+                     (graph.gain_out, torch.float32)):
+        assert a.shape == (2, 200, 8) and a.dtype == dtype
+    net = _graph_head_net(top_k=8).eval()
+    with torch.inference_mode():
+        assert net.features(graph).shape == (2, 200, 16)   # no [n, n] gains passed on
+    # the kernel's edge lists: O(n k), not O(n^2)
+    assert _list_capacity(20_000, 49, 2.0) < 2.01 * _list_capacity(10_000, 49, 2.0)
+    assert _list_capacity(10_000, 49, 2.0) < 5 * 49 * 10_000
+
+
+def test_float32_gains_give_the_float64_graph():
+    _, g, t = _layouts(30, 2, seed=15, preset="spatial-2019")
+    g32 = g.astype(np.float32)
+    a, b = t.graph(g32, 5), t.graph(g32.astype(np.float64), 5)
+    assert torch.equal(a.idx, b.idx) and torch.equal(a.gain_in, b.gain_in)
+
+
+def test_embedding_bag_aggregation_has_the_gradients_of_gather_and_bmm():
+    rng = np.random.default_rng(16)
+    s = torch.from_numpy(rng.normal(0.0, 20.0, (2, 12, 12)))
+    q = torch.from_numpy(rng.random((2, 12, 3))).requires_grad_()
+    new, old = Graph.build(s, 4), _GatherBmmGraph.build(s, 4)
+    for fn in ("incoming", "outgoing"):
+        a, b = getattr(new, fn)(q), getattr(old, fn)(q)
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=0)
+        ga = torch.autograd.grad(a.square().sum(), q)[0]
+        gb = torch.autograd.grad(b.square().sum(), q)[0]
+        torch.testing.assert_close(ga, gb, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("g", "k", "message"),
+    [
+        (np.ones((2, 3, 4)), 1, r"g: shape \(2, 3, 4\) is invalid; expected a square"),
+        (np.ones((3, 3)), 1, r"g: shape \(3, 3\) is invalid; expected a square"),
+        (np.array([[[1.0, np.nan, 1.0], [0.0, 1.0, 1.0], [1, 1, 1]]]), 1,
+         "g holds NaN, inf or negative gains"),
+        (np.array([[[1.0, np.inf, 1.0], [0.0, 1.0, 1.0], [1, 1, 1]]]), 2,
+         "g holds NaN, inf or negative gains"),
+        (np.array([[[1.0, -1e-9, 1.0], [0.0, 1.0, 1.0], [1, 1, 1]]]), 1,
+         "g holds NaN, inf or negative gains"),
+        (np.array([[[-1.0]]]), 0, "g holds NaN, inf or negative gains"),
+        (np.ones((2, 1, 1)), 3, "g: n=1 link has no interferers, but k=3"),
+        (np.ones((2, 3, 3)), -1, "k=-1 is invalid"),
+        (np.ones((2, 3, 3)), 1.5, "k=1.5 is invalid"),
+    ],
+)
+def test_bad_gains_for_the_fast_input_are_one_line(g, k, message):
+    with pytest.raises(ConfigError, match=message) as e:
+        Graph.from_gains(g, k, p_max_w=1.0, noise_w=1e-12)
+    assert "\n" not in str(e.value)
+
+
+def test_negative_zero_gains_are_allowed_as_in_the_db_transform():
+    g = np.array([[[1e-9, -0.0, 1e-12], [1e-12, 1e-9, 0.0], [1e-12, 1e-13, 1e-9]]])
+    got = Graph.from_gains(g, 1, p_max_w=1.0, noise_w=1e-12)
+    assert torch.isfinite(got.gain_in).all()
+
+
+def test_a_graph_of_the_wrong_size_is_refused_by_the_network():
+    _, g, t = _layouts(30, 2, seed=17, preset="spatial-2019")
+    net = _net(top_k=5).eval()
+    for graph, message in ((t.graph(g, 4), "a Graph with 4 neighbours per link is invalid "
+                                           r"for graph.top_k=5 at n=30; expected "
+                                           r"Graph.from_gains\(g, k=5"),
+                           (Graph.build(torch.from_numpy(t.snr_db(g)), 5),
+                            "a Graph without direct_db is invalid")):
+        with pytest.raises(ConfigError, match=message) as e:
+            net(graph, head="sum_rate")
+        assert "\n" not in str(e.value)
