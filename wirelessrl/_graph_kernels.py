@@ -39,6 +39,8 @@ _SIGN = np.uint64(63)
 _SAMPLE_ROWS = 8
 _SAMPLE_COLS = 256
 _FALLBACK_BLOCK = 64
+_ROW_BLOCK = 64        # rows per block of the transposed lists (at least) ...
+_MAX_ROW_BLOCKS = 16   # ... and at most this many blocks (their offsets: 16 (n + 1))
 _WI = 16  # entries per compressed store of indices (int32)
 _WV = 8   # entries per compressed store of values (float64)
 
@@ -243,48 +245,62 @@ def _sparse_layout(g, u, k, scale, floor, rho, idx, w_in, w_out, direct, col, va
     s1, s2, s3 = np.empty_like(w), np.empty_like(w), np.empty_like(w)
     t0 = _threshold(g, k, rho, w, s1, s2, s3)
 
-    # 1. compressed rows: the j with g_ij > t0 (ascending) and their values; validity bits
+    # 1. compressed rows: the j with g_ij > t0 (ascending) and their values; validity bits.
+    # 2. after every block of rows, its transpose (for each column, the block's rows r with
+    #    g_ri > t0, ascending, and g_ri) in the same index range: cache-resident writes
     cap = col.shape[0]
+    if tcol.shape[0] < cap:
+        tcol, tval = np.empty(cap, np.int32), np.empty(cap)
+    n_blk = min(_MAX_ROW_BLOCKS, (n + _ROW_BLOCK - 1) // _ROW_BLOCK)
+    rows_per_blk = (n + n_blk - 1) // n_blk
+    off = np.zeros((n_blk, n + 1), np.int64)  # block b, column j: its entries from off[b, j]
+    blk_start = np.empty(n_blk + 1, np.int64)
+    fill = np.empty(n, np.int64)
     ptr = np.empty(n + 1, np.int64)
-    tptr = np.zeros(n + 1, np.int64)  # entries per column, then the transposed offsets
     bits = np.uint64(0)
     p = 0
     for i in range(n):
         if p + n + pad > cap:  # grow (rare: rows denser than 2 rho k)
             cap = 2 * cap
             col2, val2 = np.empty(cap, np.int32), np.empty(cap)
+            tcol2, tval2 = np.empty(cap, np.int32), np.empty(cap)
             col2[:p] = col[:p]
             val2[:p] = val[:p]
-            col, val = col2, val2
+            tcol2[:p] = tcol[:p]
+            tval2[:p] = tval[:p]
+            col, val, tcol, tval = col2, val2, tcol2, tval2
         ptr[i] = p
         row = g[i]
         bits |= _bad_bits(u[i])
         p = _indices_gt(row, 0, i, t0, col, p)
         p = _indices_gt(row, i + 1, n, t0, col, p)
+        blk = i // rows_per_blk
+        cnt = off[blk]
         for e in range(ptr[i], p):
             j = col[e]
             val[e] = row[j]
-            tptr[j + 1] += 1
+            cnt[j + 1] += 1
         direct[i] = np.float32(10.0 * np.log10(max(row[i] * scale, floor)))
+        if i + 1 == min(n, (blk + 1) * rows_per_blk):  # block done: transpose it
+            r0 = blk * rows_per_blk
+            base = ptr[r0]
+            blk_start[blk] = base
+            for j in range(n):
+                cnt[j + 1] += cnt[j]
+                fill[j] = base + cnt[j]
+            for r in range(r0, i + 1):
+                for e in range(ptr[r], ptr[r + 1] if r < i else p):
+                    j = col[e]
+                    q = fill[j]
+                    tcol[q] = r
+                    tval[q] = val[e]
+                    fill[j] = q + 1
     ptr[n] = p
+    blk_start[n_blk] = p
     if bits >> _SIGN:
         return False
     if k == 0:
         return True
-
-    # 2. transpose: for column i, the rows r with g_ri > t0 (ascending r) and g_ri
-    for i in range(n):
-        tptr[i + 1] += tptr[i]
-    fill = tptr[:n].copy()
-    if tcol.shape[0] < p:
-        tcol, tval = np.empty(p, np.int32), np.empty(p)
-    for i in range(n):
-        for e in range(ptr[i], ptr[i + 1]):
-            j = col[e]
-            q = fill[j]
-            tcol[q] = i
-            tval[q] = val[e]
-            fill[j] = q + 1
 
     # 3. per row: merge both sorted lists (branch-free), the k largest scores
     cand = np.empty(n + pad, np.int64)
@@ -292,20 +308,28 @@ def _sparse_layout(g, u, k, scale, floor, rho, idx, w_in, w_out, direct, col, va
     sb = np.empty(n + pad)   # g_ji, likewise
     sc = np.empty(n + pad)   # max(g_ij, g_ji)
     pos = np.empty(n + pad, np.int32)
+    out_j = np.empty(n, np.int32)  # the transposed entries of one row, gathered
+    out_v = np.empty(n)
     fallback = np.empty(n, np.int64)
     n_fb = 0
     big = n + 1
     for i in range(n):
+        n_out = 0
+        for blk in range(n_blk):
+            for e in range(blk_start[blk] + off[blk, i], blk_start[blk] + off[blk, i + 1]):
+                out_j[n_out] = tcol[e]
+                out_v[n_out] = tval[e]
+                n_out += 1
         ea, ea1 = ptr[i], ptr[i + 1]
-        eb, eb1 = tptr[i], tptr[i + 1]
+        eb = 0
         c = 0
-        while ea < ea1 or eb < eb1:
+        while ea < ea1 or eb < n_out:
             ja = col[ea] if ea < ea1 else big
-            jb = tcol[eb] if eb < eb1 else big
+            jb = out_j[eb] if eb < n_out else big
             take_a = ja <= jb
             take_b = jb <= ja
             a = val[ea] if take_a else -1.0
-            b = tval[eb] if take_b else -1.0
+            b = out_v[eb] if take_b else -1.0
             cand[c] = min(ja, jb)
             sa[c] = a
             sb[c] = b

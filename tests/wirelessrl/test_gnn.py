@@ -414,17 +414,19 @@ def test_sparse_selection_is_the_exact_top_k_whatever_the_threshold(rho):
 
     rng = np.random.default_rng(12)
     n, k = 150, 9
-    g = rng.lognormal(-25.0, 2.0, (3, n, n))
+    g = rng.lognormal(-25.0, 2.0, (4, n, n))
     g[0, :20] *= 1e-3                                   # weak rows: fewer than k candidates
     g[1] = np.round(g[1] / g[1].mean() * 4)             # integer gains: many ties, zeros
     g[2, :, 5] = 0.0
-    idx = np.empty((3, n, k), np.int64)
-    w_in, w_out = np.empty((3, n, k), np.float32), np.empty((3, n, k), np.float32)
-    direct, ok = np.empty((3, n), np.float32), np.empty(3, np.bool_)
+    g[3] = 2.0                                          # the sampled rows low: every other
+    g[3, [(a * n) // 8 for a in range(8)]] = 1.0        # row above t0 (lists must grow)
+    idx = np.empty((4, n, k), np.int64)
+    w_in, w_out = np.empty((4, n, k), np.float32), np.empty((4, n, k), np.float32)
+    direct, ok = np.empty((4, n), np.float32), np.empty(4, np.bool_)
     kernels.sparse_graph(g, k, 2.0, 1e-30, rho, 2, idx, w_in, w_out, direct, ok)
     assert ok.all()
     want = _plain_top_k(g, k)
-    for b in range(3):
+    for b in range(4):
         for i in range(n):
             assert set(idx[b, i].tolist()) == want[b][i], (b, i)
             j = idx[b, i]
