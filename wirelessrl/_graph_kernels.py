@@ -28,6 +28,8 @@ it; LLVM expands it to scalar code elsewhere, with the same results).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -375,27 +377,77 @@ def _sparse_layout(g, u, k, scale, floor, rho, idx, w_in, w_out, direct, col, va
 
 
 @njit(cache=True, parallel=True)
-def sparse_graph(g, k, scale, floor, rho, chunks, idx, w_in, w_out, direct, ok) -> None:
-    """:func:`_sparse_layout` on every layout of ``g : [batch, n, n]`` float64
-    (C-contiguous, ``0 <= k <= n - 2``), in parallel over ``chunks`` chunks of layouts
-    (``1 <= chunks <= batch``: the Numba threads); fills ``idx : [batch, n, k]`` int64,
-    ``w_in, w_out : [batch, n, k]`` float32 (``G_ij``, ``G_ji``), ``direct : [batch, n]``
-    float32 dB and ``ok : [batch]`` (False: a bad entry in that layout)."""
+def _sparse_graph(g, k, scale, floor, rho, idx, w_in, w_out, direct, ok, col, val, tcol,
+                  tval) -> None:
+    """:func:`_sparse_layout` on every layout of ``g : [batch, n, n]``, in parallel over
+    ``chunks = len(col)`` chunks of layouts, chunk ``t`` with the list buffers ``col[t],
+    val[t], tcol[t], tval[t]``."""
     u = g.view(np.uint64)
-    batch, n = g.shape[0], g.shape[1]
-    cap = _list_capacity(n, k, rho)
-    for t in prange(chunks):  # one set of list buffers per chunk of layouts
-        col, val = np.empty(cap, np.int32), np.empty(cap)
-        tcol, tval = np.empty(cap, np.int32), np.empty(cap)
+    batch = g.shape[0]
+    chunks = col.shape[0]
+    for t in prange(chunks):
         for b in range(t, batch, chunks):
             ok[b] = _sparse_layout(g[b], u[b], k, scale, floor, rho, idx[b], w_in[b],
-                                   w_out[b], direct[b], col, val, tcol, tval)
+                                   w_out[b], direct[b], col[t], val[t], tcol[t], tval[t])
+
+
+_WORKSPACE = threading.local()
+_WORKSPACE_MAX_BYTES = 256 * 2**20
+
+
+def _list_buffers(chunks: int, cap: int) -> tuple[np.ndarray, ...]:
+    """``col, val, tcol, tval : [chunks, cap]`` (int32, float64, int32, float64), kept per
+    thread between calls up to 256 MiB (fresh pages cost as much as the scan)."""
+    key = (chunks, cap)
+    if getattr(_WORKSPACE, "key", None) == key:
+        return _WORKSPACE.buffers
+    buffers = (np.empty(key, np.int32), np.empty(key), np.empty(key, np.int32), np.empty(key))
+    if chunks * cap * 24 <= _WORKSPACE_MAX_BYTES:
+        _WORKSPACE.key, _WORKSPACE.buffers = key, buffers
+    return buffers
+
+
+def sparse_graph(g: np.ndarray, k: int, scale: float, floor: float, rho: float,
+                 threads: int) -> tuple[np.ndarray, ...]:
+    """The sparse graph of every layout of ``g : [batch, n, n]`` float64 C-contiguous
+    (``0 <= k <= n - 2``), ``threads`` Numba threads (chunks of layouts in parallel).
+
+    Output
+    ------
+    idx : [batch, n, k], int64, the neighbours of every link
+    w_in, w_out : [batch, n, k], float32, ``max(g_ij scale, floor)`` and
+        ``max(g_ji scale, floor)`` of the neighbours ``j = idx[b, i]``
+    direct : [batch, n], float32, ``10 log10(max(g_ii scale, floor))``
+    ok : [batch], bool, False for a layout with a negative, infinite or NaN entry (its
+        other outputs are then undefined)
+    """
+    batch, n = g.shape[0], g.shape[1]
+    idx = np.empty((batch, n, k), dtype=np.int64)
+    w_in = np.empty((batch, n, k), dtype=np.float32)
+    w_out = np.empty((batch, n, k), dtype=np.float32)
+    direct = np.empty((batch, n), dtype=np.float32)
+    ok = np.empty(batch, dtype=np.bool_)
+    if batch:
+        buffers = _list_buffers(max(1, min(threads, batch)), _list_capacity(n, k, rho))
+        _sparse_graph(g, k, scale, floor, rho, idx, w_in, w_out, direct, ok, *buffers)
+    return idx, w_in, w_out, direct, ok
+
+
+def dense_graph(g: np.ndarray, scale: float, floor: float) -> tuple[np.ndarray, ...]:
+    """Every edge of every layout of ``g : [batch, n, n]`` float64 C-contiguous: ``gain :
+    [batch, n, n]`` float32, ``max(g_ij scale, floor)`` with a zero diagonal, and ``direct,
+    ok`` as in :func:`sparse_graph`."""
+    batch, n = g.shape[0], g.shape[1]
+    gain = np.empty((batch, n, n), dtype=np.float32)
+    direct = np.empty((batch, n), dtype=np.float32)
+    ok = np.empty(batch, dtype=np.bool_)
+    _dense_graph(g, scale, floor, gain, direct, ok)
+    return gain, direct, ok
 
 
 @njit(cache=True, parallel=True)
-def dense_graph(g, scale, floor, gain, direct, ok) -> None:
-    """Every edge: ``gain[b, i, j] = max(g_ij scale, floor)`` float32 with a zero diagonal,
-    ``direct[b, i]`` the diagonal in dB (float32), ``ok[b]`` as in :func:`sparse_graph`."""
+def _dense_graph(g, scale, floor, gain, direct, ok) -> None:
+    """:func:`dense_graph` into the given arrays, in parallel over the layouts."""
     u = g.view(np.uint64)
     n = g.shape[1]
     for b in prange(g.shape[0]):

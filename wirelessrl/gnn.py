@@ -28,6 +28,13 @@ N - 1`` the dense path (batched matrix products, diagonal zeroed) runs, otherwis
 gathered sparse path whose time and memory are linear in the kept edges ``N k`` (the
 sparse path with ``k = N - 1`` gives the dense numbers; tested).
 
+**Inference from the linear gains** (:meth:`Graph.from_gains`, :func:`powers_from_gains`):
+the network also takes a :class:`Graph` built straight from ``g`` in place of the dense
+dB matrix: a Numba kernel (:mod:`wirelessrl._graph_kernels`) reads ``g`` once, selects the
+same ``k`` neighbours and transforms only the kept edges and the diagonal, so no ``[N, N]``
+float temporary is made; the powers equal those of the dB path to float32 tolerance
+(tested). Training keeps the dB batches (the decoder's target is the whole matrix).
+
 **Decoder** (:class:`EdgeDecoder`, source training only): rebuilds the *standardized* dB
 gain matrix ``x`` (each link's incoming row and outgoing column; diagonal and
 off-diagonal entries standardized with their own scalar mean and std of the source
@@ -305,21 +312,14 @@ class Graph:
         k = min(k, n - 1)
         scale = float(p_max_w) / float(noise_w)
         floor = 10.0 ** (DB_FLOOR / 10.0)
-        direct = np.empty((batch, n), dtype=np.float32)
-        ok = np.empty(batch, dtype=np.bool_)
         if k >= n - 1:
-            gain = np.empty((batch, n, n), dtype=np.float32)
-            kernels.dense_graph(g, scale, floor, gain, direct, ok)
+            gain, direct, ok = kernels.dense_graph(g, scale, floor)
             out = (torch.from_numpy(gain), None, None, None)
         else:
-            idx = np.empty((batch, n, k), dtype=np.int64)
-            w_in = np.empty((batch, n, k), dtype=np.float32)
-            w_out = np.empty((batch, n, k), dtype=np.float32)
             import numba
 
-            chunks = max(1, min(numba.get_num_threads(), batch))
-            kernels.sparse_graph(g, k, scale, floor, SELECT_RHO, chunks, idx, w_in, w_out,
-                                 direct, ok)
+            idx, w_in, w_out, direct, ok = kernels.sparse_graph(
+                g, k, scale, floor, SELECT_RHO, numba.get_num_threads())
             out = (None, torch.from_numpy(idx), torch.from_numpy(w_in), torch.from_numpy(w_out))
         if not ok.all() and (not np.isfinite(g).all() or (g < 0).any()):
             raise ConfigError("g holds NaN, inf or negative gains; expected finite gains >= 0")

@@ -420,10 +420,7 @@ def test_sparse_selection_is_the_exact_top_k_whatever_the_threshold(rho):
     g[2, :, 5] = 0.0
     g[3] = 2.0                                          # the sampled rows low: every other
     g[3, [(a * n) // 8 for a in range(8)]] = 1.0        # row above t0 (lists must grow)
-    idx = np.empty((4, n, k), np.int64)
-    w_in, w_out = np.empty((4, n, k), np.float32), np.empty((4, n, k), np.float32)
-    direct, ok = np.empty((4, n), np.float32), np.empty(4, np.bool_)
-    kernels.sparse_graph(g, k, 2.0, 1e-30, rho, 2, idx, w_in, w_out, direct, ok)
+    idx, w_in, w_out, direct, ok = kernels.sparse_graph(g, k, 2.0, 1e-30, rho, threads=2)
     assert ok.all()
     want = _plain_top_k(g, k)
     for b in range(4):
