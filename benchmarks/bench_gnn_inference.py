@@ -23,8 +23,9 @@ of this process (``time.process_time``: all its threads; on a shared machine it 
 the time the process waits for a core, which wall-clock best-of runs only partly do).
 Printed per N: layouts/s of each (wall clock), ``net / FP``, ``net / WMMSE`` and ``net /
 old`` (speed ratios, wall clock; ``net / FP`` also in CPU time), the largest ``|x_net -
-x_old|`` of the power fractions, and the CPU, thread counts and load average before and
-after.
+x_old|`` of the power fractions, the CPU ms per layout of the ``net`` path's two parts
+(graph from the gains, forward pass), and the CPU, thread counts and load average before
+and after.
 
 Usage::
 
@@ -77,6 +78,25 @@ def old_powers(net: TransferNet, g: np.ndarray, transform: GraphInputTransform, 
     return torch.cat(out).numpy()
 
 
+def _split_ms(net: TransferNet, g: np.ndarray, cfg: D2DConfig, head: str, chunk: int,
+              repeats: int) -> tuple[float, float]:
+    """CPU ms per layout of the ``net`` path's two parts: :meth:`Graph.from_gains` and the
+    forward pass on the built graphs (best of ``repeats``)."""
+    k = GraphConfig.coerce(net.graph).k(g.shape[-1])
+    chunks = [g[a:a + chunk] for a in range(0, len(g), chunk)]
+    t_graph = t_fwd = np.inf
+    with torch.inference_mode():
+        for _ in range(repeats):
+            start = time.process_time()
+            graphs = [Graph.from_gains(c, k, cfg.p_max_w, cfg.noise_w) for c in chunks]
+            t_graph = min(t_graph, time.process_time() - start)
+            start = time.process_time()
+            for graph in graphs:
+                net(graph, head=head)
+            t_fwd = min(t_fwd, time.process_time() - start)
+    return 1e3 * t_graph / len(g), 1e3 * t_fwd / len(g)
+
+
 def layouts(n_links: int, n: int, seed: int) -> tuple[D2DConfig, np.ndarray]:
     """``n`` `spatial-2019` layouts of ``n_links`` at the preset's density (N = 50 on
     1,000 m x 1,000 m)."""
@@ -111,8 +131,10 @@ def bench(sizes: list[int], repeats: int, net: TransferNet, head: str, seed: int
                 cpu[name] = min(cpu[name], time.process_time() - start_cpu)
         diff = float(np.abs(runs["net"](g) - runs["old"](g)).max())
         rate = {name: len(g) / t for name, t in best.items()}
+        graph_ms, forward_ms = _split_ms(net, g, cfg, head, chunk, repeats)
         rows.append({"N": n_links, "layouts": len(g), "chunk": chunk, **rate,
-                     "cpu_net_fp": cpu["FP"] / cpu["net"], "max_abs_diff": diff})
+                     "cpu_net_fp": cpu["FP"] / cpu["net"], "max_abs_diff": diff,
+                     "graph_ms": graph_ms, "forward_ms": forward_ms})
     return rows
 
 
@@ -146,15 +168,16 @@ def main() -> None:
           f"best of {args.repeats}")
     print(f"{'N':>5} {'layouts':>7} {'chunk':>5} {'net /s':>10} {'old /s':>10} {'FP /s':>9} "
           f"{'WMMSE /s':>9} {'net/FP':>7} {'(CPU)':>7} {'net/WMMSE':>9} {'net/old':>7} "
-          f"{'max|dx|':>8}")
+          f"{'max|dx|':>8} {'graph ms':>8} {'fwd ms':>7}")
     for r in rows:
         print(f"{r['N']:>5} {r['layouts']:>7} {r['chunk']:>5} {r['net']:>10.4g} "
               f"{r['old']:>10.4g} {r['FP']:>9.4g} {r['WMMSE']:>9.4g} "
               f"{r['net'] / r['FP']:>6.1f}x {r['cpu_net_fp']:>6.1f}x "
               f"{r['net'] / r['WMMSE']:>8.1f}x {r['net'] / r['old']:>6.1f}x "
-              f"{r['max_abs_diff']:>8.1e}")
+              f"{r['max_abs_diff']:>8.1e} {r['graph_ms']:>8.3f} {r['forward_ms']:>7.3f}")
     print("net: wirelessrl.gnn.powers_from_gains (from the linear gains); old: snr_db + "
-          "Graph.build + index_select/bmm; FP, WMMSE: 150 iterations, 1 start, Numba")
+          "Graph.build + index_select/bmm; FP, WMMSE: 150 iterations, 1 start, Numba; "
+          "graph / fwd ms: CPU ms per layout of the net path's Graph.from_gains / forward")
 
 
 if __name__ == "__main__":

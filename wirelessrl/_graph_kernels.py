@@ -205,9 +205,8 @@ def _threshold(g: np.ndarray, k: int, rho: float, w: np.ndarray, s1: np.ndarray,
 
 @njit(cache=True, inline="always")
 def _select_row(i, cand, sc, c, k, idx, pos, s1, s2, s3):
-    """Positions ``pos[:k]`` (into ``cand``) of the ``k`` largest ``sc[:c]`` (ties: the
-    first positions; ``cand`` ascending, so the smaller indices), and ``idx[i] =
-    cand[pos]``."""
+    """Positions ``pos[:k]`` (into ``cand``) of the ``k`` largest ``sc[:c]`` (ties at the
+    ``k``-th score: the smaller indices ``cand``), and ``idx[i] = cand[pos]``."""
     v = kth_largest(sc, c, k, s1, s2, s3)
     w = 0
     m = 0
@@ -218,12 +217,18 @@ def _select_row(i, cand, sc, c, k, idx, pos, s1, s2, s3):
         pos[w] = m
         w += sc[m] > v
         m += 1
-    m = 0
-    while w < k:  # ties at the k-th score, in order
-        if sc[m] == v:
-            pos[w] = m
-            w += 1
-        m += 1
+    n_tie = 0
+    for m in range(c):  # ties at the k-th score, after the others
+        pos[w + n_tie] = m
+        n_tie += sc[m] == v
+    if n_tie > k - w:  # more ties than places: the smaller indices (insertion sort)
+        for a in range(w + 1, w + n_tie):
+            m = pos[a]
+            b = a
+            while b > w and cand[pos[b - 1]] > cand[m]:
+                pos[b] = pos[b - 1]
+                b -= 1
+            pos[b] = m
     for q in range(k):
         idx[i, q] = cand[pos[q]]
 
@@ -304,41 +309,39 @@ def _sparse_layout(g, u, k, scale, floor, rho, idx, w_in, w_out, direct, col, va
     if k == 0:
         return True
 
-    # 3. per row: merge both sorted lists (branch-free), the k largest scores
+    # 3. per row: the union of both lists (a link's slot in it marked with the row), the k
+    #    largest scores
     cand = np.empty(n + pad, np.int64)
     sa = np.empty(n + pad)   # g_ij of the candidate, -1: not above t0 (read when kept)
     sb = np.empty(n + pad)   # g_ji, likewise
     sc = np.empty(n + pad)   # max(g_ij, g_ji)
     pos = np.empty(n + pad, np.int32)
-    out_j = np.empty(n, np.int32)  # the transposed entries of one row, gathered
-    out_v = np.empty(n)
+    slot = np.empty(n, np.int64)       # candidate slot of link j ...
+    mark = np.full(n, -1, np.int64)    # ... valid when mark[j] == i
     fallback = np.empty(n, np.int64)
     n_fb = 0
-    big = n + 1
     for i in range(n):
-        n_out = 0
+        c = 0
+        for e in range(ptr[i], ptr[i + 1]):
+            j = col[e]
+            cand[c] = j
+            sa[c] = val[e]
+            sb[c] = -1.0
+            slot[j] = c
+            mark[j] = i
+            c += 1
         for blk in range(n_blk):
             for e in range(blk_start[blk] + off[blk, i], blk_start[blk] + off[blk, i + 1]):
-                out_j[n_out] = tcol[e]
-                out_v[n_out] = tval[e]
-                n_out += 1
-        ea, ea1 = ptr[i], ptr[i + 1]
-        eb = 0
-        c = 0
-        while ea < ea1 or eb < n_out:
-            ja = col[ea] if ea < ea1 else big
-            jb = out_j[eb] if eb < n_out else big
-            take_a = ja <= jb
-            take_b = jb <= ja
-            a = val[ea] if take_a else -1.0
-            b = out_v[eb] if take_b else -1.0
-            cand[c] = min(ja, jb)
-            sa[c] = a
-            sb[c] = b
-            sc[c] = max(a, b)
-            ea += take_a
-            eb += take_b
-            c += 1
+                j = tcol[e]
+                if mark[j] == i:
+                    sb[slot[j]] = tval[e]
+                else:
+                    cand[c] = j
+                    sa[c] = -1.0
+                    sb[c] = tval[e]
+                    c += 1
+        for m in range(c):
+            sc[m] = max(sa[m], sb[m])
         if c < k:
             fallback[n_fb] = i
             n_fb += 1
