@@ -598,7 +598,9 @@ def powers_from_gains(net: nn.Module, g: np.ndarray, p_max_w: float, noise_w: fl
     The fast path end to end: :meth:`Graph.from_gains` (``k`` from the network's
     ``graph.top_k``) and the forward pass under :func:`torch.inference_mode`, ``chunk``
     layouts at a time; the same powers as ``net(GraphInputTransform(p_max_w,
-    noise_w).snr_db(g))`` to float32 tolerance (tested).
+    noise_w).snr_db(g))`` to float32 tolerance (tested). A network with a head built from
+    the gains (``net.passes_gains``, e.g. the max-min power layer, which reads every
+    link's row of dB gains) runs on the dB input instead.
 
     Input
     -----
@@ -625,11 +627,13 @@ def powers_from_gains(net: nn.Module, g: np.ndarray, p_max_w: float, noise_w: fl
     n = g.shape[-1]
     chunk = max(1, 4_000_000 // (n * n)) if chunk is None else check_int("chunk", chunk, 1)
     k = GraphConfig.coerce(getattr(net, "graph", None)).k(n)
+    dense = GraphInputTransform(p_max_w, noise_w) if getattr(net, "passes_gains", False) else None
     out = []
     with torch.inference_mode():
         for a in range(0, len(g), chunk):
-            graph = Graph.from_gains(g[a:a + chunk], k, p_max_w, noise_w)
-            out.append(net(graph, head=head)["out"])
+            x = (Graph.from_gains(g[a:a + chunk], k, p_max_w, noise_w) if dense is None
+                 else torch.from_numpy(dense.snr_db(g[a:a + chunk])))
+            out.append(net(x, head=head)["out"])
     return torch.cat(out).numpy() if out else np.empty((0, n), dtype=np.float32)
 
 

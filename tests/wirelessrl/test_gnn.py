@@ -520,3 +520,23 @@ def test_a_graph_of_the_wrong_size_is_refused_by_the_network():
         with pytest.raises(ConfigError, match=message) as e:
             net(graph, head="sum_rate")
         assert "\n" not in str(e.value)
+
+
+def test_a_head_built_from_the_gains_runs_on_the_db_input():
+    # the max-min power layer reads every link's row of dB gains: powers_from_gains falls back
+    # to the dense input, a Graph input is refused in one line
+    from wirelessrl.models import HeadConfig
+
+    cfg, g, t = _layouts(12, 3, seed=18, preset="spatial-2019")
+    torch.manual_seed(2)
+    net = TransferNet.from_config(d2d_gnn_config(width=8, layers=2, decoder=False).replace(
+        heads={"min_rate": HeadConfig((8, 8, 1), output="maxmin_powers")})).eval()
+    assert net.passes_gains
+    with torch.no_grad():
+        want = net(torch.from_numpy(t.snr_db(g)), head="min_rate")["out"]
+    np.testing.assert_allclose(powers_from_gains(net, g, cfg.p_max_w, cfg.noise_w), want,
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(ConfigError, match="a Graph is invalid for a network whose head is "
+                                          "built from the gains") as e:
+        net(t.graph(g, 11), head="min_rate")
+    assert "\n" not in str(e.value)
