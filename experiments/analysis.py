@@ -158,15 +158,20 @@ def _entry_usefulness(run: TaskRun, spec: ProbeTask, data: dict) -> dict[str, np
 
 
 def _reconstruction(run: TaskRun, spec: ProbeTask, rep: _Representation, data: dict,
-                    useful: dict[str, np.ndarray]) -> dict:
+                    useful: dict[str, np.ndarray]) -> dict | None:
+    """Per-entry test MSE of the source's decoder against the input reconstruction target,
+    or None when its decoder rebuilds something else (``source.reconstruction_target``)."""
     import torch
 
     from wirelessrl.transfer import feature_outputs
 
     x = data["test"][run.task.input_key]
     with torch.no_grad():
-        rec = rep.net.decoder(feature_outputs(rep.net, x))
-    mse = per_entry_mse(_flat(rec), _flat(data["test"][run.task.reconstruction_key]))
+        rec = _flat(rep.net.decoder(feature_outputs(rep.net, x)))
+    target = _flat(data["test"][run.task.reconstruction_key])
+    if rec.shape != target.shape:  # the decoder rebuilds another target (a solver's output)
+        return None
+    mse = per_entry_mse(rec, target)
     groups = {ENTRY_GROUP_ALL: np.arange(mse.size), **spec.entry_groups}
     rows = []
     for g, index in groups.items():
@@ -212,7 +217,9 @@ def analyze_unit(run: TaskRun, files: UnitFiles, spec: ProbeTask | None = None) 
         spectrum_rows.append({"representation": rep.label, "kind": rep.kind,
                               "dim": eigenvalues.size, **_spectrum_row(eigenvalues)})
         if rep.net is not None and rep.net.decoder is not None:
-            reconstruction.append(_reconstruction(run, spec, rep, data, useful))
+            rec = _reconstruction(run, spec, rep, data, useful)
+            if rec is not None:
+                reconstruction.append(rec)
     for label, pred in spec.references.items():
         probe_rows.append({"representation": label, "kind": "reference", "net": "",
                            **spec.score(np.asarray(pred, dtype=np.float64))})

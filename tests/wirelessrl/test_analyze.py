@@ -159,3 +159,15 @@ def test_mnist_analysis_aggregates_over_seeds_per_split(tmp_path):
         summary = {e["representation"]: e for e in doc["summary"][group]["probe"]}
         assert summary[INPUT_LABEL]["units"] == 2  # seeds 0 and 1
     assert "probe [split-A]" in output and "probe [split-B]" in output
+
+
+def test_a_source_whose_decoder_rebuilds_a_solution_is_probed_but_has_no_entry_errors(
+        tmp_path):
+    # source.reconstruction_target=maxmin: the decoder outputs N powers, not the N^2 gains
+    _, _, doc = _reproduce_and_analyze(tmp_path / "run", "d2d", *FAST,
+                                       "variants=[{name: rec_maxmin, "
+                                       "strategies: [reconstruction]}]")
+    unit = doc["units"][0]
+    label = "reconstruction source (variant rec_maxmin)"
+    assert label in {r["representation"] for r in unit["probe"]}
+    assert {r["representation"] for r in unit["reconstruction"]} == {"reconstruction source"}
