@@ -50,13 +50,31 @@ can still pass messages over the graph. A per-node MLP on frozen sum-rate featur
 coordinate the links for another objective: at N = 10 (paper protocol, reduced budget,
 3 seeds; README) ``L_h = 2`` lifts reconstruction transfer from 85.8 % to 94.4 % of the
 max-min optimum.
+
+**Head normalization** (``graph.head_norm``): the node states after the head's layers are
+not bounded (at N = 50, ``spatial-2019``, the messages ``a_i, b_i`` are ~15, up to 22, the
+node features ~0.7), so Adam, which moves every weight by ~lr per step whatever the
+gradient's size, moves the pre-sigmoid output of all links together, by 0.3-0.9 per step
+in the first 20 steps at lr 1e-3 (up or down, as the early sum-rate gradient raises or
+lowers all powers alike), and the head's node states grow with it. At +17 (all links at
+full power, where a common rise still helps every SINR) the sigmoid's gradient is
+~e^-17 and the head never recovers: 1 of 3 seeds of the sum-rate source stuck at full
+power (README).
+``head_norm = "layer"`` puts a per-node LayerNorm between the head's message passing and
+its MLP, so the MLP input has unit RMS per node whatever the graph layers output:
+
+    u_i = gamma * (h_i - mean(h_i)) / sqrt(var(h_i) + eps) + beta,      ||u_i|| = sqrt(d)
+                                                                  (at gamma = 1, beta = 0)
+
+and the output is bounded by the MLP's own weights. It is per node (no batch or graph
+statistics), so the head stays permutation-equivariant and size-independent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +85,7 @@ from torch import nn
 from simulators.validation import ConfigError, check_choice, check_int, check_positive
 
 __all__ = [
+    "HEAD_NORMS",
     "Graph",
     "GraphConfig",
     "GraphFeatures",
@@ -86,6 +105,18 @@ DB_FLOOR = -100.0
 SELECT_RHO = 2.0
 """Candidate edges per link kept by the first pass of :meth:`Graph.from_gains`, in units of
 ``k`` (the work of the selection, not its result; see :mod:`wirelessrl._graph_kernels`)."""
+HEAD_NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "none": lambda d: nn.Identity(),
+    "layer": nn.LayerNorm,
+}
+"""Normalizations of a :class:`GraphHead`'s node states before its MLP, by name
+(``GraphConfig.head_norm``); each maps the width ``d`` to a module ``[..., d] -> [..., d]``.
+
+- ``none``: the node states as they are (the architecture of networks saved before the
+  option existed)
+- ``layer``: :class:`torch.nn.LayerNorm` over each node's ``d`` channels (learned gain and
+  bias); bounds the head's pre-sigmoid output (module docstring)
+"""
 
 
 @dataclass(frozen=True)
@@ -102,6 +133,11 @@ class GraphConfig:
         0: per-node MLP heads on the node features alone
     decoder : ``edges`` (:class:`EdgeDecoder`, the gain matrix) or ``nodes``
         (:class:`NodeDecoder`, one value per link: a per-link reconstruction target)
+    head_norm : str, a key of :data:`HEAD_NORMS`, the normalization of a graph head's node
+        states before its MLP (only with ``head_layers > 0``). The default ``"none"`` is the
+        architecture of configs saved without the field; new networks use ``"layer"``
+        (:func:`wirelessrl.models.d2d_gnn_config`, ``experiments/d2d.yaml``), which keeps
+        the head from saturating (module docstring)
 
     Example
     -------
@@ -115,6 +151,7 @@ class GraphConfig:
     db_scale: float = 20.0
     head_layers: int = 0
     decoder: str = "edges"
+    head_norm: str = "none"
 
     DECODERS = ("edges", "nodes")
 
@@ -132,17 +169,22 @@ class GraphConfig:
         object.__setattr__(self, "head_layers",
                            check_int("graph.head_layers", self.head_layers, 0))
         check_choice("graph.decoder", self.decoder, self.DECODERS)
+        check_choice("graph.head_norm", self.head_norm, tuple(HEAD_NORMS))
 
     def k(self, n_links: int) -> int:
         """Neighbours kept per link in a network of ``n_links``."""
         return n_links - 1 if self.top_k is None else min(self.top_k, n_links - 1)
 
     def to_dict(self) -> dict:
-        """The fields by name (``update_widths`` as a list), for network config JSON."""
+        """The fields by name (``update_widths`` as a list), for network config JSON;
+        ``head_layers`` only when > 0 and ``head_norm`` only on graph heads and when not
+        ``"none"``, so the JSON of networks saved before these options is unchanged."""
         out = {"top_k": self.top_k, "channels": self.channels,
                "update_widths": list(self.update_widths), "db_scale": self.db_scale}
         if self.head_layers:  # absent when 0: the config JSON of earlier networks unchanged
             out["head_layers"] = self.head_layers
+            if self.head_norm != "none":  # absent: the graph heads saved before the option
+                out["head_norm"] = self.head_norm
         if self.decoder != "edges":  # likewise
             out["decoder"] = self.decoder
         return out
@@ -468,9 +510,10 @@ class GraphHead(nn.Module):
     r"""A head with message passing of its own (``graph.head_layers > 0``).
 
     ``head_layers`` :class:`GraphLayer`\ s of width ``d_L`` on the node features, over the
-    graph of the gains that :class:`GraphFeatures` passes on, then the per-node MLP and
-    output transform of ``config`` (:class:`wirelessrl.models.Head`). The graph keeps the
-    ``graph.top_k`` strongest neighbours, as in the feature module.
+    graph of the gains that :class:`GraphFeatures` passes on, the normalization
+    ``graph.head_norm`` of each node's state (:data:`HEAD_NORMS`), then the per-node MLP
+    and output transform of ``config`` (:class:`wirelessrl.models.Head`). The graph keeps
+    the ``graph.top_k`` strongest neighbours, as in the feature module.
 
     Input
     -----
@@ -484,7 +527,8 @@ class GraphHead(nn.Module):
     Example
     -------
     >>> from wirelessrl.models import Head, HeadConfig
-    >>> graph, config = GraphConfig(head_layers=2), HeadConfig((8, 4, 1), output="sigmoid")
+    >>> graph = GraphConfig(head_layers=2, head_norm="layer")
+    >>> config = HeadConfig((8, 4, 1), output="sigmoid")
     >>> f = GraphFeatures((1, 8), graph)(20 * torch.randn(3, 6, 6))
     >>> f.shape, GraphHead(config, graph, Head(config, per_node=True))(f).shape
     (torch.Size([3, 6, 14]), torch.Size([3, 6]))
@@ -502,6 +546,8 @@ class GraphHead(nn.Module):
         self.layers = nn.ModuleList(GraphLayer(d, d, self.graph)
                                     for _ in range(self.graph.head_layers))
         self.mlp = mlp
+        # no parameters for "none": the state dict of a head saved before head_norm existed
+        self.norm = HEAD_NORMS[self.graph.head_norm](d)
 
     def forward(self, f: torch.Tensor, graph: Graph | None = None) -> torch.Tensor:
         """``f : [batch, n, d_L + n]`` -> ``[batch, n]`` (class docstring); with ``graph``
@@ -521,7 +567,7 @@ class GraphHead(nn.Module):
         graph = Graph.build(s, self.graph.k(n))
         for layer in self.layers:
             h = layer(h, graph)
-        return self.mlp(h)
+        return self.mlp(self.norm(h))                  # [batch, n]
 
 
 class EdgeDecoder(nn.Module):

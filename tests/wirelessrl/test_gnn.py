@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from simulators.d2d import D2DConfig, generate_d2d
 from simulators.validation import ConfigError
+from wirelessrl import transfer
 from wirelessrl.checkpoint import load_net, save_net
 from wirelessrl.engine import TrainConfig
 from wirelessrl.gnn import (
@@ -252,10 +254,14 @@ def test_input_transform_scales_by_noise_and_power():
 
 
 # ----------------------------------------------------- heads with message passing (head_layers)
-def _graph_head_net(top_k=49, seed=0) -> TransferNet:
+def _graph_head_config(top_k=49, **graph) -> NetConfig:
+    return d2d_gnn_config(width=16, layers=2, top_k=top_k, channels=4, update_widths=[16],
+                          head_layers=2, **graph)
+
+
+def _graph_head_net(top_k=49, seed=0, **graph) -> TransferNet:
     torch.manual_seed(seed)
-    return TransferNet.from_config(d2d_gnn_config(width=16, layers=2, top_k=top_k, channels=4,
-                                                  update_widths=[16], head_layers=2))
+    return TransferNet.from_config(_graph_head_config(top_k, **graph))
 
 
 @pytest.mark.parametrize(("n_links", "top_k"), [(10, 49), (30, 5)])
@@ -308,8 +314,132 @@ def test_graph_head_on_cached_features_trains_like_the_uncached_path(tmp_path):
     assert isinstance(loaded.heads["min_rate"], GraphHead)
 
 
+def _pre_activation(head: nn.Module, f: torch.Tensor) -> torch.Tensor:
+    """The pre-sigmoid output ``[batch, n]`` of a graph head on features ``f``."""
+    z: list[torch.Tensor] = []
+    hook = head.mlp.mlp.register_forward_hook(lambda m, i, o: z.append(o.squeeze(-1)))
+    head(f)
+    hook.remove()
+    return z[0]
+
+
+def _mlp_bound(mlp: nn.Sequential, radius: float) -> torch.Tensor:
+    """Bound of ``|mlp(u)|`` over all ``||u|| <= radius`` for Linear / ReLU layers
+    (``|relu(a)| <= |a|``, ``|w . u| <= ||w|| ||u||``)."""
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    b = linears[0].weight.norm(dim=1) * radius + linears[0].bias.abs()
+    for lin in linears[1:]:
+        b = lin.weight.abs() @ b + lin.bias.abs()
+    return b
+
+
+def _last_linear(seq: nn.Sequential) -> nn.Linear:
+    return [m for m in seq if isinstance(m, nn.Linear)][-1]
+
+
+def test_graph_head_norm_makes_the_pre_activation_independent_of_the_node_state_scale():
+    # node states 100 times larger (the last update layer of the head's message passing
+    # scaled; exact, ReLU is positively homogeneous), as Adam's coherent steps grew them
+    # before the head saturated: with the LayerNorm the pre-sigmoid output is unchanged,
+    # without it it grows with the scale
+    _, g, t = _layouts(8, 3, seed=11)
+    s = torch.from_numpy(t.snr_db(g))
+    for norm in ("layer", "none"):
+        net = _graph_head_net(seed=3, head_norm=norm)
+        for name in ("sum_rate", "min_rate"):
+            head = net.heads[name]
+            with torch.no_grad():
+                f = net.features(s)
+                z = _pre_activation(head, f)
+                last = _last_linear(head.layers[-1].update)
+                last.weight.mul_(100.0)
+                last.bias.mul_(100.0)
+                z_100 = _pre_activation(head, f)
+            if norm == "layer":
+                torch.testing.assert_close(z_100, z, rtol=0, atol=1e-4)
+            else:
+                assert z_100.abs().max() > 10 * z.abs().max()
+
+
+def test_graph_head_norm_bounds_the_pre_activation_whatever_the_input():
+    # huge node features and 40 dB stronger interference: the LayerNorm's output has norm
+    # <= max|gamma| sqrt(d) + ||beta||, so the pre-sigmoid output stays within the bound
+    # of the MLP's own weights
+    _, g, t = _layouts(8, 3, seed=11)
+    s = torch.from_numpy(t.snr_db(g))
+    torch.manual_seed(4)
+    f = torch.cat([1e3 * torch.randn(3, 8, 16), s + 40.0 * (1 - torch.eye(8))], dim=-1)
+    for name in ("sum_rate", "min_rate"):
+        head = _graph_head_net(seed=3).heads[name]
+        with torch.no_grad():
+            nn.init.uniform_(head.norm.weight, 0.5, 2.0)       # a trained gain and bias
+            nn.init.uniform_(head.norm.bias, -1.0, 1.0)
+            radius = head.norm.weight.abs().max() * 4.0 + head.norm.bias.norm()  # d = 16
+            bound = _mlp_bound(head.mlp.mlp, float(radius)).item()
+            assert _pre_activation(head, f).abs().max() <= bound < 100.0
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_graph_head_norm_stops_the_drift_that_saturated_the_sum_rate_head(seed, monkeypatch):
+    # regression (README, graph heads at N = 50, spatial-2019, 1 of 3 seeds stuck at full
+    # power): 20 Adam steps (lr 1e-3) of the sum-rate source move the mean pre-sigmoid
+    # output of the unnormalized graph head by 5-11 on every seed tried (down or up: at
+    # +17 the sigmoid's gradient is e^-17 and the head never recovers), with the LayerNorm
+    # by < 1.1 (seeds 0-4)
+    cfg, g, t = _layouts(50, 100, seed=5, preset="spatial-2019")
+    data = _batch(g, t)
+    build = transfer.build_source_net
+    drift = {}
+    for norm in ("none", "layer"):
+        z: list[torch.Tensor] = []
+
+        def hooked(*args, z=z):
+            net = build(*args)
+            net.heads["sum_rate"].mlp.mlp.register_forward_hook(
+                lambda m, i, o: z.append(o.detach().mean()) if m.training else None)
+            return net
+
+        monkeypatch.setattr(transfer, "build_source_net", hooked)
+        task = TransferTask(**{**_task(cfg).__dict__,
+                               "net": d2d_gnn_config(head_layers=2, head_norm=norm)})
+        train_source(task, "reconstruction", data, data,
+                     TrainConfig(epochs=4, batch_size=20, device="cpu", seed=seed))
+        assert len(z) == 20                                  # one per Adam step
+        drift[norm] = max(abs(v - z[0]).item() for v in z)
+    assert drift["layer"] < 2.5 < 4.0 < drift["none"], drift
+
+
+def test_graph_head_config_saved_without_head_norm_keeps_the_earlier_head(tmp_path):
+    # the config JSON of a graph-head network saved before head_norm existed (no such key):
+    # the head as it was (no norm, the same parameters), its outputs, its JSON on re-save
+    earlier = _graph_head_config().to_dict()
+    del earlier["graph"]["head_norm"]
+    torch.manual_seed(0)
+    net = TransferNet.from_config(NetConfig.from_dict(earlier)).eval()
+    assert net.config.to_dict() == earlier
+    assert not any("norm" in key for key in net.state_dict())
+    assert set(net.state_dict()) < set(_graph_head_net().state_dict())
+    _, g, t = _layouts(6, 2, seed=12)
+    s = torch.from_numpy(t.snr_db(g))
+    loaded, _ = load_net(save_net(tmp_path / "n.pt", net))
+    with torch.no_grad():
+        f = net.features(s)
+        head = net.heads["sum_rate"]
+        h, graph = f[..., :16], Graph.build(s, 49)
+        for layer in head.layers:                    # the earlier forward, written out
+            h = layer(h, graph)
+        torch.testing.assert_close(head(f), head.mlp(h), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(s, head="sum_rate")["out"],
+                                   net(s, head="sum_rate")["out"], rtol=0, atol=0)
+    assert "head_norm" not in loaded.config.to_json()
+    # new networks (d2d_gnn_config, experiments/d2d.yaml) get the LayerNorm
+    assert _graph_head_config().graph["head_norm"] == "layer"
+    assert isinstance(_graph_head_net().heads["min_rate"].norm, nn.LayerNorm)
+
+
 def test_head_layers_zero_keeps_the_earlier_network_config():
     assert "head_layers" not in d2d_gnn_config().graph
+    assert "head_norm" not in d2d_gnn_config().graph            # no graph heads to normalize
     assert not isinstance(TransferNet.from_config(d2d_gnn_config()).heads["sum_rate"], GraphHead)
 
 
@@ -317,6 +447,8 @@ def test_head_layers_zero_keeps_the_earlier_network_config():
     ("make", "message"),
     [
         (lambda: GraphConfig(head_layers=-1), "graph.head_layers"),
+        (lambda: GraphConfig(head_layers=2, head_norm="batch"),
+         "graph.head_norm='batch' is invalid; expected one of none, layer"),
         (lambda: _graph_head_net().heads["sum_rate"](torch.zeros(2, 4, 16)),
          r"features: shape \(2, 4, 16\) is invalid for a GraphHead; "
          r"expected \(batch, n, 16 \+ n\)"),
