@@ -103,7 +103,7 @@ def _mlp_net(model: dict, n_links: int, rec: str = "input", head: str = "direct"
 
 
 GNN_KEYS = ("width", "layers", "head", "decoder", "top_k", "channels", "update_widths",
-            "head_layers")
+            "head_layers", "head_norm")
 
 
 def _gnn_net(model: dict, n_links: int, rec: str = "input", head: str = "direct") -> NetConfig:
@@ -119,8 +119,8 @@ def _gnn_net(model: dict, n_links: int, rec: str = "input", head: str = "direct"
     width = check_int("model.gnn.width", gnn.get("width", 32), 1)
     layers = check_int("model.gnn.layers", gnn.get("layers", 3), 1)
     hidden = (width, *gnn.get("head", [32]), 1)
-    graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths", "head_layers")
-             if k in gnn}
+    graph = {k: gnn[k] for k in ("top_k", "channels", "update_widths", "head_layers",
+                                 "head_norm") if k in gnn}
     decoder = (width, *gnn.get("decoder", [64, 16]))
     if rec != "input":
         graph["decoder"] = "nodes"
@@ -133,6 +133,26 @@ def _gnn_net(model: dict, n_links: int, rec: str = "input", head: str = "direct"
         family="gnn",
         graph=graph,
     )
+
+
+def hashed_model_section(model: dict) -> dict:
+    """``model`` without ``gnn.head_norm`` where it changes no network (family ``mlp``, or
+    ``gnn`` without graph heads, ``head_layers`` 0) or is ``none`` (what its absence means):
+    run folders made before the option existed keep their step hashes, and so does a run
+    with graph heads given ``model.gnn.head_norm=none``; other graph-head runs retrain.
+
+    Example
+    -------
+    >>> hashed_model_section({"family": "gnn", "gnn": {"head_layers": 0, "head_norm": "layer"}})
+    {'family': 'gnn', 'gnn': {'head_layers': 0}}
+    """
+    gnn = model.get("gnn")
+    if not isinstance(gnn, dict) or "head_norm" not in gnn:
+        return model
+    graph_heads = model.get("family", "mlp") == "gnn" and gnn.get("head_layers", 0)
+    if graph_heads and gnn["head_norm"] != "none":
+        return model
+    return {**model, "gnn": {k: v for k, v in gnn.items() if k != "head_norm"}}
 
 
 NET_BUILDERS = {"mlp": _mlp_net, "gnn": _gnn_net}
@@ -269,6 +289,11 @@ class D2DRun(TaskRun):
         check_int("baselines.wmmse_iterations", b["wmmse_iterations"], 1)
         check_int("baselines.random_seed", b["random_seed"], 0)
         d2d_sizes.check(config, config["strategies"])
+
+    def hashed_model(self) -> dict:
+        """The model section without options that change none of its networks
+        (:func:`hashed_model_section`)."""
+        return hashed_model_section(self.config["model"])
 
     def data_config(self) -> dict:
         """System config, split sizes and seed."""

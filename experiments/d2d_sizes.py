@@ -262,7 +262,7 @@ def run_sizes(exp: D2DRun) -> None:
         system = system_at(exp, n_links)
         folder = f"generalization/n{n_links}"
         nets = _networks(exp, lrs)
-        cfg = {**exp.data_config(), "model": exp.config["model"],
+        cfg = {**exp.data_config(), "model": exp.hashed_model(),
                "source": hashed_source_options(exp.config["source"], "reconstruction"),
                "target": exp.config["target"],
                "strategies": exp.plan.strategies, "generalization": gen,

@@ -214,8 +214,8 @@ class TaskRun(RunLayout):
         ``target_train``, ``target_valid`` and ``test``
     evaluate(out, head) : the per-sample results of a network's test outputs, a dict of
         NumPy arrays ``[n_test, ...]`` (written to ``evaluation.h5``)
-    and optionally units(config, seeds), source_data_config(), extra_steps(),
-    extra_networks(), source_splits(section, name), network_input(net, split),
+    and optionally units(config, seeds), source_data_config(), hashed_model(),
+    extra_steps(), extra_networks(), source_splits(section, name), network_input(net, split),
     hashed_target_section(section), ``VARIANT_PRESETS`` and ``AUGMENTATIONS``. The report
     is the module ``experiments.<name>_report`` with ``write_report(config, run_dir, units,
     plan, echo)``, reading files only (:func:`experiments.layout.read_run`).
@@ -275,6 +275,12 @@ class TaskRun(RunLayout):
         sweep reuses one source model."""
         cfg = self.data_config()
         return {**cfg, "data": {k: cfg["data"][k] for k in ("source_train", "source_valid")}}
+
+    def hashed_model(self) -> dict:
+        """The ``model`` section as the step hashes see it: by default the section as is; a
+        task drops options that do not change its networks (so adding an option with a
+        default keeps earlier run folders valid)."""
+        return self.config["model"]
 
     def make_data(self) -> None:
         """The ``data`` step: write the unit's data files (skipped when done); every task
@@ -364,7 +370,7 @@ class TaskRun(RunLayout):
         :func:`wirelessrl.source_options.hashed_source_options`)."""
         section = self.config["source"] if source is None else source
         base = self.data_config() if extra else self.source_data_config()
-        cfg = {**base, "model": self.config["model"], **extra}
+        cfg = {**base, "model": self.hashed_model(), **extra}
         if strategy is not None:
             cfg["strategy"] = strategy
         source_name = None if strategy is None else source_of(strategy)

@@ -78,6 +78,8 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
         ("model.family=cnn", "model.family='cnn'"),
         ("model.family=gnn model.gnn.widht=8", "model.gnn.widht"),
         ("model.family=gnn model.gnn.width=wide", "model.gnn.width"),
+        ("model.family=gnn model.gnn.head_layers=2 model.gnn.head_norm=batch",
+         "graph.head_norm='batch' is invalid; expected one of none, layer"),
         ("model.family=gnn variants=[augment_permutations]",
          "variant 'augment_permutations' (an input augmentation) is implemented for"),
         ("source.beta=-1", "source.beta=-1.0 is invalid; expected a number >= 0"),
@@ -130,6 +132,29 @@ def test_denoising_retrains_only_the_reconstruction_source(tiny_run):
     result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "[skip] source/reconstruction" in result.output and "[run ]" not in result.output
+
+
+def test_head_norm_keeps_every_step_of_runs_without_graph_heads(tiny_run):
+    # model.gnn.head_norm changes graph heads only: a run folder made before the option
+    # (family mlp here, or gnn with head_layers = 0) keeps every step
+    out, _ = tiny_run
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       "model.gnn.head_norm=none"])
+    assert result.exit_code == 0, result.output
+    assert "[skip] source/reconstruction" in result.output and "[run ]" not in result.output
+
+
+def test_step_hashes_see_head_norm_only_with_graph_heads():
+    from experiments.d2d import hashed_model_section
+
+    heads = {"family": "gnn", "gnn": {"width": 8, "head_layers": 2, "head_norm": "layer"}}
+    assert hashed_model_section(heads) == heads
+    # no graph heads, or "none" (what a config without the key means): the earlier hash
+    for model in ({**heads, "family": "mlp"},
+                  {**heads, "gnn": {**heads["gnn"], "head_layers": 0}},
+                  {**heads, "gnn": {**heads["gnn"], "head_norm": "none"}}):
+        assert "head_norm" not in hashed_model_section(model)["gnn"]
+        assert hashed_model_section(model)["family"] == model["family"]
 
 
 def test_corruption_without_reconstruction_loss_fails_before_any_work(tmp_path):
