@@ -554,20 +554,16 @@ class GraphHead(nn.Module):
         (the :class:`Graph` input of the feature module), ``f : [batch, n, d_L]``."""
         d = self.config.widths[0]
         n = f.shape[1]
-        if graph is not None:
-            h = f[..., :d]
-            for layer in self.layers:
-                h = layer(h, graph)
-            return self.mlp(h)
-        if f.shape[-1] != d + n:
-            raise ConfigError(f"features: shape {tuple(f.shape)} is invalid for a GraphHead; "
-                              f"expected (batch, n, {d} + n): node features and the gains "
-                              "(graph.head_layers > 0 in the feature module)")
-        h, s = f[..., :d], f[..., d:]            # [batch, n, d], [batch, n, n] dB
-        graph = Graph.build(s, self.graph.k(n))
+        if graph is None:
+            if f.shape[-1] != d + n:
+                raise ConfigError(f"features: shape {tuple(f.shape)} is invalid for a "
+                                  f"GraphHead; expected (batch, n, {d} + n): node features "
+                                  "and the gains (graph.head_layers > 0 in the feature module)")
+            graph = Graph.build(f[..., d:], self.graph.k(n))   # from the [batch, n, n] dB
+        h = f[..., :d]                                          # [batch, n, d]
         for layer in self.layers:
             h = layer(h, graph)
-        return self.mlp(self.norm(h))                  # [batch, n]
+        return self.mlp(self.norm(h))                           # [batch, n]
 
 
 class EdgeDecoder(nn.Module):
