@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from baselines.mu_miso import solve_beamforming
+from experiments.mu_miso_report import ESTIMATE_SUFFIX
 from experiments.runner import TaskRun, feature_width
 from simulators.mu_miso import MuMisoConfig, MuMisoSamples
 from simulators.validation import check_choice, check_int
@@ -175,34 +176,52 @@ class MuMisoRun(TaskRun):
         return self._data
 
     # ------------------------------------------------------------ baselines
+    def baseline_channels(self) -> dict[str, np.ndarray]:
+        """Label suffix -> the test-set channels ``[n_test, K, M]`` the baselines are solved
+        on: the true channels (suffix ``""``, the perfect-CSI references) and, with
+        ``model.input=pilots``, also the least-squares estimate from the uplink pilots
+        (suffix ``" (LS estimate)"``), the estimate the network sees. Every beamformer is
+        evaluated on the true channels."""
+        test = self.samples()["test"]
+        channels = {"": test.h}
+        if self.config["model"]["input"] == "pilots":
+            channels[ESTIMATE_SUFFIX] = test.channel_estimate()
+        return channels
+
     def solve_baselines(self) -> None:
         """``baselines.h5``: the test-set beamformers ``w<i> : [n_test, K, M]`` (complex) of
-        every :func:`baseline_methods` entry, timed after a JIT warm-up, with stopping rules
-        and status counts."""
+        every :func:`baseline_methods` entry on every :meth:`baseline_channels` input, timed
+        after a JIT warm-up, with stopping rules and status counts."""
         methods = baseline_methods(self.config)
 
         def build():
-            h = self.samples()["test"].h
             arrays, info = {}, {}
-            for i, (label, (method, options)) in enumerate(methods.items()):
-                solve_beamforming(method, h[:2], p_max_w=self.system.p_max_w,  # warm-up (JIT)
-                                  noise_w=self.system.noise_w, seed=self.seed, **options)
-                start = time.perf_counter()
-                res = solve_beamforming(method, h, p_max_w=self.system.p_max_w,
-                                        noise_w=self.system.noise_w, seed=self.seed, **options)
-                seconds = time.perf_counter() - start
-                arrays[f"w{i}"] = res.w
-                statuses, counts = np.unique(res.status, return_counts=True)
-                info[label] = {"key": f"w{i}", "method": method, "seconds": seconds,
-                               "stopping_rule": res.options["stopping_rule"],
-                               "status_counts": dict(zip(statuses.tolist(), counts.tolist(),
-                                                         strict=True))}
+            for suffix, h in self.baseline_channels().items():
+                for label, (method, options) in methods.items():
+                    key = f"w{len(arrays)}"
+                    arrays[key], info[label + suffix] = self._solve(key, method, options, h)
             meta = provenance("mu-miso-baselines", self.system.to_dict(), self.seed,
                               methods=info)
             write_arrays(self.path("baselines.h5"), arrays, meta)
 
         self.steps.run("baselines", {**self.data_config(), "baselines": self.config["baselines"]},
                        build, ["baselines.h5"])
+
+    def _solve(self, key: str, method: str, options: dict,
+               h: np.ndarray) -> tuple[np.ndarray, dict]:
+        """One baseline on channels ``h``: its beamformers and info (timed after a JIT
+        warm-up)."""
+        common = {"p_max_w": self.system.p_max_w, "noise_w": self.system.noise_w,
+                  "seed": self.seed, **options}
+        solve_beamforming(method, h[:2], **common)
+        start = time.perf_counter()
+        res = solve_beamforming(method, h, **common)
+        seconds = time.perf_counter() - start
+        statuses, counts = np.unique(res.status, return_counts=True)
+        return res.w, {"key": key, "method": method, "seconds": seconds,
+                       "stopping_rule": res.options["stopping_rule"],
+                       "status_counts": dict(zip(statuses.tolist(), counts.tolist(),
+                                                 strict=True))}
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, out: torch.Tensor, head: str) -> dict[str, np.ndarray]:

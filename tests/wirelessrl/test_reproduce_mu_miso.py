@@ -10,8 +10,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from baselines.mu_miso import solve_beamforming
 from experiments import load_experiment_config, mu_miso_report
-from experiments.mu_miso import make_task, system_config
+from experiments.mu_miso import MuMisoRun, make_task, system_config
 from simulators.beamforming import total_power_w, user_rates_bps
 from simulators.mu_miso import MuMisoConfig, generate_mu_miso
 from simulators.validation import ConfigError
@@ -132,3 +133,35 @@ def test_bad_task_config_is_one_line(tmp_path):
                                        str(tmp_path / "r"), "model.input=csi"])
     assert result.exit_code == 2 and "model.input='csi' is invalid" in result.output
     assert not (tmp_path / "r" / "seed-1").exists()
+
+
+def test_pilot_input_adds_the_baselines_on_the_ls_estimate(tmp_path):
+
+    config = load_experiment_config("mu-miso", "tiny", ["model.input=pilots",
+                                                        "data.test=40"])
+    run = MuMisoRun(config, tmp_path, seed=1, echo=lambda *a: None)
+    run.make_data()
+    run.solve_baselines()
+    beams, info = mu_miso_report.baseline_beams(run)
+    test = run.samples()["test"]
+    estimate = test.channel_estimate()
+    assert not np.allclose(estimate, test.h)  # the pilots are noisy
+    sys = run.system
+    for label in ("max-min optimum", "RZF", "ZF"):
+        np.testing.assert_array_equal(  # solved on the estimate, not on the channel
+            beams[label + mu_miso_report.ESTIMATE_SUFFIX],
+            solve_beamforming(info[label]["method"], estimate, p_max_w=sys.p_max_w,
+                              noise_w=sys.noise_w, seed=1).w)
+    true_min = user_rates_bps(test.h, beams["max-min optimum"], sys.noise_w).min(axis=1)
+    est_min = user_rates_bps(test.h, beams["max-min optimum (LS estimate)"],
+                             sys.noise_w).min(axis=1)
+    assert np.all(est_min <= true_min * (1 + 1e-9))  # the exact optimum is an upper bound
+    assert est_min.mean() < true_min.mean()
+
+
+def test_perfect_csi_input_has_no_estimate_baselines(tmp_path):
+
+    config = load_experiment_config("mu-miso", "tiny", ["data.test=40"])
+    run = MuMisoRun(config, tmp_path, seed=1, echo=lambda *a: None)
+    run.make_data()
+    assert list(run.baseline_channels()) == [""]
