@@ -12,6 +12,9 @@ module before training, same architecture and seed):
    fitted on ``target_train``, its strength chosen on ``target_valid`` from
    :data:`~wirelessrl.probes.RIDGE_GRID`, scored once on ``test`` with the task's own
    metrics, beside the task's reference predictions (full power, centre guess, ...).
+   Per-node features (a graph network on D2D, ``[n, N, width]``) get a second, per-link
+   probe: one ridge map shared by all links from a link's own features to its own optimal
+   power fraction (what a frozen per-node head can use, at any N).
 2. **Spectra**: the eigenvalues of the test-set covariance of every representation, and
    the probe on the input projected onto its top-k or bottom-k principal directions
    (basis from the source-training inputs, k = 10 %, 25 %, 50 % and 100 % of the input
@@ -74,10 +77,16 @@ class _Representation:
     net: Any = None
 
 
+def _numpy(a: Any) -> np.ndarray:
+    """A tensor or array as float64, shape kept."""
+    a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+    return a.astype(np.float64)
+
+
 def _flat(a: Any) -> np.ndarray:
     """A tensor or array ``[n, ...]`` as float64 ``[n, d]``."""
-    a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-    return a.reshape(len(a), -1).astype(np.float64)
+    a = _numpy(a)
+    return a.reshape(len(a), -1)
 
 
 SOURCE_LABELS = {"conventional": "conventional source (no reconstruction)",
@@ -117,6 +126,34 @@ def _probe(spec: ProbeTask, x: Mapping[str, np.ndarray]) -> dict:
                             y["target_valid"], score=spec.select)
     return {"strength": probe.strength, "valid_select": probe.valid_scores[probe.strength],
             **spec.score(probe.predict(x["test"]))}
+
+
+PER_LINK_SUFFIX = ", per link"
+"""Label suffix of the per-link probe (:func:`_per_link_probe`)."""
+
+
+def _is_per_link(features: np.ndarray, spec: ProbeTask) -> bool:
+    """Whether the features are per node, ``[n, N, d]``, with one target column per node
+    (``spec.target: [n, N]``): a graph network's feature layer on D2D."""
+    return features.ndim == 3 and spec.target["test"].shape == features.shape[:2]
+
+
+def _per_link_probe(spec: ProbeTask, nodes: Mapping[str, np.ndarray]) -> dict:
+    """One ridge probe shared by every link, from a node's features ``[d]`` to its own
+    target column, fitted on the links of all target_train samples (the probe a frozen
+    per-node head can realize: equivariant and of any N); scored like :func:`_probe` on the
+    test samples' ``[n, N]`` predictions."""
+    y = spec.target
+    pooled = {s: (v.reshape(-1, v.shape[2]), y[s].reshape(-1, 1)) for s, v in nodes.items()}
+
+    def select(pred: np.ndarray, truth: np.ndarray) -> float:
+        n = len(nodes["target_valid"])
+        return spec.select(pred.reshape(n, -1), truth.reshape(n, -1))
+
+    probe = fit_ridge_probe(*pooled["target_train"], *pooled["target_valid"], score=select)
+    pred = probe.predict(pooled["test"][0]).reshape(y["test"].shape)
+    return {"strength": probe.strength, "valid_select": probe.valid_scores[probe.strength],
+            **spec.score(pred)}
 
 
 def _spectrum_row(eigenvalues: np.ndarray) -> dict:
@@ -207,11 +244,16 @@ def analyze_unit(run: TaskRun, files: UnitFiles, spec: ProbeTask | None = None) 
     useful = _entry_usefulness(run, spec, data)
     reconstruction = []
     for rep in _representations(run, files):
-        feats = inputs if rep.net is None else {
-            s: _flat(feature_outputs(rep.net, data[s][key])) for s in PROBE_SPLITS}
+        nodes = None if rep.net is None else {
+            s: _numpy(feature_outputs(rep.net, data[s][key])) for s in PROBE_SPLITS}
+        feats = inputs if nodes is None else {s: _flat(v) for s, v in nodes.items()}
         probe_rows.append({"representation": rep.label, "kind": rep.kind,
                            "net": rep.rel or "", "dim": feats["test"].shape[1],
                            **_probe(spec, feats)})
+        if nodes is not None and _is_per_link(nodes["test"], spec):
+            probe_rows.append({"representation": rep.label + PER_LINK_SUFFIX,
+                               "kind": rep.kind, "net": rep.rel or "",
+                               "dim": nodes["test"].shape[2], **_per_link_probe(spec, nodes)})
         eigenvalues = principal_directions(feats["test"]).eigenvalues
         spectra[rep.label] = eigenvalues
         spectrum_rows.append({"representation": rep.label, "kind": rep.kind,
@@ -506,8 +548,11 @@ def analyze_run(run_dir: str | Path, echo: Echo = print) -> Path:
         f"({spec.select_label}), scored once on the test set; mean ± std over seeds where "
         f"there are several. '{INPUT_LABEL}' is the network input itself; '{RANDOM_LABEL}' "
         "the feature module of the same architecture with the seed's initial weights, "
-        "before any training. Principal directions of the input come from the source "
-        "training inputs; spectra are of the test-set covariance.", ""]
+        "before any training. Rows ending in '" + PER_LINK_SUFFIX.strip(", ") + "' (per-node "
+        "features of a graph network): one ridge map shared by every link, from a link's "
+        "own features (the width shown) to its own power fraction. Principal directions of "
+        "the input come from the source training inputs; spectra are of the test-set "
+        "covariance.", ""]
     md = run_dir / "analysis.md"
     body = [*intro, *lines, "## Plots", "", *[f"![{n}]({n})" for n in plots], ""]
     with atomic_path(md) as tmp:

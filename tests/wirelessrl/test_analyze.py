@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -171,3 +172,41 @@ def test_a_source_whose_decoder_rebuilds_a_solution_is_probed_but_has_no_entry_e
     label = "reconstruction source (variant rec_maxmin)"
     assert label in {r["representation"] for r in unit["probe"]}
     assert {r["representation"] for r in unit["reconstruction"]} == {"reconstruction source"}
+
+
+def test_per_link_probe_recovers_a_shared_linear_map_and_is_equivariant():
+    from experiments.analysis import _per_link_probe
+    from wirelessrl.probes import PROBE_SPLITS, ProbeTask, r2_score
+
+    rng = np.random.default_rng(0)
+    w, n_links = rng.normal(size=5), 7
+    nodes = {s: rng.normal(size=(40, n_links, 5)) for s in PROBE_SPLITS}
+    target = {s: v @ w + 0.5 for s, v in nodes.items()}  # [n, N]: one map for every link
+    seen = []
+
+    def score(pred):
+        seen.append(pred)
+        return {"r2": r2_score(pred, target["test"])}
+
+    spec = ProbeTask(target=target, target_label="t", score=score, metrics={"r2": "R^2"},
+                     mode="max")
+    assert _per_link_probe(spec, nodes)["r2"] > 1 - 1e-6
+    perm = rng.permutation(n_links)  # relabel the links of every sample and split
+    permuted = ProbeTask(target={s: v[:, perm] for s, v in target.items()}, target_label="t",
+                         score=score, metrics={"r2": "R^2"}, mode="max")
+    _per_link_probe(permuted, {s: v[:, perm] for s, v in nodes.items()})
+    np.testing.assert_allclose(seen[1], seen[0][:, perm], atol=1e-9)
+
+
+def test_gnn_sources_get_a_per_link_probe(tmp_path):
+    from experiments.analysis import PER_LINK_SUFFIX
+
+    _, _, doc = _reproduce_and_analyze(tmp_path / "run", "d2d", *FAST, "model.family=gnn")
+    rows = _probe_rows(doc)
+    label = "reconstruction source" + PER_LINK_SUFFIX
+    assert label in rows and "conventional source (no reconstruction)" + PER_LINK_SUFFIX in rows
+    n_links = rows[INPUT_LABEL]["dim"] ** 0.5
+    assert rows[label]["dim"] * n_links == rows["reconstruction source"]["dim"]  # [N, width]
+    for key in ("min_rate_pct", "r2"):
+        assert math.isfinite(rows[label][key])
+    assert 0.0 <= rows[label]["min_rate_pct"] <= 100.0 + 1e-6
