@@ -10,7 +10,7 @@ swept key with its values, and the number to collect from each point's ``results
     overrides: {data.source_train: 100000, tuning.enabled: false}
     sweep: {data.target_train: [100, 300, 1000, 3000, 10000]}
     collect:                        # records with this table (and metric), this field
-      table: paper_settings
+      table: paper_settings         # or a list: [paper_settings, localization_baselines]
       metric: min-rate              # optional: D2D records carry a metric, MISO ones do not
       field: pct_of_reference_mean_ratio
       label: min-rate (% of the max-min optimum)    # y-axis label, ending in its unit
@@ -104,7 +104,7 @@ class SweepSpec:
     overrides: dict[str, Any]
     key: str
     values: list[int | float]
-    table: str
+    table: str | list[str]
     metric: str | None
     field: str
     label: str
@@ -208,9 +208,13 @@ def parse_spec(spec: dict) -> SweepSpec:
     if bad:
         raise ConfigError(f"collect has unknown key(s) {', '.join(bad)}; expected "
                           f"{', '.join(COLLECT_KEYS)}")
-    for k in ("table", "field"):
-        if not isinstance(collect.get(k), str) or not collect[k]:
-            raise ConfigError(f"collect.{k}={collect.get(k)!r} is invalid; expected a name")
+    if not isinstance(collect.get("field"), str) or not collect["field"]:
+        raise ConfigError(f"collect.field={collect.get('field')!r} is invalid; expected a name")
+    table = collect.get("table")
+    if not (isinstance(table, str) and table or isinstance(table, list) and table
+            and all(isinstance(t, str) and t for t in table)):
+        raise ConfigError(f"collect.table={table!r} is invalid; expected a table name or a "
+                          "non-empty list of them")
     methods = collect.get("methods")
     if methods is not None and (not isinstance(methods, list) or not methods):
         raise ConfigError(f"collect.methods={methods!r} is invalid; expected a non-empty list")
@@ -219,7 +223,7 @@ def parse_spec(spec: dict) -> SweepSpec:
         raise ConfigError(f"collect.by={by!r} is invalid; expected the name of a record field")
     metric = collect.get("metric")
     label = collect.get("label") or " ".join(
-        str(p) for p in (collect["table"], metric, collect["field"]) if p) + " (as reported)"
+        str(p) for p in (_tables_text(table), metric, collect["field"]) if p) + " (as reported)"
 
     cap = spec.get("max_target_steps")
     if cap is not None:
@@ -455,32 +459,47 @@ def write_point_provenance(sp: SweepSpec, value: int | float, results_json: Path
                              "provenance": provenance})
 
 
+def _tables(sp: SweepSpec) -> tuple[str, ...]:
+    """The record tables ``collect.table`` names (one name or a list)."""
+    return (sp.table,) if isinstance(sp.table, str) else tuple(sp.table)
+
+
+def _tables_text(table: str | list[str]) -> str:
+    return table if isinstance(table, str) else "+".join(table)
+
+
 def collect_point(sp: SweepSpec, value: int | float, results_json: Path) -> list[dict]:
     """Rows ``seed, strategy, value, metric`` of one point from its ``results.json``
     (``strategy``: the record's method, and ``, <by>=<value>`` with ``collect.by``)."""
     records = json.loads(Path(results_json).read_text())["records"]
     rows = []
     for r in records:
-        if r.get("table") != sp.table or (sp.metric is not None and r.get("metric") != sp.metric):
+        if r.get("table") not in _tables(sp) or (sp.metric is not None
+                                                 and r.get("metric") != sp.metric):
             continue
         if sp.methods is not None and r.get("method") not in sp.methods:
             continue
         if sp.field not in r:
             raise ConfigError(f"collect.field={sp.field!r} is not in the records of table "
-                              f"{sp.table!r}; fields: {', '.join(r)}")
+                              f"{r['table']!r}; fields: {', '.join(r)}")
         x = r[sp.field]
         strategy = r["method"]
         if sp.by is not None:
             if sp.by not in r:
                 raise ConfigError(f"collect.by={sp.by!r} is not in the records of table "
-                                  f"{sp.table!r}; fields: {', '.join(r)}")
+                                  f"{r['table']!r}; fields: {', '.join(r)}")
             strategy = f"{strategy}, {sp.by}={r[sp.by]}"
         rows.append({"seed": r["seed"], "strategy": strategy, "value": value,
                      "metric": float("nan") if x is None else float(x)})
+    seen = [(row["seed"], row["strategy"]) for row in rows]
+    if len(set(seen)) < len(seen):
+        raise ConfigError(f"collect.table={sp.table!r} gives one method twice for a seed in "
+                          f"{str(results_json)!r}; name tables whose methods differ, or "
+                          "narrow them with collect.methods")
     if not rows:
         tables = sorted({(r.get("table"), r.get("metric")) for r in records}, key=str)
         have = ", ".join(t if m is None else f"{t}/{m}" for t, m in tables)
-        want = sp.table if sp.metric is None else f"{sp.table}/{sp.metric}"
+        want = _tables_text(sp.table) if sp.metric is None else f"{sp.table}/{sp.metric}"
         raise ConfigError(f"collect table {want!r} matches no record in {str(results_json)!r}; "
                           f"tables there: {have}")
     return rows

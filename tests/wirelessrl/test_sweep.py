@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from experiments.sweep import (
     cap_target_epochs,
+    collect_point,
     load_sweep_spec,
     parse_spec,
     point_configs,
@@ -229,3 +230,41 @@ def test_points_run_on_dask_workers_give_the_same_csvs(tiny_sweep, tmp_path):
         name = f"data.target_train={value}.csv"
         assert _read(tmp_path / "results" / NAME / name) == _read(results / NAME / name)
     assert (tmp_path / "runs" / NAME / "data.target_train=200" / "results.json").is_file()
+
+
+def _records_file(tmp_path, records):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"records": records}))
+    return path
+
+
+def test_collect_reads_several_tables_and_filters_methods(tmp_path):
+    spec = parse_spec(load_sweep_spec(SPECS / "miso_system_seed.yaml", "tiny"))
+    assert spec.table == ["paper_settings", "localization_baselines"]
+    records = [
+        {"seed": 1, "table": "paper_settings", "method": "regular", "mean_m": 6.5},
+        {"seed": 1, "table": "localization_baselines", "method": "grid MMSE", "mean_m": 5.3},
+        {"seed": 1, "table": "localization_baselines", "method": "centre guess", "mean_m": 30.},
+        {"seed": 1, "table": "equal_tuning", "method": "regular", "mean_m": 6.0},
+    ]
+    rows = collect_point(spec, 3, _records_file(tmp_path, records))
+    assert {(r["strategy"], r["metric"]) for r in rows} == {("regular", 6.5), ("grid MMSE", 5.3)}
+    assert {r["value"] for r in rows} == {3}
+
+
+def test_collect_tables_that_repeat_a_method_are_refused(tmp_path):
+    spec = parse_spec({**load_sweep_spec(SPECS / "miso_system_seed.yaml", "tiny"),
+                       "collect": {"table": ["paper_settings", "equal_tuning"],
+                                   "field": "mean_m", "label": "mean error (m)"}})
+    records = [{"seed": 1, "table": t, "method": "regular", "mean_m": 6.0}
+               for t in ("paper_settings", "equal_tuning")]
+    with pytest.raises(ConfigError, match="gives one method twice"):
+        collect_point(spec, 0, _records_file(tmp_path, records))
+
+
+@pytest.mark.parametrize("table", ["", [], ["paper_settings", ""], 3, {"a": 1}])
+def test_bad_collect_table_is_rejected(table):
+    spec = load_sweep_spec(SPECS / "miso_system_seed.yaml", "tiny")
+    spec["collect"] = {**spec["collect"], "table": table}
+    with pytest.raises(ConfigError, match="collect.table=.* is invalid; expected a table name"):
+        parse_spec(spec)
