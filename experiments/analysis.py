@@ -537,6 +537,11 @@ def analyze_run(run_dir: str | Path, echo: Echo = print) -> Path:
         "units": [{"seed": f.seed, "group": g, **r} for g, m in groups.items() for f, r in m],
         "provenance": provenance_block(config, seeds),
     })
+    per_link = any(row["representation"].endswith(PER_LINK_SUFFIX)
+                   for _, m in groups.items() for _, r in m for row in r["probe"])
+    per_link_note = (f" Rows ending in '{PER_LINK_SUFFIX.strip(', ')}' (per-node features "
+                     "of a graph network): one ridge map shared by every link, from a link's "
+                     "own features (the width shown) to its own power fraction.")
     intro = [
         f"# Analysis of the {run['experiment']} run ({config.get('scale', '')} scale, "
         f"{seeds_text(seeds)})", "",
@@ -548,11 +553,9 @@ def analyze_run(run_dir: str | Path, echo: Echo = print) -> Path:
         f"({spec.select_label}), scored once on the test set; mean ± std over seeds where "
         f"there are several. '{INPUT_LABEL}' is the network input itself; '{RANDOM_LABEL}' "
         "the feature module of the same architecture with the seed's initial weights, "
-        "before any training. Rows ending in '" + PER_LINK_SUFFIX.strip(", ") + "' (per-node "
-        "features of a graph network): one ridge map shared by every link, from a link's "
-        "own features (the width shown) to its own power fraction. Principal directions of "
-        "the input come from the source training inputs; spectra are of the test-set "
-        "covariance.", ""]
+        "before any training." + (per_link_note if per_link else "") + " Principal "
+        "directions of the input come from the source training inputs; spectra are of the "
+        "test-set covariance.", ""]
     md = run_dir / "analysis.md"
     body = [*intro, *lines, "## Plots", "", *[f"![{n}]({n})" for n in plots], ""]
     with atomic_path(md) as tmp:

@@ -201,7 +201,8 @@ def test_per_link_probe_recovers_a_shared_linear_map_and_is_equivariant():
 def test_gnn_sources_get_a_per_link_probe(tmp_path):
     from experiments.analysis import PER_LINK_SUFFIX
 
-    _, _, doc = _reproduce_and_analyze(tmp_path / "run", "d2d", *FAST, "model.family=gnn")
+    out, _, doc = _reproduce_and_analyze(tmp_path / "run", "d2d", *FAST, "model.family=gnn")
+    assert "Rows ending in 'per link'" in (out / "analysis.md").read_text()
     rows = _probe_rows(doc)
     label = "reconstruction source" + PER_LINK_SUFFIX
     assert label in rows and "conventional source (no reconstruction)" + PER_LINK_SUFFIX in rows
