@@ -236,7 +236,16 @@ def _read_mat(path: Path, where: str, var: str | None) -> tuple[np.ndarray, str]
 
 
 def _csv_tokens(line: str) -> list[str]:
+    """The values of one text line: comma-separated, or, in a line without commas,
+    whitespace-separated (what ``numpy.savetxt`` writes by default)."""
+    if "," not in line:
+        return line.split()
     return [t.strip() for t in line.split(",")]
+
+
+def _shown(token: str, limit: int = 40) -> str:
+    """``token`` for an error message, cut to ``limit`` characters."""
+    return repr(token) if len(token) <= limit else repr(token[:limit]) + "..."
 
 
 def _is_number(token: str) -> bool:
@@ -270,8 +279,8 @@ def _read_csv(path: Path, where: str) -> np.ndarray:
             rows[r] = [float(t) for t in tokens]
         except ValueError:
             col, bad = next((c, t) for c, t in enumerate(tokens) if not _is_number(t))
-            raise ConfigError(f"{where}: line {number}, column {col + 1}: {bad!r} is not a "
-                              "number; expected real gains") from None
+            raise ConfigError(f"{where}: line {number}, column {col + 1}: {_shown(bad)} is "
+                              "not a number; expected real gains") from None
     n = int(round(width ** 0.5))
     if n * n != width:
         raise ConfigError(f"{where}: rows have {width} values; expected N*N values (one layout "

@@ -277,6 +277,7 @@ def test_mat_errors(tmp_path, gains):
     ("1,2,3,4\n1+2j,1,1,1\n", r"line 2, column 1: '1\+2j' is not a number"),
     ("a,b\n", r"holds no rows of numbers"),
     ("1,-2,3,4\n", r"layout 0, g\[0, 0, 1\]=-2.0 is invalid"),
+    ("1,2,3,4\n5,6,7," + "8" * 100 + "z\n", r"column 4: '8{40}'\.\.\. is not a number"),
 ])
 def test_csv_errors(tmp_path, text, message):
     src = tmp_path / "g.csv"
@@ -313,3 +314,12 @@ def test_cli_file_errors(runner, tmp_path, gains):
     assert result.exit_code == 2 and "has the suffix '.npy'; expected one of .h5" in result.output
     with pytest.raises(ConfigError, match="is the gains file itself"):
         import_d2d(tmp_path / "d.h5", tmp_path / "d.h5", var="g", overwrite=True)
+
+
+def test_csv_without_commas_is_read_as_numpy_savetxt_writes_it(tmp_path):
+    g = np.random.default_rng(3).uniform(1e-12, 1e-6, size=(5, 3, 3))
+    spaced, commas = tmp_path / "spaced.csv", tmp_path / "commas.csv"
+    np.savetxt(spaced, g.reshape(5, 9))                  # default: spaces, %.18e
+    np.savetxt(commas, g.reshape(5, 9), delimiter=",")
+    np.testing.assert_array_equal(read_gains(spaced).g, g)
+    np.testing.assert_array_equal(read_gains(commas).g, g)
