@@ -192,12 +192,13 @@ def test_cap_target_epochs_formula():
 
 def test_every_shipped_spec_parses_at_each_scale():
     for path in sorted(SPECS.glob("*.yaml")):
+        own = yaml.safe_load(path.read_text())["scale"]  # paper, or quick where paper is days
         for scale in (None, "quick", "tiny"):
             sp = parse_spec(load_sweep_spec(path, scale))
             assert sp.max_target_steps is not None and sp.values
             configs = point_configs(sp)  # every point config passes the experiment's checks
             assert list(configs) == sp.values
-            assert sp.name == path.stem + ("" if scale is None else f"-{scale}")
+            assert sp.name == path.stem + ("" if scale in (None, own) else f"-{scale}")
         paper = parse_spec(load_sweep_spec(path))
         assert paper.max_target_steps == 100_000 and paper.seeds == [1, 2, 3]
 
