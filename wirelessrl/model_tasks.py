@@ -64,10 +64,12 @@ OBJECTIVES = {"sum": ("sum_rate", "sum_rate_bps_per_hz", "sum-rate"),
               "min": ("min_rate", "min_rate_bps_per_hz", "min-rate")}
 """Objective -> (head name, validation metric in bit/s/Hz, solution task)."""
 
-GNN_HEAD_LAYERS = 0
-"""Message-passing layers in each head of a ``gnn`` model that ``train d2d`` builds (0:
-per-node MLP heads; :class:`wirelessrl.gnn.GraphHead` with more, README "Graph power
-control": better min-rate heads, but a sum-rate source died on 1 of 3 seeds)."""
+GNN_HEAD_LAYERS = 2
+"""Message-passing layers in each head of a ``gnn`` model that ``train d2d`` builds
+(:class:`wirelessrl.gnn.GraphHead`, with the LayerNorm of ``head_norm="layer"``; 0 would be
+per-node MLP heads). README "Graph power control", ``spatial-2019`` at N = 50, seeds 1-3:
+the sum-rate network reaches 98.7 % of best-of-8 FP against 96.8 % with per-node heads, and
+reconstruction transfer 83.9 % of the max-min optimum against 58.6 %."""
 
 MU_MISO_SOFTMIN_TEMPERATURE = 0.05
 """Soft-min temperature (nats) of the multi-user MISO min-rate loss."""
