@@ -196,9 +196,9 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True,
             f"output {str(path)!r} cannot be written ({err.strerror or type(err).__name__}); "
             "expected a file name in a writable folder"
         ) from None
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a data file gets the usual mode
-    try:
+    try:  # from here on a Ctrl-C at any point removes the temporary file
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a data file gets the usual mode
         yield Path(tmp)
         if fsync:
             with open(tmp, "rb+") as f:
