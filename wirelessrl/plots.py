@@ -193,6 +193,7 @@ def save_figure(fig, path: str | Path, *, source: str | None = None, overwrite: 
             "png": {"Software": creator, "Description": source}}[fmt]
     meta = {k: v for k, v in meta.items() if v is not None}
     with house_style(), atomic_path(p, overwrite) as tmp:
+        _move_legends_off_data(fig)
         fig.savefig(tmp, format=fmt, dpi=PNG_DPI, metadata=meta)
     if close and "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot
         sys.modules["matplotlib.pyplot"].close(fig)
@@ -285,11 +286,80 @@ widened for it."""
 
 def _legend(ax, title: str | None, n_series: int) -> None:
     if n_series > LEGEND_INSIDE_MAX:
-        ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-        fig = ax.figure
-        fig.set_figwidth(fig.get_figwidth() * 1.7)  # room for the legend, not a narrower axes
+        _legend_outside(ax, title)
     elif n_series > 1 or title:
         ax.legend(title=title, loc="best")
+
+
+def _legend_outside(ax, title: str | None) -> None:
+    _place_outside(ax.legend(title=title))
+
+
+def _place_outside(legend) -> None:
+    """The legend right of its axes, the figure widened for it (not a narrower axes)."""
+    legend.set_loc("upper left")
+    legend.set_bbox_to_anchor((1.02, 1.0))
+    legend.borderaxespad = 0.0
+    fig = legend.axes.figure
+    fig.set_figwidth(fig.get_figwidth() * 1.7)
+
+
+def _display_points(artist, step_px: float = 2.0) -> np.ndarray:
+    """``[n, 2]`` display coordinates along a line or the segments of a collection,
+    sampled every ~``step_px`` pixels (a line crossing a box covers it between markers)."""
+    if hasattr(artist, "get_xydata"):
+        parts = [artist.get_xydata()]
+    elif hasattr(artist, "get_segments"):
+        parts = list(artist.get_segments())
+    else:
+        parts = [artist.get_offsets()]
+    out = []
+    for xy in parts:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        if not len(xy):
+            continue
+        d = artist.get_transform().transform(xy)
+        out.append(d[:1])
+        for a, b in zip(d[:-1], d[1:], strict=True):
+            n = int(min(np.hypot(*(b - a)) / step_px, 2000)) + 1
+            out.append(a + np.linspace(0.0, 1.0, n + 1)[1:, None] * (b - a))
+    return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def legend_covers_data(ax) -> bool:
+    """Whether ``ax``'s legend box covers a drawn point: a line, an error bar, a marker, a
+    bar (after the layout of the figure, as it will be saved).
+
+    Example
+    -------
+    >>> fig, ax = new_figure()
+    >>> _ = ax.plot([0, 1], [0, 1], label="a"); _ = ax.plot([0, 1], [1, 0], label="b")
+    >>> _ = ax.legend(loc="center")
+    >>> legend_covers_data(ax)
+    True
+    """
+    legend = ax.get_legend()
+    if legend is None:
+        return False
+    ax.figure.draw_without_rendering()
+    box = legend.get_window_extent()
+    for artist in [*ax.lines, *ax.collections]:
+        p = _display_points(artist)
+        if np.any((p[:, 0] >= box.x0) & (p[:, 0] <= box.x1) & (p[:, 1] >= box.y0)
+                  & (p[:, 1] <= box.y1)):
+            return True
+    return any(patch.get_window_extent().overlaps(box) for patch in ax.patches)
+
+
+def _move_legends_off_data(fig) -> None:
+    """Legends placed by ``loc="best"`` that still cover data go right of their axes."""
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is None or getattr(legend, "_loc", None) != 0:  # 0: loc="best"
+            continue
+        if legend_covers_data(ax):
+            _place_outside(legend)
 
 
 # ------------------------------------------------------------------------ the figures

@@ -414,6 +414,59 @@ def test_many_series_put_the_legend_outside_the_axes():
     assert outside.x0 > axes_right
 
 
+def _zigzags(n_series: int) -> dict:
+    """Curves that fill every corner of the axes: no inside spot is free of data."""
+    x = np.linspace(0.0, 7.0, 8)
+    return {f"s{i}": (x, np.where(np.arange(8) % 2 == i % 2, 8.0, 0.0) + 0.3 * i,
+                      np.full(8, 0.2)) for i in range(n_series)}
+
+
+def test_a_legend_that_covers_data_is_moved_outside_when_saved(tmp_path):
+    from wirelessrl.plots import legend_covers_data
+
+    fig = curve_figure(_zigzags(4), "system seed (index)", "error (m)",
+                       legend_title="mean ± std over seeds 1, 2, 3")
+    ax = fig.axes[0]
+    assert legend_covers_data(ax)  # loc="best" finds no free spot here
+    width = fig.get_figwidth()
+    save_figure(fig, tmp_path / "f.png")
+    assert not legend_covers_data(ax)
+    assert ax.get_legend().get_window_extent().x0 > ax.get_window_extent().x1
+    assert fig.get_figwidth() > width
+    assert ax.get_legend().get_title().get_text() == "mean ± std over seeds 1, 2, 3"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["s0", "s1", "s2", "s3"]
+
+
+def test_a_legend_on_free_space_or_placed_by_the_user_stays(tmp_path):
+    from wirelessrl.plots import legend_covers_data
+
+    x = np.arange(1.0, 9.0)
+    free = curve_figure({"a": (x, 0.1 * x), "b": (x, 0.1 * x + 0.05)}, "size (layouts)",
+                        "rate (Mbps)")
+    free.axes[0].set_ylim(0.0, 5.0)  # the data lie in the bottom fifth
+    placed = curve_figure(_zigzags(2), "system seed (index)", "error (m)")
+    placed.axes[0].legend(loc="center")  # the user's choice, even over data
+    for name, fig in (("free", free), ("placed", placed)):
+        width = fig.get_figwidth()
+        save_figure(fig, tmp_path / f"{name}.png")
+        ax = fig.axes[0]
+        assert fig.get_figwidth() == width
+        assert ax.get_legend().get_window_extent().x1 <= ax.get_window_extent().x1 + 1
+    assert not legend_covers_data(free.axes[0]) and legend_covers_data(placed.axes[0])
+
+
+def test_bars_under_the_legend_count_as_covered_data():
+    from wirelessrl.plots import legend_covers_data
+
+    fig = bar_figure({"a": {"x": 9.0, "y": 9.5}, "b": {"x": 9.2, "y": 9.8}}, "rate (Mbps)")
+    ax = fig.axes[0]
+    ax.get_legend().set_loc("lower center")  # over the tall bars' bottoms
+    assert legend_covers_data(ax)
+    ax.set_ylim(-40.0, 12.0)
+    ax.get_legend().set_loc("lower left")  # now on empty space below the bars
+    assert not legend_covers_data(ax)
+
+
 def test_scatter_figure_units_distinct_markers_and_log_guard():
     from wirelessrl.plots import scatter_figure
 
