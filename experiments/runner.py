@@ -107,13 +107,25 @@ def check_lrs(field: str, values: Any) -> list[float]:
 
 def train_config(section: Mapping[str, Any], seed: int, **extra: Any) -> TrainConfig:
     """A :class:`~wirelessrl.engine.TrainConfig` from a config section (epochs,
-    batch_size, lr, patience, weight_decay, grad_clip, validate_every) and a seed."""
+    batch_size, lr, patience, weight_decay, grad_clip, lr_schedule, validate_every) and a
+    seed."""
     from wirelessrl.engine import TrainConfig
 
     keys = ("epochs", "batch_size", "lr", "patience", "weight_decay", "grad_clip",
-            "validate_every")
+            "lr_schedule", "validate_every")
     values = {k: section[k] for k in keys if k in section}
     return TrainConfig(seed=seed, **values, **extra)
+
+
+UNHASHED_DEFAULTS = {"lr_schedule": "constant"}
+"""Training keys left out of a step's hash at these values: the steps of runs made before
+the keys existed keep their hashes (and their finished networks)."""
+
+
+def hashed_training_section(section: Mapping[str, Any]) -> dict:
+    """``section`` without the :data:`UNHASHED_DEFAULTS` keys that hold their default."""
+    return {k: v for k, v in section.items()
+            if k not in UNHASHED_DEFAULTS or v != UNHASHED_DEFAULTS[k]}
 
 
 def save_effective_config(run_dir: Path, config: Mapping, seeds: list[int]) -> None:
@@ -368,7 +380,9 @@ class TaskRun(RunLayout):
         source-training options that do not apply to the step
         (:func:`wirelessrl.corruption.hashed_source_section`,
         :func:`wirelessrl.source_options.hashed_source_options`)."""
-        section = self.config["source"] if source is None else source
+        section = hashed_training_section(self.config["source"] if source is None else source)
+        if "target" in extra:
+            extra = {**extra, "target": hashed_training_section(extra["target"])}
         base = self.data_config() if extra else self.source_data_config()
         cfg = {**base, "model": self.hashed_model(), **extra}
         if strategy is not None:
@@ -505,8 +519,13 @@ class TaskRun(RunLayout):
 
 def check_config(cls: type[TaskRun], config: dict) -> Plan:
     """Every check that can fail, before any work (nothing is written when one fails)."""
+    from wirelessrl.engine import LR_SCHEDULES
+
     plan = make_plan(cls, config)
     cls.make_task(config)
+    for name in ("source", "target"):
+        check_choice(f"{name}.lr_schedule", config[name].get("lr_schedule", "constant"),
+                     LR_SCHEDULES)
     train_config(config["source"], 0)
     train_config(config["target"], 0)
     check_source_corruption(config["source"])

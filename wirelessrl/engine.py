@@ -66,11 +66,13 @@ from wirelessrl.fileio import atomic_path
 
 __all__ = [
     "OPTIMIZERS",
+    "LR_SCHEDULES",
     "BestWeights",
     "Callback",
     "Checkpoints",
     "EarlyStopping",
     "FitState",
+    "LRSchedule",
     "MetricsCSV",
     "Progress",
     "TrainConfig",
@@ -94,6 +96,12 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
 }
 """Optimizers by name (``weight_decay`` is passed to each)."""
+
+LR_SCHEDULES = ("constant", "cosine")
+"""Values of ``TrainConfig.lr_schedule``: the learning rate of epoch ``e`` of ``E`` is
+``lr`` (constant) or ``lr (1 + cos(pi (e - 1) / E)) / 2`` (cosine: ``lr`` at epoch 1,
+decaying to ``lr (1 + cos(pi (E - 1) / E)) / 2 > 0`` at the last epoch), per parameter
+group (``lr_scales`` keep their ratios)."""
 
 Objective = Callable[[nn.Module, Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict]]
 Augment = Callable[[dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]
@@ -128,6 +136,9 @@ class TrainConfig:
     lr_scales : dict of prefix to float > 0, learning-rate multipliers for parameter
         groups (e.g. ``{"features": 0.1}``); the longest matching prefix wins
     grad_clip : float > 0 or None, clip the global gradient norm
+    lr_schedule : ``constant`` or ``cosine`` (:data:`LR_SCHEDULES`), the learning rate per
+        epoch, a function of the epoch and ``epochs`` alone (so a resumed run follows the
+        schedule of an uninterrupted one with the same ``epochs``)
     validate_every : int >= 1, validate every this many epochs (also at the first and
         last epoch)
     valid_batch_size : int >= 1, chunk size of the no-grad validation passes
@@ -159,6 +170,7 @@ class TrainConfig:
     trainable: tuple[str, ...] | None = None
     lr_scales: dict = field(default_factory=dict)
     grad_clip: float | None = None
+    lr_schedule: str = "constant"
     validate_every: int = 1
     valid_batch_size: int = 8192
     shuffle: bool = True
@@ -208,6 +220,7 @@ class TrainConfig:
         )
         if self.grad_clip is not None:
             set_(self, "grad_clip", check_positive("grad_clip", self.grad_clip))
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         set_(self, "validate_every", check_int("validate_every", self.validate_every, 1))
         set_(self, "valid_batch_size", check_int("valid_batch_size", self.valid_batch_size, 1))
         for name in ("shuffle", "drop_last", "progress"):
@@ -648,7 +661,8 @@ class TrainingCheckpoint:
 
 def _check_resume(ckpt: TrainingCheckpoint, config: TrainConfig, augment_id: str | None,
                   path: Path) -> None:
-    old = json.loads(ckpt.config)
+    defaults = TrainConfig().to_dict()  # a key newer than the checkpoint: its default
+    old = {**defaults, **json.loads(ckpt.config)}
     new = config.to_dict()
     for key in sorted(set(old) | set(new)):
         if key in TrainConfig.RESUME_FREE:
@@ -827,6 +841,34 @@ class BestWeights(Callback):
         """Load the best weights into ``loop.model`` (if any epoch was validated)."""
         if loop.state.best_state is not None:
             loop.model.load_state_dict(loop.state.best_state)
+
+
+class LRSchedule(Callback):
+    """Set every parameter group's learning rate for the epoch from ``config.lr_schedule``
+    (:data:`LR_SCHEDULES`); the group's base rate is kept in its ``initial_lr`` (saved with
+    the optimizer state, as torch's schedulers do), so a resumed run continues the schedule.
+
+    Example
+    -------
+    >>> [round(LRSchedule.factor("cosine", e, 4), 3) for e in (1, 2, 3, 4)]
+    [1.0, 0.854, 0.5, 0.146]
+    """
+
+    @staticmethod
+    def factor(schedule: str, epoch: int, epochs: int) -> float:
+        """The learning rate of epoch ``epoch`` (1-based) of ``epochs``, as a fraction of
+        the base rate."""
+        if schedule == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+
+    def on_epoch_start(self, loop: _Loop, epoch: int) -> None:
+        """Scale the base rates for epoch ``epoch``."""
+        if loop.config.lr_schedule == "constant":
+            return  # the rates as given: the same bytes as before schedules existed
+        f = self.factor(loop.config.lr_schedule, epoch, loop.config.epochs)
+        for group in loop.optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * f
 
 
 class EarlyStopping(Callback):
@@ -1026,7 +1068,7 @@ def fit(
             log = _MetricsLog(run_path / METRICS_NAME if run_path and rank == 0 else None,
                               state.resumed_from)
             loop.train_model = ddp.wrap(model, device)  # after a resume: same weights
-            hooks = [BestWeights(), EarlyStopping(), MetricsCSV(log),
+            hooks = [LRSchedule(), BestWeights(), EarlyStopping(), MetricsCSV(log),
                      Progress(config, start_epoch, not config.progress or state.complete),
                      Checkpoints(log), *callbacks]
             for epoch in range(start_epoch + 1, config.epochs + 1):

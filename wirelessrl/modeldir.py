@@ -531,6 +531,7 @@ def train_model(
     epochs: int = 50,
     batch_size: int = 100,
     lr: float = 1e-3,
+    lr_schedule: str = "constant",
     patience: int | None = None,
     seed: int = 0,
     threads: int | None = None,
@@ -566,7 +567,7 @@ def train_model(
         of a split of ``data`` (then all of ``data`` trains)
     valid_fraction : float in (0, 1), samples of ``data`` held out (a seeded random split)
         to select the best epoch; None: 0.1 (without ``valid``; with it, an error)
-    epochs, batch_size, lr, patience, seed, device : the :class:`TrainConfig`
+    epochs, batch_size, lr, lr_schedule, patience, seed, device : the :class:`TrainConfig`
     threads : int >= 1 or None, torch CPU threads during training
     checkpoint_every_s : float >= 0, seconds between checkpoints of the training state
         (``.<name>.training/last.pt``; also written at the end)
@@ -603,7 +604,8 @@ def train_model(
                           f"{src.family!r}; expected no --family or --family {src.family}")
     family = src.family if src is not None else (family or spec.families[0])
     input_option = spec.check_input_option(family, input_option, src is not None)
-    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+    train_cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr,
+                            lr_schedule=lr_schedule, patience=patience,
                             seed=seed, device=device, num_threads=threads, progress=progress,
                             checkpoint_every_s=checkpoint_every_s)
     check_data_kind(spec, data)

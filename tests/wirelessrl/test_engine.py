@@ -123,6 +123,59 @@ def test_resume_with_another_config_is_refused(data, tmp_path):
     assert fit(new_net(), objective, train, valid, cfg(epochs=3), tmp_path).resumed_from == 2
 
 
+def test_cosine_schedule_sets_every_epochs_rate_and_resumes_exactly(data, tmp_path):
+    train, valid, loss = data
+    objective = Objective(loss, head="sum_rate")
+    cosine = cfg(lr_schedule="cosine", lr_scales={"features": 0.5})
+    net_a = new_net()
+    fit(net_a, objective, train, valid, cosine, tmp_path / "a")
+    rows = list(csv.DictReader(open(tmp_path / "a" / "metrics.csv")))
+    want = [3e-3 * 0.5 * (1 + math.cos(math.pi * (e - 1) / 12)) for e in range(1, 13)]
+    assert [float(r["lr"]) for r in rows] == pytest.approx(want, rel=1e-12)
+    assert float(rows[-1]["lr"]) > 0.0
+    groups = load_checkpoint(tmp_path / "a" / "last.pt")["optimizer"]["param_groups"]
+    assert sorted(g["lr"] for g in groups) == pytest.approx([0.5 * want[-1], want[-1]])
+    fit(new_net(), objective, train, valid, cfg(), tmp_path / "c")
+    constant = list(csv.DictReader(open(tmp_path / "c" / "metrics.csv")))
+    assert {float(r["lr"]) for r in constant} == {3e-3}
+
+    net_b = new_net()
+    with pytest.raises(KeyboardInterrupt):  # inside epoch 7, after the rate dropped
+        fit(net_b, Interrupt(objective, at_call=4 * 6 + 2), train, valid, cosine,
+            tmp_path / "b")
+    net_b = new_net(seed=99)
+    assert fit(net_b, objective, train, valid, cosine, tmp_path / "b").resumed_from == 6
+    for k, a in net_a.state_dict().items():
+        torch.testing.assert_close(a, net_b.state_dict()[k], rtol=0, atol=1e-6, msg=k)
+    resumed = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    assert [float(r["lr"]) for r in resumed] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ConfigError, match=r"cannot resume .*lr_schedule='cosine'"):
+        fit(new_net(), objective, train, valid, cfg(epochs=13, lr_scales={"features": 0.5}),
+            tmp_path / "b")
+
+
+def test_a_checkpoint_from_before_lr_schedule_existed_resumes(data, tmp_path):
+    import json
+
+    train, valid, loss = data
+    objective = Objective(loss, head="sum_rate")
+    fit(new_net(), objective, train, valid, cfg(epochs=2), tmp_path)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    old = json.loads(ckpt["config"])
+    del old["lr_schedule"]  # the config as older versions wrote it
+    ckpt["config"] = json.dumps(old)
+    save_checkpoint(tmp_path / "last.pt", ckpt)
+    assert fit(new_net(), objective, train, valid, cfg(epochs=3), tmp_path).resumed_from == 2
+    with pytest.raises(ConfigError, match=r"cannot resume .*lr_schedule='constant'.*'cosine'"):
+        fit(new_net(), objective, train, valid, cfg(epochs=4, lr_schedule="cosine"), tmp_path)
+
+
+@pytest.mark.parametrize("bad", ["linear", "", 1, None])
+def test_an_unknown_lr_schedule_names_the_field_and_the_choices(bad):
+    with pytest.raises(ConfigError, match=r"lr_schedule=.*constant.*cosine"):
+        TrainConfig(lr_schedule=bad)
+
+
 def test_resume_with_another_network_names_the_file(data, tmp_path):
     train, valid, loss = data
     objective = Objective(loss, head="sum_rate")

@@ -335,11 +335,28 @@ def test_output_folder_rules(runner, files, sum_model, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_train_with_a_cosine_schedule_logs_the_decaying_rate(runner, files, tmp_path):
+    import csv
+    import math
+
+    model_dir = tmp_path / "cos"
+    result = _cli(runner, "train", "d2d", *FAM, "--data", files["train"], "--objective", "sum",
+                  "--epochs", "3", "--batch-size", "50", "--lr", "2e-3", "--threads", "1",
+                  "--lr-schedule", "cosine", "--device", "cpu", "-o", model_dir)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(model_dir / "metrics.csv")))
+    want = [2e-3 * 0.5 * (1 + math.cos(math.pi * e / 3)) for e in range(3)]
+    assert [float(r["lr"]) for r in rows] == pytest.approx(want, rel=1e-12)
+    info = json.loads((model_dir / MODEL_JSON).read_text())
+    assert info["training"]["train_config"]["lr_schedule"] == "cosine"
+
+
 @pytest.mark.parametrize(("args", "pattern"), [
     (["--epochs", "0"], r"epochs=0 is invalid; expected an integer >= 1"),
     (["--valid-fraction", "1.5"], r"valid_fraction=1.5 is invalid; expected a number in \(0, 1\)"),
     (["--lr", "-1"], r"lr=-1.0 is invalid; expected a number > 0"),
     (["--objective", "max"], r"Invalid value for '--objective'"),
+    (["--lr-schedule", "linear"], r"Invalid value for '--lr-schedule'.*constant.*cosine"),
 ])
 def test_bad_training_options(runner, files, tmp_path, args, pattern):
     base = {"--data": str(files["test"]), "--objective": "sum", "--threads": "1"}

@@ -144,6 +144,55 @@ def test_head_norm_keeps_every_step_of_runs_without_graph_heads(tiny_run):
     assert "[skip] source/reconstruction" in result.output and "[run ]" not in result.output
 
 
+def test_lr_schedule_at_constant_keeps_every_step_and_cosine_retrains_only_targets(
+        tiny_run, tmp_path):
+    import shutil
+
+    from experiments import load_experiment_config
+    from experiments.d2d import D2DRun
+
+    config = load_experiment_config("d2d", "tiny")
+    older = {**config, "source": {k: v for k, v in config["source"].items()
+                                  if k != "lr_schedule"}}  # a config from before the key
+    run, old = (D2DRun(c, tmp_path / "h", 1, lambda s: None) for c in (config, older))
+    target = {**config["target"], "lr": 1e-3}
+    assert run.step_config(None, "reconstruction") == old.step_config(None, "reconstruction")
+    assert run.step_config(None, "regular", target=target) == \
+        old.step_config(None, "regular", target={k: v for k, v in target.items()
+                                                 if k != "lr_schedule"})
+    assert run.step_config(None, "regular", target={**target, "lr_schedule": "cosine"}) != \
+        run.step_config(None, "regular", target=target)
+
+    out, _ = tiny_run
+    copy = tmp_path / "r"
+    shutil.copytree(out, copy)
+    base = ["reproduce", "d2d", "--scale", "tiny", "-o", str(copy), "--threads", "1"]
+    result = CliRunner().invoke(main, [*base, "source.lr_schedule=constant",
+                                       "target.lr_schedule=constant"])
+    assert result.exit_code == 0, result.output
+    assert "[skip] target/finetune-lr0.001" in result.output and "[run ]" not in result.output
+    result = CliRunner().invoke(main, [*base, "tuning.enabled=false", "target.lr_schedule=cosine",
+                                       "strategies=[conventional]"])
+    assert result.exit_code == 0, result.output
+    assert "[skip] source/conventional" in result.output
+    assert "[run ] target/conventional-lr2e-05" in result.output
+    rows = list(csv.DictReader(open(copy / "seed-123" / "target" / "conventional-lr2e-05" /
+                                    "metrics.csv")))
+    lrs = [float(r["lr"]) for r in rows]
+    assert len(lrs) > 2 and lrs[0] == pytest.approx(config["target"]["lr"])
+    assert all(b < a for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+@pytest.mark.parametrize("key", ["source.lr_schedule", "target.lr_schedule"])
+def test_a_bad_lr_schedule_fails_before_any_work(key, tmp_path):
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["reproduce", "d2d", "--scale", "tiny", "-o", str(out),
+                                       f"{key}=linear"])
+    assert result.exit_code == 2, result.output
+    assert f"{key}='linear' is invalid; expected one of constant, cosine" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_step_hashes_see_head_norm_only_with_graph_heads():
     from experiments.d2d import hashed_model_section
 
