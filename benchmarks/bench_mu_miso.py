@@ -77,7 +77,7 @@ def bench(preset: str, n: int, n_cvxpy: int, repeats: int, seed: int) -> list:
     per_fast, per_cvx = t_fast_all / n, t_cvxpy / n_cvxpy
     rows.append(("max-min duality fixed point (Numba)", f"{n} samples", per_fast * 1e6, "",
                  f"{fast.iterations.mean():.1f} steps mean, {fast.iterations.max()} max, "
-                 f"{set(fast.status)}"))
+                 f"status {'/'.join(sorted({str(x) for x in fast.status}))}"))
     rows.append((f"max-min cvxpy SOCP bisection ({'/'.join(sorted(statuses))})",
                  f"{n_cvxpy} samples", per_cvx * 1e6, f"{per_cvx / per_fast:,.0f}x",
                  f"max rel diff min-SINR {np.max(np.abs(t_fast / t_ref - 1)):.2e}, "
