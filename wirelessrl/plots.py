@@ -305,26 +305,35 @@ def _place_outside(legend) -> None:
 
 
 def _display_points(artist, step_px: float = 2.0) -> np.ndarray:
-    """``[n, 2]`` display coordinates along a line or the segments of a collection,
-    sampled every ~``step_px`` pixels (a line crossing a box covers it between markers)."""
+    """``[n, 2]`` display coordinates of what ``artist`` draws: along a line, the segments
+    of a line collection (error bars) or the outline of a filled band, sampled every
+    ~``step_px`` pixels (a line crossing a box covers it between its markers); the
+    centres of a scatter's markers."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    if isinstance(artist, PathCollection):  # scatter: offsets are the data points
+        return _finite_rows(artist.get_offset_transform().transform(artist.get_offsets()))
     if hasattr(artist, "get_xydata"):
         parts = [artist.get_xydata()]
-    elif hasattr(artist, "get_segments"):
+    elif isinstance(artist, LineCollection):
         parts = list(artist.get_segments())
-    else:
-        parts = [artist.get_offsets()]
+    else:  # a filled band (PolyCollection) and other collections: their paths' outlines
+        parts = [path.vertices for path in artist.get_paths()]
     out = []
     for xy in parts:
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        xy = xy[np.all(np.isfinite(xy), axis=1)]
-        if not len(xy):
+        d = _finite_rows(artist.get_transform().transform(_finite_rows(xy)))
+        if not len(d):
             continue
-        d = artist.get_transform().transform(xy)
         out.append(d[:1])
         for a, b in zip(d[:-1], d[1:], strict=True):
             n = int(min(np.hypot(*(b - a)) / step_px, 2000)) + 1
             out.append(a + np.linspace(0.0, 1.0, n + 1)[1:, None] * (b - a))
     return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def _finite_rows(xy: ArrayLike) -> np.ndarray:
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return xy[np.all(np.isfinite(xy), axis=1)]
 
 
 def legend_covers_data(ax) -> bool:

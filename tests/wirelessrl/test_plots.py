@@ -27,6 +27,7 @@ from wirelessrl.plots import (
     curve_figure,
     curves_from_files,
     learning_curve_figure,
+    new_figure,
     save_figure,
     series_style,
 )
@@ -453,6 +454,30 @@ def test_a_legend_on_free_space_or_placed_by_the_user_stays(tmp_path):
         assert fig.get_figwidth() == width
         assert ax.get_legend().get_window_extent().x1 <= ax.get_window_extent().x1 + 1
     assert not legend_covers_data(free.axes[0]) and legend_covers_data(placed.axes[0])
+
+
+def test_scatter_points_and_bands_under_the_legend_count_as_covered_data():
+    from wirelessrl.plots import legend_covers_data
+
+    fig, ax = new_figure()
+    ax.scatter([1.0, 2.0], [1.0, 2.0], label="a")
+    ax.scatter([1.5], [1.2], label="b")
+    ax.set_xlim(0.0, 10.0)
+    ax.set_ylim(0.0, 10.0)
+    ax.legend(loc="upper right")  # the points sit in the lower left
+    assert not legend_covers_data(ax)
+    ax.scatter([9.5], [9.5], label="c")  # now one under the box
+    ax.legend(loc="upper right")
+    assert legend_covers_data(ax)
+    fig, ax = new_figure()
+    ax.fill_between([0.0, 10.0], [8.0, 8.0], [10.0, 10.0], label="band")
+    ax.plot([0.0, 1.0], [0.0, 0.5], label="line")
+    ax.set_xlim(0.0, 10.0)
+    ax.set_ylim(0.0, 10.0)
+    ax.legend(loc="upper right")  # over the band's top edge
+    assert legend_covers_data(ax)
+    ax.legend(loc="center right")
+    assert not legend_covers_data(ax)
 
 
 def test_bars_under_the_legend_count_as_covered_data():
