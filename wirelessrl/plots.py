@@ -181,7 +181,8 @@ def save_figure(fig, path: str | Path, *, source: str | None = None, overwrite: 
     PDF and SVG are vector with text kept as text; PNG is :data:`PNG_DPI` dpi. The file's
     metadata names wirelessrl and its version (``Creator`` / ``Software``) and ``source``
     (``Subject`` / ``Description``: what the figure was drawn from). ``close`` releases
-    the figure afterwards.
+    the figure afterwards. A legend placed with ``loc="best"`` that still covers data
+    (:func:`legend_covers_data`) is moved right of its axes first, the figure widened for it.
     """
     from wirelessrl import __version__
 
@@ -1124,5 +1125,6 @@ __all__ = ["FIGURE_SUFFIXES", "MARKERS", "LINESTYLES", "OKABE_ITO", "PALETTE", "
            "cdf_from_solutions", "check_figsize", "check_figure_path", "check_label",
            "curve_figure",
            "curves_from_files", "house_style", "image_figure", "learning_curve_figure",
+           "legend_covers_data",
            "log_guard", "metric_label", "new_figure", "read_metrics_csv", "read_records",
            "save_figure", "scatter_figure", "series_style", "sweep_series"]
