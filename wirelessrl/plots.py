@@ -287,13 +287,9 @@ widened for it."""
 
 def _legend(ax, title: str | None, n_series: int) -> None:
     if n_series > LEGEND_INSIDE_MAX:
-        _legend_outside(ax, title)
+        _place_outside(ax.legend(title=title))
     elif n_series > 1 or title:
         ax.legend(title=title, loc="best")
-
-
-def _legend_outside(ax, title: str | None) -> None:
-    _place_outside(ax.legend(title=title))
 
 
 def _place_outside(legend) -> None:
