@@ -176,7 +176,7 @@ class MisoRun(TaskRun):
     def check_task_config(cls, config: dict) -> None:
         """System seed, ``supervised`` training section, split sizes and baselines."""
         system_seed(config)
-        train_config(config["supervised"], 0)
+        train_config(config["supervised"], 0, "supervised")
         for split in SPLITS:
             check_int(f"data.{split}", config["data"][split], 1)
         baseline_settings(config)

@@ -105,16 +105,31 @@ def check_lrs(field: str, values: Any) -> list[float]:
     return [check_positive(field, v) for v in values]
 
 
-def train_config(section: Mapping[str, Any], seed: int, **extra: Any) -> TrainConfig:
+def train_config(section: Mapping[str, Any], seed: int, where: str | None = None,
+                 **extra: Any) -> TrainConfig:
     """A :class:`~wirelessrl.engine.TrainConfig` from a config section (epochs,
     batch_size, lr, patience, weight_decay, grad_clip, lr_schedule, validate_every) and a
-    seed."""
+    seed; a bad value is a :class:`ConfigError` naming the key within ``where`` (the
+    section's name in the config).
+
+    Example
+    -------
+    >>> train_config({"epochs": 0}, 0, "source")
+    Traceback (most recent call last):
+    ...
+    simulators.validation.ConfigError: source.epochs=0 is invalid; expected an integer >= 1
+    """
     from wirelessrl.engine import TrainConfig
 
     keys = ("epochs", "batch_size", "lr", "patience", "weight_decay", "grad_clip",
             "lr_schedule", "validate_every")
     values = {k: section[k] for k in keys if k in section}
-    return TrainConfig(seed=seed, **values, **extra)
+    try:
+        return TrainConfig(seed=seed, **values, **extra)
+    except ConfigError as error:
+        if where is None:
+            raise
+        raise ConfigError(f"{where}.{error}") from None
 
 
 UNHASHED_DEFAULTS = {"lr_schedule": "constant"}
@@ -519,22 +534,17 @@ class TaskRun(RunLayout):
 
 def check_config(cls: type[TaskRun], config: dict) -> Plan:
     """Every check that can fail, before any work (nothing is written when one fails)."""
-    from wirelessrl.engine import LR_SCHEDULES
-
     plan = make_plan(cls, config)
     cls.make_task(config)
-    for name in ("source", "target"):
-        check_choice(f"{name}.lr_schedule", config[name].get("lr_schedule", "constant"),
-                     LR_SCHEDULES)
-    train_config(config["source"], 0)
-    train_config(config["target"], 0)
+    train_config(config["source"], 0, "source")
+    train_config(config["target"], 0, "target")
     check_source_corruption(config["source"])
     check_source_options(config["source"])
     for v in plan.variants:
         check_source_corruption({**config["source"], **v.source}, f"variants.{v.name}.source")
         check_source_options({**config["source"], **v.source}, f"variants.{v.name}.source")
-        train_config({**config["source"], **v.source}, 0)
-        train_config({**config["target"], **v.target}, 0)
+        train_config({**config["source"], **v.source}, 0, f"variants.{v.name}.source")
+        train_config({**config["target"], **v.target}, 0, f"variants.{v.name}.target")
     scale = config["target"].get("finetune_feature_lr_scale")
     if scale is not None:
         check_positive("target.finetune_feature_lr_scale", scale)
