@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
 import torch
@@ -34,6 +33,8 @@ from torch_geometric.nn import MessagePassing
 from simulators.d2d import D2DConfig, generate_d2d
 from wirelessrl.gnn import Graph, GraphFeatures, GraphInputTransform
 from wirelessrl.models import d2d_gnn_config
+
+from _timing import best_time
 
 
 class _PygAggregate(MessagePassing):
@@ -73,15 +74,6 @@ def _pyg_features(feats: GraphFeatures, s: torch.Tensor, graph) -> torch.Tensor:
         a_out = torch.log1p(agg(r, edge_index, w_out))
         h = layer.update(torch.cat([h, a_in, a_out], dim=-1))
     return h.view(batch, n, -1)
-
-
-def best_time(fn, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def layouts(n_links: int, batch: int, seed: int = 1) -> torch.Tensor:

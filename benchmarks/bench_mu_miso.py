@@ -42,15 +42,7 @@ from baselines.mu_miso import maxmin_cvxpy, solve_beamforming
 from simulators.beamforming import sinr
 from simulators.mu_miso import MuMisoConfig, generate_mu_miso
 
-
-def best_time(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, in seconds."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from _timing import best_time
 
 
 def bench(preset: str, n: int, n_cvxpy: int, repeats: int, seed: int) -> list:

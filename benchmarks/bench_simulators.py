@@ -9,7 +9,6 @@ Prints layouts per second for each and their ratio.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numba
 import numpy as np
@@ -17,14 +16,7 @@ import numpy as np
 from simulators.d2d import D2DConfig, generate_d2d
 from simulators.d2d_reference import GeneratorDraws, reference_layout
 
-
-def _best_of(repeats: int, fn) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from _timing import best_time
 
 
 def main() -> None:
@@ -37,10 +29,10 @@ def main() -> None:
 
     cfg = D2DConfig.from_preset(args.preset)
     generate_d2d(cfg, 16, seed=0)  # compile (or load the cache) outside the timing
-    t_numba = _best_of(args.repeats, lambda: generate_d2d(cfg, args.n, seed=1))
+    t_numba = best_time(lambda: generate_d2d(cfg, args.n, seed=1), args.repeats)
     rng = np.random.default_rng(1)
     draws = GeneratorDraws(rng)
-    t_ref = _best_of(1, lambda: [reference_layout(cfg, draws) for _ in range(args.n_reference)])
+    t_ref = best_time(lambda: [reference_layout(cfg, draws) for _ in range(args.n_reference)], 1)
 
     numba_rate = args.n / t_numba
     ref_rate = args.n_reference / t_ref

@@ -40,15 +40,7 @@ from baselines.wmmse import wmmse
 from simulators.d2d import D2DConfig, generate_d2d
 from simulators.rates import min_rate_bps, sinr, sum_rate_bps
 
-
-def best_time(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, in seconds."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from _timing import best_time
 
 
 def bench(n_layouts: int, n_cvxpy: int, iterations: int, repeats: int, seed: int) -> list:
