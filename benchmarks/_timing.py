@@ -16,6 +16,8 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     >>> best_time(lambda: sum(range(1000)), 3) > 0.0
     True
     """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats!r} is invalid; expected an integer >= 1")
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()

@@ -35,6 +35,8 @@ from simulators.miso import (
     pilot_signals,
 )
 
+from _timing import best_time
+
 
 def numpy_per_sample(config: MisoConfig, system: MisoSystem, n: int, seed: int):
     """Plain per-sample NumPy generator of the same rules (numpy.random.Generator)."""
@@ -80,12 +82,7 @@ def numpy_batched(config: MisoConfig, system: MisoSystem, n: int, seed: int):
 
 
 def _rate(fn, n: int, repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(n)
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+    return n / best_time(lambda: fn(n), repeats)
 
 
 def main() -> None:

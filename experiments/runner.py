@@ -124,12 +124,12 @@ def train_config(section: Mapping[str, Any], seed: int, where: str | None = None
     keys = ("epochs", "batch_size", "lr", "patience", "weight_decay", "grad_clip",
             "lr_schedule", "validate_every")
     values = {k: section[k] for k in keys if k in section}
-    try:
-        return TrainConfig(seed=seed, **values, **extra)
-    except ConfigError as error:
-        if where is None:
-            raise
-        raise ConfigError(f"{where}.{error}") from None
+    if where is not None:
+        try:  # the section's own keys first, so that only their errors carry its name
+            TrainConfig(seed=0, **values)
+        except ConfigError as error:
+            raise ConfigError(f"{where}.{error}") from error
+    return TrainConfig(seed=seed, **values, **extra)
 
 
 UNHASHED_DEFAULTS = {"lr_schedule": "constant"}

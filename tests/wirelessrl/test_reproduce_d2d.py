@@ -90,11 +90,12 @@ def test_changed_config_reruns_only_affected_steps(tiny_run):
          "source.loss_balance='uncertainty' needs source.alpha > 0"),
         ('variants=[{"name":"v","source":{"warmup_epochs":"1e-3"}}]',
          "variants.v.source.warmup_epochs='1e-3' is invalid; expected an integer >= 1"),
-        # the one training loop's keys name their section, not only the bare key
+        # training keys (TrainConfig) name their section, not only the bare key
         ("source.lr=-1", "source.lr=-1.0 is invalid; expected a number > 0"),
         ("source.batch_size=0", "source.batch_size=0 is invalid; expected an integer >= 1"),
         ("target.patience=0", "target.patience=0 is invalid; expected an integer >= 1"),
-        ("target.validate_every=0", "target.validate_every=0 is invalid"),
+        ("target.validate_every=0",
+         "target.validate_every=0 is invalid; expected an integer >= 1"),
         ('variants=[{"name":"v","target":{"epochs":0}}]',
          "variants.v.target.epochs=0 is invalid; expected an integer >= 1"),
     ],

@@ -191,6 +191,8 @@ def test_gain_loss_is_minus_the_gain_and_minimal_at_mrt():
         ("variants=[{name: x, target: {epochz: 3}}]", "epochz"),
         ("variants=[{name: x, source: {alfa: 3}}]", "alfa"),
         ("variants=[{name: x, strategies: [magic]}]", "magic"),
+        ("supervised.epochs=0", "supervised.epochs=0 is invalid; expected an integer >= 1"),
+        ("target.lr=1e-3x", "target.lr='1e-3x' has type str; expected float"),
     ],
 )
 def test_bad_overrides_fail_cleanly(tmp_path, override, message):
