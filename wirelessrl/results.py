@@ -22,8 +22,8 @@ from wirelessrl import __version__
 from wirelessrl.fileio import atomic_path
 
 __all__ = ["Echo", "check_result_output", "csv_text", "fmt_mean_std", "mean_std",
-           "provenance_block", "read_json", "seeds_text", "write_csv", "write_json",
-           "write_markdown_report"]
+           "merge_seeds", "merged_markdown", "provenance_block", "read_json", "seeds_text",
+           "write_csv", "write_json", "write_markdown_report"]
 
 Echo = Callable[[str], None]
 """A one-line progress printer (``print``, ``click.echo``)."""
@@ -188,3 +188,120 @@ def write_markdown_report(run_dir: str | Path, lines: list[str], plots: Iterable
         tmp.write_text("\n".join(body))
     echo(f"report: {report}")
     return report
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    from simulators.validation import ConfigError
+
+    if not path.is_file():
+        raise ConfigError(f"results file {str(path)!r} does not exist")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _row_matches(row: Mapping[str, str], where: Mapping[str, str]) -> bool:
+    return all(row.get(k) == v for k, v in where.items())
+
+
+def _parsed(kind: type, row: Mapping[str, str], column: str, where: str, expected: str):
+    from simulators.validation import ConfigError
+
+    try:
+        x = kind(row[column])
+    except ValueError:
+        x = None
+    if x is None or (kind is float and not math.isfinite(x)):
+        raise ConfigError(f"{where}: {column}={row[column]!r} is invalid; expected {expected}")
+    return x
+
+
+def merge_seeds(paths: Sequence[str | Path], by: Sequence[str], value: str,
+                where: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Mean and sample std over seeds of one numeric column of several ``results.csv`` files
+    (runs made separately, e.g. one seed per machine or per day).
+
+    Rows are grouped by the columns ``by``; each group gets the value of every seed it holds
+    (the ``seed`` column), its mean, std (ddof 1; 0 for one seed) and seed count. Rows whose
+    ``value`` is empty are skipped; ``where`` keeps only rows whose columns equal the given
+    strings.
+
+    Parameters
+    ----------
+    paths : the CSV files (each with a ``seed`` column, the ``by`` columns and ``value``).
+    by : str columns naming a row, e.g. ``("table", "method")``.
+    value : the numeric column to merge, e.g. ``"pct_of_reference_mean_ratio"``.
+    where : optional ``{column: exact string}`` filter, e.g. ``{"metric": "min-rate"}``.
+
+    Returns
+    -------
+    One dict per group in first-seen order: the ``by`` columns, ``mean``, ``std``,
+    ``n_seeds`` and ``seed <s>`` for each seed (ascending).
+
+    Example
+    -------
+    >>> _ = Path("a.csv").write_text("seed,method,pct\\n1,fp,90\\n1,full,50\\n")
+    >>> _ = Path("b.csv").write_text("seed,method,pct\\n2,fp,94\\n2,full,\\n")
+    >>> fp, full = merge_seeds(["a.csv", "b.csv"], by=["method"], value="pct")
+    >>> fp["mean"], round(fp["std"], 3), fp["seed 2"], full["n_seeds"]
+    (92.0, 2.828, 94.0, 1)
+    """
+    from simulators.validation import ConfigError
+
+    if not paths:
+        raise ConfigError("merge_seeds: no results files given")
+    where = dict(where or {})
+    groups: dict[tuple[str, ...], dict[int, float]] = {}
+    for path in map(Path, paths):
+        rows = _read_rows(path)
+        columns = set(rows[0]) if rows else set()
+        missing = [c for c in ("seed", *by, value, *where) if c not in columns]
+        if missing:
+            raise ConfigError(f"{path}: no column {', '.join(map(repr, missing))}; its "
+                              f"columns are {', '.join(sorted(columns)) or '(none: empty file)'}")
+        for line, row in enumerate(rows, start=2):
+            if not _row_matches(row, where) or row[value] == "":
+                continue
+            seed = _parsed(int, row, "seed", f"{path}, line {line}", "an integer")
+            x = _parsed(float, row, value, f"{path}, line {line}", "a finite number")
+            key = tuple(row[c] for c in by)
+            seeds = groups.setdefault(key, {})
+            if seed in seeds:
+                raise ConfigError(f"{path}, line {line}: seed {seed} of "
+                                  f"{dict(zip(by, key, strict=True))} appears twice; give "
+                                  "each seed's results once (or narrow with where)")
+            seeds[seed] = x
+    if not groups:
+        raise ConfigError(f"merge_seeds: no row has a value in {value!r}"
+                          + (f" where {where}" if where else ""))
+    merged = []
+    for key, seeds in groups.items():
+        m, sd = mean_std(list(seeds.values()))
+        merged.append({**dict(zip(by, key, strict=True)), "mean": m, "std": sd,
+                       "n_seeds": len(seeds),
+                       **{f"seed {s}": seeds[s] for s in sorted(seeds)}})
+    return merged
+
+
+def merged_markdown(rows: Sequence[Mapping[str, Any]], by: Sequence[str],
+                    digits: int = 1) -> str:
+    """A markdown table of :func:`merge_seeds` rows: the ``by`` columns, one column per
+    seed, then ``mean ± std (n)``.
+
+    Example
+    -------
+    >>> print(merged_markdown([{"method": "fp", "mean": 92.0, "std": 2.83, "n_seeds": 2,
+    ...                         "seed 1": 90.0, "seed 2": 94.0}], by=["method"]))
+    | method | seed 1 | seed 2 | mean ± std |
+    |---|---|---|---|
+    | fp | 90.0 | 94.0 | 92.0 ± 2.8 (2) |
+    """
+    seeds = sorted({k for r in rows for k in r if k.startswith("seed ")},
+                   key=lambda k: int(k.split()[1]))
+    header = [*by, *seeds, "mean ± std"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [str(r[c]) for c in by]
+        cells += [f"{r[s]:.{digits}f}" if s in r else "" for s in seeds]
+        cells.append(f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f} ({r['n_seeds']})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
