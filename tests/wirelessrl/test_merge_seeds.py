@@ -98,7 +98,11 @@ def test_cli_table_and_round_trips(three_seeds, tmp_path):
     assert float(written[1]["mean"]) == pytest.approx(values[:, 1].mean(), rel=1e-5)
     r = CliRunner().invoke(main, [*args, "-o", str(out_json)])
     assert r.exit_code == 0, r.output
-    assert read_json(out_json)[0]["n_seeds"] == 3
+    document = read_json(out_json)
+    assert document["inputs"] == [str(p) for p in paths]
+    assert (document["value"], document["where"]) == ("pct", {"metric": "min-rate"})
+    assert [r["mean"] for r in document["rows"]] == pytest.approx(
+        [float(r["mean"]) for r in written], rel=1e-5)  # the CSV keeps 6 digits
 
 
 @pytest.mark.parametrize("extra, message", [

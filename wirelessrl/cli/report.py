@@ -41,7 +41,8 @@ def _where(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Keep only rows whose column equals VALUE (repeatable).")
 @click.option("--digits", type=click.IntRange(0, 9), default=1, show_default=True,
               help="Decimals in the table.")
-@click.option("-o", "--output", default=None, help="Also write the rows (.csv or .json).")
+@click.option("-o", "--output", default=None,
+              help="Also write the rows: .csv, or .json with the inputs and the version.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def merge_seeds(results, by, value, where, digits, output, overwrite) -> None:
     """Mean ± std over seeds of the results.csv files of runs made separately (one seed
@@ -51,6 +52,7 @@ def merge_seeds(results, by, value, where, digits, output, overwrite) -> None:
     wirelessrl merge-seeds runs/d2d-s1/results.csv runs/d2d-s2/results.csv \\
         --where metric=min-rate --by table,method
     """
+    from wirelessrl import __version__
     from wirelessrl.results import (
         check_result_output,
         merge_seeds,
@@ -64,6 +66,11 @@ def merge_seeds(results, by, value, where, digits, output, overwrite) -> None:
                                                              overwrite)
     rows = merge_seeds(results, by=columns, value=value, where=_where(where))
     click.echo(merged_markdown(rows, columns, digits))
+    if path is not None and path.suffix.lower() == ".csv":
+        write_csv(path, rows)
+    elif path is not None:
+        write_json(path, {"inputs": list(results), "by": columns, "value": value,
+                          "where": _where(where), "wirelessrl_version": __version__,
+                          "rows": rows})
     if path is not None:
-        (write_csv if path.suffix.lower() == ".csv" else write_json)(path, rows)
         click.echo(f"wrote {path}")
