@@ -12,6 +12,7 @@ import io
 import json
 import math
 import platform
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -190,29 +191,69 @@ def write_markdown_report(run_dir: str | Path, lines: list[str], plots: Iterable
     return report
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
+_SEED_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _read_records(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+    """The header and ``(line number, record)`` pairs of a CSV file; one-line errors."""
     from simulators.validation import ConfigError
 
     if not path.is_file():
-        raise ConfigError(f"results file {str(path)!r} does not exist")
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"results file {str(path)!r} {what}; expected a CSV file")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            records = [(reader.line_num, row) for row in reader]
+            header = list(reader.fieldnames or [])
+    except (csv.Error, UnicodeDecodeError) as err:
+        raise ConfigError(f"results file {str(path)!r} is not a readable CSV file: {err}") \
+            from None
+    if not header:
+        raise ConfigError(f"results file {str(path)!r} is empty; expected a header line")
+    if not records:
+        raise ConfigError(f"results file {str(path)!r} has a header but no rows")
+    return header, records
 
 
-def _row_matches(row: Mapping[str, str], where: Mapping[str, str]) -> bool:
-    return all(row.get(k) == v for k, v in where.items())
+def _seed(text: str | None, location: str) -> int:
+    from simulators.validation import ConfigError
+
+    if text is None or not _SEED_INTEGER.fullmatch(text):
+        raise ConfigError(f"{location}: seed={text!r} is invalid; expected an integer")
+    return int(text)
 
 
-def _parsed(kind: type, row: Mapping[str, str], column: str, where: str, expected: str):
+def _number(text: str | None, column: str, location: str) -> float:
     from simulators.validation import ConfigError
 
     try:
-        x = kind(row[column])
-    except ValueError:
-        x = None
-    if x is None or (kind is float and not math.isfinite(x)):
-        raise ConfigError(f"{where}: {column}={row[column]!r} is invalid; expected {expected}")
+        x = float(text)  # None (a short row) raises TypeError
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x):
+        raise ConfigError(f"{location}: {column}={text!r} is invalid; expected a finite "
+                          "number")
     return x
+
+
+def _check_columns(by: Sequence[str], value: str, where: Mapping[str, str]) -> None:
+    from simulators.validation import ConfigError
+
+    if isinstance(by, str):
+        raise ConfigError(f"by={by!r} is a single string; expected a list of columns")
+    if not by:
+        raise ConfigError("by=[] is invalid; expected at least one column naming a row, "
+                          "e.g. ['table', 'method']")
+    clash = [c for c in by if c in ("mean", "std", "n_seeds", "seed") or c.startswith("seed ")]
+    if len(set(by)) != len(by) or clash:
+        raise ConfigError(f"by={list(by)!r} is invalid; expected distinct columns other than "
+                          "seed, mean, std and n_seeds")
+    bad = {k: v for k, v in where.items() if not isinstance(v, str)}
+    if bad:
+        raise ConfigError(f"where={bad!r} is invalid; expected strings (CSV cells are text)")
+    if not isinstance(value, str):
+        raise ConfigError(f"value={value!r} is invalid; expected a column name")
 
 
 def merge_seeds(paths: Sequence[str | Path], by: Sequence[str], value: str,
@@ -222,8 +263,8 @@ def merge_seeds(paths: Sequence[str | Path], by: Sequence[str], value: str,
 
     Rows are grouped by the columns ``by``; each group gets the value of every seed it holds
     (the ``seed`` column), its mean, std (ddof 1; 0 for one seed) and seed count. Rows whose
-    ``value`` is empty are skipped; ``where`` keeps only rows whose columns equal the given
-    strings.
+    ``value`` cell is empty are skipped; ``where`` keeps only rows whose columns equal the
+    given strings. A seed given twice for one group is an error naming both places.
 
     Parameters
     ----------
@@ -235,73 +276,79 @@ def merge_seeds(paths: Sequence[str | Path], by: Sequence[str], value: str,
     Returns
     -------
     One dict per group in first-seen order: the ``by`` columns, ``mean``, ``std``,
-    ``n_seeds`` and ``seed <s>`` for each seed (ascending).
+    ``n_seeds`` and ``seed <s>`` for every seed of any group, in ascending order (None
+    where a group lacks that seed).
 
     Example
     -------
     >>> _ = Path("a.csv").write_text("seed,method,pct\\n1,fp,90\\n1,full,50\\n")
     >>> _ = Path("b.csv").write_text("seed,method,pct\\n2,fp,94\\n2,full,\\n")
     >>> fp, full = merge_seeds(["a.csv", "b.csv"], by=["method"], value="pct")
-    >>> fp["mean"], round(fp["std"], 3), fp["seed 2"], full["n_seeds"]
-    (92.0, 2.828, 94.0, 1)
+    >>> fp["mean"], round(fp["std"], 3), fp["seed 2"], full["n_seeds"], full["seed 2"]
+    (92.0, 2.828, 94.0, 1, None)
     """
     from simulators.validation import ConfigError
 
+    where = dict(where or {})
+    if isinstance(paths, (str, Path)):
+        raise ConfigError(f"paths={str(paths)!r} is a single path; expected a list of them")
+    _check_columns(by, value, where)
     if not paths:
         raise ConfigError("merge_seeds: no results files given")
-    where = dict(where or {})
-    groups: dict[tuple[str, ...], dict[int, float]] = {}
+    groups: dict[tuple[str, ...], dict[int, tuple[float, str]]] = {}
     for path in map(Path, paths):
-        rows = _read_rows(path)
-        columns = set(rows[0]) if rows else set()
-        missing = [c for c in ("seed", *by, value, *where) if c not in columns]
+        header, records = _read_records(path)
+        missing = [c for c in ("seed", *by, value, *where) if c not in header]
         if missing:
             raise ConfigError(f"{path}: no column {', '.join(map(repr, missing))}; its "
-                              f"columns are {', '.join(sorted(columns)) or '(none: empty file)'}")
-        for line, row in enumerate(rows, start=2):
-            if not _row_matches(row, where) or row[value] == "":
+                              f"columns are {', '.join(sorted(header))}")
+        for line, row in records:
+            location = f"{path}, line {line}"
+            if any(row.get(k) != v for k, v in where.items()) or row[value] == "":
                 continue
-            seed = _parsed(int, row, "seed", f"{path}, line {line}", "an integer")
-            x = _parsed(float, row, value, f"{path}, line {line}", "a finite number")
-            key = tuple(row[c] for c in by)
+            seed, x = _seed(row["seed"], location), _number(row[value], value, location)
+            key = tuple(row[c] or "" for c in by)
             seeds = groups.setdefault(key, {})
             if seed in seeds:
-                raise ConfigError(f"{path}, line {line}: seed {seed} of "
-                                  f"{dict(zip(by, key, strict=True))} appears twice; give "
-                                  "each seed's results once (or narrow with where)")
-            seeds[seed] = x
+                raise ConfigError(f"{location}: seed {seed} of {dict(zip(by, key, strict=True))} "
+                                  f"was already given at {seeds[seed][1]}; give each seed's "
+                                  "results once, or add a column to by (e.g. metric)")
+            seeds[seed] = (x, location)
     if not groups:
-        raise ConfigError(f"merge_seeds: no row has a value in {value!r}"
-                          + (f" where {where}" if where else ""))
+        raise ConfigError(f"merge_seeds: no row matches where={where} with a value in "
+                          f"{value!r}" if where else
+                          f"merge_seeds: no row has a value in {value!r}")
+    all_seeds = sorted({s for seeds in groups.values() for s in seeds})
     merged = []
     for key, seeds in groups.items():
-        m, sd = mean_std(list(seeds.values()))
+        m, sd = mean_std([x for x, _ in seeds.values()])
         merged.append({**dict(zip(by, key, strict=True)), "mean": m, "std": sd,
                        "n_seeds": len(seeds),
-                       **{f"seed {s}": seeds[s] for s in sorted(seeds)}})
+                       **{f"seed {s}": seeds[s][0] if s in seeds else None
+                          for s in all_seeds}})
     return merged
 
 
 def merged_markdown(rows: Sequence[Mapping[str, Any]], by: Sequence[str],
                     digits: int = 1) -> str:
     """A markdown table of :func:`merge_seeds` rows: the ``by`` columns, one column per
-    seed, then ``mean ± std (n)``.
+    seed, then ``mean ± std (n seeds)``.
 
     Example
     -------
     >>> print(merged_markdown([{"method": "fp", "mean": 92.0, "std": 2.83, "n_seeds": 2,
     ...                         "seed 1": 90.0, "seed 2": 94.0}], by=["method"]))
-    | method | seed 1 | seed 2 | mean ± std |
+    | method | seed 1 | seed 2 | mean ± std (n) |
     |---|---|---|---|
     | fp | 90.0 | 94.0 | 92.0 ± 2.8 (2) |
     """
     seeds = sorted({k for r in rows for k in r if k.startswith("seed ")},
                    key=lambda k: int(k.split()[1]))
-    header = [*by, *seeds, "mean ± std"]
+    header = [*by, *seeds, "mean ± std (n)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        cells = [str(r[c]) for c in by]
-        cells += [f"{r[s]:.{digits}f}" if s in r else "" for s in seeds]
+        cells = [str(r[c]).replace("|", "\\|") for c in by]
+        cells += ["" if r.get(s) is None else f"{r[s]:.{digits}f}" for s in seeds]
         cells.append(f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f} ({r['n_seeds']})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

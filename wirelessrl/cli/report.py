@@ -1,4 +1,5 @@
-"""``wirelessrl report RUN_DIR``: rebuild a finished run's report from its files."""
+"""``wirelessrl report RUN_DIR``: rebuild a finished run's report from its files;
+``wirelessrl merge-seeds``: mean ± std over the results of separate runs."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def _where(pairs: tuple[str, ...]) -> dict[str, str]:
         if not sep or not column:
             raise ConfigError(f"--where {pair!r} is invalid; expected COLUMN=VALUE, e.g. "
                               "metric=min-rate")
+        if column in where:
+            raise ConfigError(f"--where {column}= was given twice ({where[column]!r} and "
+                              f"{value!r}); expected one value per column")
         where[column] = value
     return where
 
@@ -44,7 +48,7 @@ def _where(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("-o", "--output", default=None,
               help="Also write the rows: .csv, or .json with the inputs and the version.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-def merge_seeds(results, by, value, where, digits, output, overwrite) -> None:
+def merge_seeds_command(results, by, value, where, digits, output, overwrite) -> None:
     """Mean ± std over seeds of the results.csv files of runs made separately (one seed
     per machine or per day), as a markdown table with one column per seed.
 
@@ -64,13 +68,14 @@ def merge_seeds(results, by, value, where, digits, output, overwrite) -> None:
     columns = [c.strip() for c in by.split(",") if c.strip()]
     path = None if output is None else check_result_output(output, (".csv", ".json"),
                                                              overwrite)
-    rows = merge_seeds(results, by=columns, value=value, where=_where(where))
+    where = _where(where)
+    rows = merge_seeds(results, by=columns, value=value, where=where)
     click.echo(merged_markdown(rows, columns, digits))
     if path is not None and path.suffix.lower() == ".csv":
         write_csv(path, rows)
     elif path is not None:
         write_json(path, {"inputs": list(results), "by": columns, "value": value,
-                          "where": _where(where), "wirelessrl_version": __version__,
+                          "where": where, "wirelessrl_version": __version__,
                           "rows": rows})
     if path is not None:
         click.echo(f"wrote {path}")
