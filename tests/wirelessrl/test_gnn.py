@@ -575,6 +575,26 @@ def test_kth_largest_matches_a_sort():
                 assert kth_largest(x, n, k, *s) == np.sort(x)[::-1][k - 1]
 
 
+def test_compress_stores_never_pass_the_data_they_pack():
+    # the packed stores write whole vectors, but only over slots the packing may still
+    # fill: each buffer is followed by a guard region that must come back untouched
+    from wirelessrl._graph_kernels import _indices_gt, kth_largest
+
+    rng = np.random.default_rng(16)
+    guard = 64
+    for n in (16, 23, 64, 301):
+        x = rng.random(n)
+        store = np.full((3, n + guard), -7.0)
+        for k in {1, n // 2 or 1, n}:
+            assert kth_largest(x, n, k, *store[:, :n]) == np.sort(x)[::-1][k - 1]
+        assert (store[:, n:] == -7.0).all(), n
+        lo, hi, q0 = 3, n, 5
+        out = np.full(q0 + (hi - lo) + guard, -7, np.int32)
+        q = _indices_gt(x, lo, hi, 0.5, out, q0)
+        assert out[q0:q].tolist() == [j for j in range(lo, hi) if x[j] > 0.5]
+        assert (out[:q0] == -7).all() and (out[q0 + (hi - lo):] == -7).all(), n
+
+
 def test_graph_from_gains_is_linear_in_the_kept_edges():
     from wirelessrl._graph_kernels import _list_capacity
 
