@@ -19,8 +19,8 @@ from wirelessrl.fileio import read_arrays
 from wirelessrl.plots import (
     REPORT_FIGSIZE_IN,
     bars_vs_paper_figure,
-    cdf_figure,
     learning_curve_figure,
+    pooled_cdf_figure,
     save_figure,
 )
 from wirelessrl.results import (
@@ -175,11 +175,46 @@ def _seed_results(exp: UnitFiles, system, strategies, target_lr, tuned_lrs,
         keep = [r for r in rows if name == "baselines" or r.method not in refs]
         records += _rows_to_records(exp.seed, name, keep, chosen_by_table.get(name))
     fp_layouts_per_s = len(g) / base_info["FP"]["seconds"]
-    rates = {label: d2d_link_rates_mbps(g, p, system)
-             for label, p in {**base_powers, **{f"{k} (transfer)": v
-                                                for k, v in paper_powers.items()}}.items()}
+    rates = _link_rates(g, system, base_powers, paper_powers)
     return {"records": records, "rates": rates, "speeds": speeds,
             "fp_layouts_per_s": fp_layouts_per_s, "baseline_info": base_info, "chosen": chosen}
+
+
+def _link_rates(g: np.ndarray, system: D2DConfig, base_powers: dict, paper_powers: dict
+                ) -> dict[str, np.ndarray]:
+    return {label: d2d_link_rates_mbps(g, p, system)
+            for label, p in {**base_powers, **{f"{k} (transfer)": v
+                                               for k, v in paper_powers.items()}}.items()}
+
+
+CDF_SAMPLE, CDF_UNIT = "layout", "Mbps"
+"""What one CDF value is (a test layout) and its unit (:func:`cdf_series`)."""
+
+
+def seed_rates(config: dict, u: UnitFiles, plan: Plan) -> dict[str, np.ndarray]:
+    """Per-link rates ``[n, N]`` (Mbps) on one seed's test layouts by label: the baselines
+    and the target networks at ``plan.target_lr`` (``"<strategy> (transfer)"``)."""
+    system = d2d_system(config)
+    g = load_d2d(u.path("data", "test.h5")).g
+    base_powers, _ = baseline_powers(u)
+    paper_powers = {s: _net_powers(u, u.target_run_dir(s, plan.target_lr), "min_rate")[0]
+                    for s in plan.strategies}
+    return _link_rates(g, system, base_powers, paper_powers)
+
+
+def cdf_series(rates: dict[str, np.ndarray], metric: str) -> dict[str, np.ndarray]:
+    """The per-layout values the CDF plots draw, from :func:`seed_rates`: ``metric`` ``sum``
+    (every label) or ``min`` (FP and WMMSE left out: they maximize the sum-rate).
+
+    Example
+    -------
+    >>> r = {"FP": np.ones((2, 3)), "max-min optimum": np.full((2, 3), 2.0)}
+    >>> {k: v.tolist() for k, v in cdf_series(r, "min").items()}
+    {'max-min optimum': [2.0, 2.0]}
+    """
+    if metric == "min":
+        return {k: v.min(axis=-1) for k, v in rates.items() if k not in ("FP", "WMMSE")}
+    return {k: v.sum(axis=-1) for k, v in rates.items()}
 
 
 def _aggregate(records: list[dict], table: str, metric: str) -> dict[str, dict]:
@@ -289,25 +324,21 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         "baselines": per_seed[0]["baseline_info"], "provenance": provenance,
     })
 
-    first = per_seed[0]
-    n_test = len(next(iter(first["rates"].values())))
-    on_test = f"{n_test:,} test layouts, seed {seeds[0]}"
+    n_test = len(next(iter(per_seed[0]["rates"].values())))
     wide = REPORT_FIGSIZE_IN
     plots = {
-        "cdf_min_rate.png": save_figure(cdf_figure(
-            {k: v.min(axis=-1) for k, v in first["rates"].items() if k not in ("FP", "WMMSE")},
-            "per-layout min-rate (Mbps)", legend_title=on_test, figsize=wide),
-            run_dir / "cdf_min_rate.png"),
-        "cdf_sum_rate.png": save_figure(cdf_figure(
-            {k: v.sum(axis=-1) for k, v in first["rates"].items()},
-            "per-layout sum-rate (Mbps)", legend_title=on_test, figsize=wide),
-            run_dir / "cdf_sum_rate.png"),
+        f"cdf_{metric}_rate.png": save_figure(pooled_cdf_figure(
+            [cdf_series(s["rates"], metric) for s in per_seed], seeds, metric, CDF_SAMPLE,
+            CDF_UNIT, figsize=wide), run_dir / f"cdf_{metric}_rate.png")
+        for metric in ("min", "sum")
+    }
+    plots.update({
         "learning_curves.png": save_figure(learning_curve_figure(
             {s: experiments[0].target_run_dir(s, target_lr) / "metrics.csv"
              for s in strategies}, "valid_min_rate_bps_per_hz",
             legend_title=f"target training, lr {target_lr:g}, seed {seeds[0]}", figsize=wide),
             run_dir / "learning_curves.png"),
-    }
+    })
     ours = {m: d["mean"] for m, d in summary["min_rate_paper_settings"].items()}
     ours.update({m: summary["min_rate_baselines"][m]["mean"]
                  for m in ("max-min optimum", "full power", "random power")})

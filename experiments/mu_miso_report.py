@@ -1,7 +1,7 @@
 """Report of the multi-user MISO experiment from the run's files: sum-rate in % of
 best-of-K WMMSE and min-rate in % of the exact max-min optimum, per strategy and baseline,
 over seeds (CSV, JSON, markdown), and the CDFs of the per-sample sum-rate and min-rate on
-the first seed's test set (``cdf_sum_rate.png``, ``cdf_min_rate.png``); from the test data,
+every seed's test set (``cdf_sum_rate.png``, ``cdf_min_rate.png``); from the test data,
 ``baselines.h5`` and ``evaluation.h5`` (torch is not imported)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from experiments.layout import Plan, UnitFiles
 from simulators.beamforming import user_rates_bps
 from wirelessrl.datasets import load_mu_miso
 from wirelessrl.fileio import read_arrays
-from wirelessrl.plots import REPORT_FIGSIZE_IN, cdf_figure, save_figure
+from wirelessrl.plots import REPORT_FIGSIZE_IN, pooled_cdf_figure, save_figure
 from wirelessrl.results import (
     Echo,
     fmt_mean_std,
@@ -92,18 +92,40 @@ def seed_records(u: UnitFiles, plan: Plan) -> tuple[list[dict], dict, dict[str, 
     return records, info, rates
 
 
-def cdf_plots(run_dir: Path, rates: dict[str, np.ndarray], seed: int) -> list[str]:
-    """``cdf_sum_rate.png`` and ``cdf_min_rate.png`` of the per-sample rates ``[n, K]``
-    (bit/s/Hz) by label in ``run_dir``; returns the file names."""
-    series = {k: v for k, v in rates.items() if in_cdf(k)}
-    n = len(next(iter(series.values())))
-    legend = f"{n:,} test samples, seed {seed}"
+CDF_SAMPLE, CDF_UNIT = "sample", "bit/s/Hz"
+"""What one CDF value is (a test sample) and its unit (:func:`cdf_series`)."""
+
+
+def seed_rates(config: dict, u: UnitFiles, plan: Plan) -> dict[str, np.ndarray]:
+    """Per-user rates ``[n, K]`` (bit/s/Hz) on one seed's test samples by label
+    (:func:`seed_records`)."""
+    return seed_records(u, plan)[2]
+
+
+def cdf_series(rates: dict[str, np.ndarray], metric: str) -> dict[str, np.ndarray]:
+    """The per-sample sum-rate or min-rate (``metric``: ``sum`` / ``min``) of the labels the
+    CDF plots draw (:func:`in_cdf`).
+
+    Example
+    -------
+    >>> r = {"MRT": np.ones((2, 3)), "RZF": np.full((2, 3), 2.0)}
+    >>> {k: v.tolist() for k, v in cdf_series(r, "sum").items()}
+    {'RZF': [6.0, 6.0]}
+    """
+    reduce = np.sum if metric == "sum" else np.min
+    return {k: reduce(v, axis=-1) for k, v in rates.items() if in_cdf(k)}
+
+
+def cdf_plots(run_dir: Path, per_seed_rates: list[dict[str, np.ndarray]],
+              seeds: list[int]) -> list[str]:
+    """``cdf_sum_rate.png`` and ``cdf_min_rate.png`` in ``run_dir``, pooled over the seeds:
+    ``per_seed_rates`` holds one ``{label: [n, K] user rates (bit/s/Hz)}`` per seed; returns
+    the file names."""
     names = []
-    for name, reduce, xlabel in (("cdf_sum_rate.png", np.sum, "per-sample sum-rate (bit/s/Hz)"),
-                                 ("cdf_min_rate.png", np.min, "per-sample min-rate (bit/s/Hz)")):
-        fig = cdf_figure({k: reduce(v, axis=-1) for k, v in series.items()}, xlabel,
-                         ylabel="CDF (fraction of samples)", legend_title=legend,
-                         figsize=REPORT_FIGSIZE_IN)
+    for metric in ("sum", "min"):
+        name = f"cdf_{metric}_rate.png"
+        fig = pooled_cdf_figure([cdf_series(r, metric) for r in per_seed_rates], seeds, metric,
+                                CDF_SAMPLE, CDF_UNIT, figsize=REPORT_FIGSIZE_IN)
         save_figure(fig, Path(run_dir) / name)
         names.append(name)
     return names
@@ -126,13 +148,13 @@ def _table(records: list[dict], table: str) -> list[str]:
 def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan,
                  provenance: dict, echo: Echo) -> Path:
     """Tables over seeds (mean ± std) to ``results.csv``, ``results.json``, ``report.md``,
-    and the first seed's CDF plots (:func:`cdf_plots`)."""
-    records, infos, first_rates = [], {}, None
+    and the CDF plots over every seed (:func:`cdf_plots`)."""
+    records, infos, rates = [], {}, []
     for u in units:
-        rec, info, rates = seed_records(u, plan)
+        rec, info, seed_rates_ = seed_records(u, plan)
         records += rec
         infos[u.seed] = info
-        first_rates = rates if first_rates is None else first_rates
+        rates.append(seed_rates_)
     seeds = [u.seed for u in units]
     write_csv(Path(run_dir) / "results.csv", records)
     write_json(Path(run_dir) / "results.json",
@@ -162,5 +184,5 @@ def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan
     if plan.tuning:
         lines += [f"## Target networks, lr chosen on validation from {plan.tuned_lrs}", "",
                   *_table(records, "equal_tuning"), ""]
-    plots = cdf_plots(Path(run_dir), first_rates, units[0].seed)
+    plots = cdf_plots(Path(run_dir), rates, [u.seed for u in units])
     return write_markdown_report(run_dir, lines, plots, echo)

@@ -834,6 +834,58 @@ def learning_curve_figure(
                         legend_title=legend_title, ax=ax, figsize=figsize)
 
 
+def pooled_cdf_figure(
+    per_seed: Sequence[Mapping[str, ArrayLike]], seeds: Sequence[int], metric: str,
+    sample: str, unit: str, *, methods: Sequence[str] | None = None, log_x: bool = False,
+    nonpositive: str = "error", ax=None, figsize: tuple[float, float] | None = None,
+):
+    """CDF of per-sample rates pooled over seeds: each line holds every seed's test samples.
+
+    Input
+    -----
+    per_seed : one ``{label: [n_s] values}`` per seed (e.g. per-layout min-rates, Mbps)
+    seeds : the seeds, in the order of ``per_seed`` (named in the legend)
+    metric : ``sum`` or ``min`` (axis label); sample, unit : e.g. ``"layout"``, ``"Mbps"``
+    methods : labels to draw, in this order (default: those of every seed, first seed's order);
+    a label missing on some seed is an error naming it and the seed
+
+    Output
+    ------
+    matplotlib Figure (:func:`cdf_figure`), legend ``"<n> test <sample>s, seeds 1, 2"``
+
+    Example
+    -------
+    >>> fig = pooled_cdf_figure([{"fp": [1.0, 2.0]}, {"fp": [3.0]}], [1, 2], "sum", "layout",
+    ...                         "Mbps")
+    >>> ax = fig.axes[0]
+    >>> ax.get_lines()[0].get_xdata().tolist(), ax.get_legend().get_title().get_text()
+    ([1.0, 2.0, 3.0], '3 test layouts, seeds 1, 2')
+    """
+    from wirelessrl.results import seeds_text
+
+    check_choice("metric", metric, ("sum", "min"))
+    if not per_seed or len(per_seed) != len(seeds):
+        raise ConfigError(f"per_seed has {len(per_seed)} seeds' series and seeds {list(seeds)}; "
+                          "expected one series mapping per seed (at least one)")
+    common = [k for k in per_seed[0] if all(k in s for s in per_seed)]
+    chosen = list(methods) if methods else common
+    for label in chosen:
+        for seed, series in zip(seeds, per_seed, strict=True):
+            if label not in series:
+                raise ConfigError(f"method {label!r} is not in seed {seed}'s results; "
+                                  f"expected one of {sorted(series)}")
+    if not chosen:
+        raise ConfigError("the seeds share no method; expected runs of the same strategies")
+    pooled = {k: np.concatenate([np.asarray(s[k], dtype=float).ravel() for s in per_seed])
+              for k in chosen}
+    n = next(iter(pooled.values())).size
+    return cdf_figure(pooled, f"per-{sample} {metric}-rate ({unit})",
+                      ylabel=f"CDF (fraction of {sample}s)", log_x=log_x,
+                      nonpositive=nonpositive,
+                      legend_title=f"{n:,} test {sample}s, {seeds_text(list(seeds))}",
+                      ax=ax, figsize=figsize)
+
+
 def cdf_from_solutions(
     data_path: str | Path, solution_paths: Sequence[str | Path], metric: str = "sum", *,
     log_x: bool = False, nonpositive: str = "error", ax=None,

@@ -95,21 +95,24 @@ def test_tiny_mu_miso_report_has_the_cdf_plots(tiny_run):
         assert f"![{name}]({name})" in report
 
 
-def test_cdf_plots_draw_the_per_sample_sum_and_min_rates(tmp_path, monkeypatch):
+def test_cdf_plots_draw_the_per_sample_sum_and_min_rates_of_every_seed(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    rates = {"WMMSE": rng.random((30, 4)), "max-min optimum": rng.random((30, 4)),
-             "regular": rng.random((30, 4))}
+    per_seed = [{"WMMSE": rng.random((n, 4)), "max-min optimum": rng.random((n, 4)),
+                 "regular": rng.random((n, 4))} for n in (30, 20)]
     figures = {}
     monkeypatch.setattr(mu_miso_report, "save_figure",
                         lambda fig, path: figures.setdefault(path.name, fig))
-    names = mu_miso_report.cdf_plots(tmp_path, rates, seed=1)
+    names = mu_miso_report.cdf_plots(tmp_path, per_seed, [1, 2])
     assert names == ["cdf_sum_rate.png", "cdf_min_rate.png"]
     for name, reduce in (("cdf_sum_rate.png", np.sum), ("cdf_min_rate.png", np.min)):
-        lines = figures[name].axes[0].get_lines()
+        ax = figures[name].axes[0]
+        assert ax.get_legend().get_title().get_text() == "50 test samples, seeds 1, 2"
+        lines = ax.get_lines()
         assert [ln.get_label() for ln in lines] == ["max-min optimum", "regular"]  # no WMMSE
         for ln, key in zip(lines, ("max-min optimum", "regular"), strict=True):
-            np.testing.assert_allclose(ln.get_xdata(), np.sort(reduce(rates[key], axis=1)))
-            np.testing.assert_allclose(ln.get_ydata(), np.arange(1, 31) / 30)
+            both = np.concatenate([reduce(r[key], axis=1) for r in per_seed])
+            np.testing.assert_allclose(ln.get_xdata(), np.sort(both))
+            np.testing.assert_allclose(ln.get_ydata(), np.arange(1, 51) / 50)
 
 
 def test_tiny_mu_miso_network_beams_are_on_the_power_sphere(tiny_run):

@@ -1,4 +1,4 @@
-"""``wirelessrl plot cdf|bars|curves``: figures for a paper from files, in the house style
+"""``wirelessrl plot cdf|cdf-runs|bars|curves``: figures for a paper from files, in the house style
 of :mod:`wirelessrl.plots` (vector PDF / SVG or 300 dpi PNG by the output's suffix)."""
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def plot() -> None:
 
     \b
     wirelessrl plot cdf d2d.h5 fp.h5 maxmin.h5 full.h5 --metric min -o cdf.pdf
+    wirelessrl plot cdf-runs runs/d2d-s1 runs/d2d-s2 --metric min -o cdf-seeds.pdf
     wirelessrl plot bars ev-seed1.json ev-seed2.json --metric min-rate -o bars.svg
     wirelessrl plot curves runs/d2d/seed-123/target/regular-lr0.001 -o curves.pdf
     wirelessrl plot curves results/sweeps/d2d_target_size -o sweep.pdf
@@ -76,6 +77,27 @@ def cdf(data, solutions, metric, log_x, output, clip, width, height, overwrite) 
     fig = cdf_from_solutions(data, list(solutions), metric, log_x=log_x,
                              nonpositive="clip" if clip else "error",
                              figsize=_size(width, height))
+    _save(fig, output, overwrite)
+
+
+@plot.command("cdf-runs")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--metric", type=click.Choice(["sum", "min"]), default="min", show_default=True,
+              help="Per-sample sum-rate or min-rate.")
+@click.option("--method", "methods", multiple=True,
+              help="Draw these methods, in this order (repeat the option; default: those of "
+                   "the report's CDF plot).")
+@click.option("--log-x", is_flag=True, help="Logarithmic rate axis.")
+@_output
+def cdf_runs(run_dirs, metric, methods, log_x, output, clip, width, height, overwrite) -> None:
+    """CDF of the per-layout (D2D, Mbps) or per-sample (mu-miso, bit/s/Hz) rates over every
+    seed of finished 'reproduce' runs of one experiment and system, e.g. one seed per run:
+    each line pools the seeds' test sets."""
+    from experiments.cdf import runs_cdf_figure
+
+    _start(output, overwrite)
+    fig = runs_cdf_figure(list(run_dirs), metric, methods=list(methods) or None, log_x=log_x,
+                          nonpositive="clip" if clip else "error", figsize=_size(width, height))
     _save(fig, output, overwrite)
 
 
