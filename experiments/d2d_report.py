@@ -194,12 +194,8 @@ CDF_SAMPLE, CDF_UNIT = "layout", "Mbps"
 def seed_rates(config: dict, u: UnitFiles, plan: Plan) -> dict[str, np.ndarray]:
     """Per-link rates ``[n, N]`` (Mbps) on one seed's test layouts by label: the baselines
     and the target networks at ``plan.target_lr`` (``"<strategy> (transfer)"``)."""
-    system = d2d_system(config)
-    g = load_d2d(u.path("data", "test.h5")).g
-    base_powers, _ = baseline_powers(u)
-    paper_powers = {s: _net_powers(u, u.target_run_dir(s, plan.target_lr), "min_rate")[0]
-                    for s in plan.strategies}
-    return _link_rates(g, system, base_powers, paper_powers)
+    return _seed_results(u, d2d_system(config), plan.strategies, plan.target_lr,
+                         plan.tuned_lrs, plan.variants)["rates"]
 
 
 def cdf_series(rates: dict[str, np.ndarray], metric: str) -> dict[str, np.ndarray]:
@@ -348,7 +344,8 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
         plots["bars_vs_paper.png"] = save_figure(bars_vs_paper_figure(
             ours, min_paper, "mean min-rate (Mbps)", errors=errs,
             ours_label=f"wirelessrl, paper settings{spread}",
-            legend_title=f"{n_test:,} test layouts, {seeds_text(seeds)}",
+            legend_title=f"{n_test:,} test layouts{' per seed' if len(seeds) > 1 else ''}, "
+                         f"{seeds_text(seeds)}",
             figsize=wide), run_dir / "bars_vs_paper.png")
     else:
         (run_dir / "bars_vs_paper.png").unlink(missing_ok=True)  # of an earlier paper run
@@ -407,4 +404,5 @@ def write_report(config: dict, run_dir: Path, experiments: list[UnitFiles], plan
     return write_markdown_report(run_dir, lines, plots, echo)
 
 
-__all__ = ["describe_system", "is_paper_system", "write_report"]
+__all__ = ["CDF_SAMPLE", "CDF_UNIT", "cdf_series", "describe_system", "is_paper_system",
+           "seed_rates", "write_report"]

@@ -151,10 +151,10 @@ def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan
     and the CDF plots over every seed (:func:`cdf_plots`)."""
     records, infos, rates = [], {}, []
     for u in units:
-        rec, info, seed_rates_ = seed_records(u, plan)
+        rec, info, by_label = seed_records(u, plan)
         records += rec
         infos[u.seed] = info
-        rates.append(seed_rates_)
+        rates.append(by_label)
     seeds = [u.seed for u in units]
     write_csv(Path(run_dir) / "results.csv", records)
     write_json(Path(run_dir) / "results.json",
@@ -184,5 +184,5 @@ def write_report(config: dict, run_dir: Path, units: list[UnitFiles], plan: Plan
     if plan.tuning:
         lines += [f"## Target networks, lr chosen on validation from {plan.tuned_lrs}", "",
                   *_table(records, "equal_tuning"), ""]
-    plots = cdf_plots(Path(run_dir), rates, [u.seed for u in units])
+    plots = cdf_plots(Path(run_dir), rates, seeds)
     return write_markdown_report(run_dir, lines, plots, echo)

@@ -872,8 +872,8 @@ def pooled_cdf_figure(
     for label in chosen:
         for seed, series in zip(seeds, per_seed, strict=True):
             if label not in series:
-                raise ConfigError(f"method {label!r} is not in seed {seed}'s results; "
-                                  f"expected one of {sorted(series)}")
+                raise ConfigError(f"method {label!r} is not among seed {seed}'s {metric}-rate "
+                                  f"CDF lines; expected one of {sorted(series)}")
     if not chosen:
         raise ConfigError("the seeds share no method; expected runs of the same strategies")
     pooled = {k: np.concatenate([np.asarray(s[k], dtype=float).ravel() for s in per_seed])
@@ -1174,5 +1174,6 @@ __all__ = ["FIGURE_SUFFIXES", "MARKERS", "LINESTYLES", "OKABE_ITO", "PALETTE", "
            "curve_figure",
            "curves_from_files", "house_style", "image_figure", "learning_curve_figure",
            "legend_covers_data",
-           "log_guard", "metric_label", "new_figure", "read_metrics_csv", "read_records",
+           "log_guard", "metric_label", "new_figure", "pooled_cdf_figure", "read_metrics_csv",
+           "read_records",
            "save_figure", "scatter_figure", "series_style", "sweep_series"]
