@@ -175,16 +175,11 @@ def _seed_results(exp: UnitFiles, system, strategies, target_lr, tuned_lrs,
         keep = [r for r in rows if name == "baselines" or r.method not in refs]
         records += _rows_to_records(exp.seed, name, keep, chosen_by_table.get(name))
     fp_layouts_per_s = len(g) / base_info["FP"]["seconds"]
-    rates = _link_rates(g, system, base_powers, paper_powers)
+    rates = {label: d2d_link_rates_mbps(g, p, system)
+             for label, p in {**base_powers, **{f"{k} (transfer)": v
+                                                for k, v in paper_powers.items()}}.items()}
     return {"records": records, "rates": rates, "speeds": speeds,
             "fp_layouts_per_s": fp_layouts_per_s, "baseline_info": base_info, "chosen": chosen}
-
-
-def _link_rates(g: np.ndarray, system: D2DConfig, base_powers: dict, paper_powers: dict
-                ) -> dict[str, np.ndarray]:
-    return {label: d2d_link_rates_mbps(g, p, system)
-            for label, p in {**base_powers, **{f"{k} (transfer)": v
-                                               for k, v in paper_powers.items()}}.items()}
 
 
 CDF_SAMPLE, CDF_UNIT = "layout", "Mbps"
